@@ -1,0 +1,493 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Recur.Kernels;
+
+/// <summary>
+/// Single-precision general matrix multiply, row-major: <c>C = alpha * op(A) * op(B) + beta * C</c>
+/// with op(A) of shape (M, K), op(B) of shape (K, N) and C of shape (M, N).
+/// </summary>
+/// <remarks>
+/// <para>The structure follows BLIS/GotoBLAS: op(B) is packed into panels NR columns wide (<see cref="PackedMatrix"/>),
+/// op(A) into slivers <see cref="MR"/> rows tall, and a register-blocked micro-kernel computes one MR x NR tile
+/// of C per call, keeping 2 x MR vector accumulators in registers. The micro-kernel is written once over
+/// <see cref="ISimd{TV}"/> and runs with Vector512 (NR = 32), Vector256 (16), Vector128 (8) or scalar (2) lanes,
+/// chosen at run time by <see cref="SimdDispatch"/>.</para>
+/// <para>Work is split into tiles of C and run on <see cref="Parallelism"/>. Every element of C is accumulated
+/// over K in the same order whatever the tiling or thread count (blocks of <see cref="KC"/>), so results are
+/// bit-identical for any number of threads.</para>
+/// <para>Products with at most <see cref="SkinnyRows"/> rows (a single time step of batch 1, say) skip packing
+/// and stream op(B) directly, which is what matters when the product is memory-bound.</para>
+/// <para>beta = 0 overwrites C without reading it, so C may hold garbage or NaN, as in BLAS.</para>
+/// </remarks>
+public static unsafe class Gemm
+{
+    /// <summary>Rows of the micro-kernel tile.</summary>
+    public const int MR = 6;
+
+    /// <summary>Depth of one k-block: how many rank-1 updates the micro-kernel accumulates per call.</summary>
+    public const int KC = 256;
+
+    /// <summary>Rows of op(A) packed together (a multiple of <see cref="MR"/>); sized to stay in L2.</summary>
+    public const int MC = 16 * MR;
+
+    /// <summary>Products with at most this many rows take the unpacked streaming path.</summary>
+    public const int SkinnyRows = 4;
+
+    /// <summary>Micro-kernel tile width (columns) for a vector width: two vectors.</summary>
+    public static int PanelWidth(SimdWidth width) => 2 * (int)width;
+
+    /// <summary>
+    /// <c>C = alpha * op(A) * op(B) + beta * C</c>. Use beta = 1 to accumulate into C.
+    /// </summary>
+    /// <param name="transA">Whether A is stored as (m, k) or as its transpose (k, m).</param>
+    /// <param name="transB">Whether B is stored as (k, n) or as its transpose (n, k).</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">A, row-major with row stride <paramref name="lda"/>.</param>
+    /// <param name="lda">Row stride of A as stored.</param>
+    /// <param name="b">B, row-major with row stride <paramref name="ldb"/>.</param>
+    /// <param name="ldb">Row stride of B as stored.</param>
+    /// <param name="beta">Scale of the existing C; 0 means C is only written.</param>
+    /// <param name="c">C, row-major with row stride <paramref name="ldc"/>.</param>
+    /// <param name="ldc">Row stride of C.</param>
+    public static void Sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        CheckDims(m, n, k);
+        CheckOperand(nameof(a), transA, m, k, a.Length, lda);
+        CheckOperand(nameof(b), transB, k, n, b.Length, ldb);
+        CheckOperand(nameof(c), Transpose.No, m, n, c.Length, ldc);
+        fixed (float* pa = a, pb = b, pc = c)
+            Multiply(SimdDispatch.Current, transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+    }
+
+    /// <summary>
+    /// <c>C = alpha * op(A) * B + beta * C</c> with a pre-packed right-hand side of shape (K, N).
+    /// Runs with the vector width <paramref name="b"/> was packed for.
+    /// </summary>
+    public static void Sgemm(Transpose transA, int m, float alpha, ReadOnlySpan<float> a, int lda,
+        PackedMatrix b, float beta, Span<float> c, int ldc)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        CheckDims(m, b.N, b.K);
+        CheckOperand(nameof(a), transA, m, b.K, a.Length, lda);
+        CheckOperand(nameof(c), Transpose.No, m, b.N, c.Length, ldc);
+        fixed (float* pa = a, pc = c)
+            MultiplyPacked(transA, m, alpha, pa, lda, b, beta, pc, ldc);
+    }
+
+    internal static void CheckDims(int m, int n, int k)
+    {
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "m must be >= 0");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "n must be >= 0");
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be >= 0");
+    }
+
+    /// <summary>Checks that a stored matrix holding op(X) of shape (rows, cols) fits its span.</summary>
+    internal static void CheckOperand(string name, Transpose trans, int rows, int cols, int length, int ld)
+    {
+        int storedRows = trans == Transpose.No ? rows : cols;
+        int storedCols = trans == Transpose.No ? cols : rows;
+        if (ld < Math.Max(1, storedCols))
+            throw new ArgumentOutOfRangeException("ld" + name, ld,
+                $"row stride of {name} must be >= {Math.Max(1, storedCols)} (its stored column count), got {ld}");
+        if (storedRows == 0 || storedCols == 0) return;
+        long needed = (long)(storedRows - 1) * ld + storedCols;
+        if (length < needed)
+            throw new ArgumentException(
+                $"{name} is too short: a {storedRows}x{storedCols} matrix with row stride {ld} needs {needed} elements, got {length}",
+                name);
+    }
+
+    /// <summary>The unchecked entry point used inside the library. Width selects the kernel path.</summary>
+    internal static void Multiply(SimdWidth width, Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleRows(m, n, beta, c, ldc);
+            return;
+        }
+        SimdDispatch.Record(width);
+        if (m <= SkinnyRows)
+        {
+            Skinny.Run(width, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            return;
+        }
+        var packed = ScratchB ??= new PackedMatrix();
+        packed.PackFrom(width, transB, k, n, b, ldb);
+        MultiplyPacked(transA, m, alpha, a, lda, packed, beta, c, ldc);
+    }
+
+    [ThreadStatic] private static PackedMatrix? ScratchB;
+
+    internal static void MultiplyPacked(Transpose transA, int m, float alpha, float* a, int lda,
+        PackedMatrix b, float beta, float* c, int ldc)
+    {
+        int n = b.N, k = b.K;
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleRows(m, n, beta, c, ldc);
+            return;
+        }
+        SimdDispatch.Record(b.Width);
+        if (beta != 0f && beta != 1f) ScaleRows(m, n, beta, c, ldc);
+        TileJob.Run(transA, m, alpha, a, lda, b, overwrite: beta == 0f, c, ldc);
+    }
+
+    private static void ScaleRows(int m, int n, float beta, float* c, int ldc)
+    {
+        if (beta == 1f) return;
+        for (int i = 0; i < m; i++)
+        {
+            var row = new Span<float>(c + (long)i * ldc, n);
+            if (beta == 0f) row.Clear();
+            else TensorPrimitives.Multiply(row, beta, row);
+        }
+    }
+
+    /// <summary>One index per tile of C: MC rows by a run of panels; each tile loops over all k-blocks.</summary>
+    private sealed class TileJob : IParallelJob
+    {
+        [ThreadStatic] private static TileJob? cached;
+        [ThreadStatic] private static AlignedBuffer? packA;
+
+        private Transpose transA;
+        private int m;
+        private float alpha;
+        private float* a;
+        private int lda;
+        private PackedMatrix b = null!;
+        private bool overwrite;
+        private float* c;
+        private int ldc;
+        private int rowTiles;
+        private int panelsPerTile;
+
+        public static void Run(Transpose transA, int m, float alpha, float* a, int lda, PackedMatrix b, bool overwrite, float* c, int ldc)
+        {
+            var job = cached ??= new TileJob();
+            job.transA = transA;
+            job.m = m;
+            job.alpha = alpha;
+            job.a = a;
+            job.lda = lda;
+            job.b = b;
+            job.overwrite = overwrite;
+            job.c = c;
+            job.ldc = ldc;
+            job.rowTiles = (m + MC - 1) / MC;
+
+            int threads = Parallelism.ThreadCount;
+            double flops = 2.0 * m * b.N * b.K;
+            int tiles;
+            if (threads == 1 || flops < 2.0 * 64 * 64 * 64)
+            {
+                job.panelsPerTile = b.Panels;
+                tiles = job.rowTiles;
+            }
+            else
+            {
+                // Aim for about 4 tiles per thread for balance; never split finer than one panel.
+                int wantColumnTiles = Math.Clamp((4 * threads + job.rowTiles - 1) / job.rowTiles, 1, b.Panels);
+                job.panelsPerTile = (b.Panels + wantColumnTiles - 1) / wantColumnTiles;
+                tiles = job.rowTiles * ((b.Panels + job.panelsPerTile - 1) / job.panelsPerTile);
+            }
+            if (tiles == 1 || threads == 1) { for (int t = 0; t < tiles; t++) job.Execute(t); }
+            else Parallelism.For(job, tiles);
+            job.b = null!;
+        }
+
+        public void Execute(int tile)
+        {
+            int rowTile = tile % rowTiles;
+            int colTile = tile / rowTiles;
+            int i0 = rowTile * MC;
+            int mc = Math.Min(MC, m - i0);
+            int p0 = colTile * panelsPerTile;
+            int p1 = Math.Min(b.Panels, p0 + panelsPerTile);
+
+            var buffer = packA ??= new AlignedBuffer();
+            buffer.Ensure((long)MC * KC + MR * 2 * 16);
+            float* ap = buffer.Pointer;
+
+            switch (b.Width)
+            {
+                case SimdWidth.V512: Tile<Simd512, Vector512<float>>(i0, mc, p0, p1, ap); break;
+                case SimdWidth.V256: Tile<Simd256, Vector256<float>>(i0, mc, p0, p1, ap); break;
+                case SimdWidth.V128: Tile<Simd128, Vector128<float>>(i0, mc, p0, p1, ap); break;
+                default: Tile<Simd1, float>(i0, mc, p0, p1, ap); break;
+            }
+        }
+
+        private void Tile<TS, TV>(int i0, int mc, int p0, int p1, float* ap)
+            where TS : struct, ISimd<TV> where TV : struct
+        {
+            float* edge = ap + (long)MC * KC;
+            int nr = b.NR;
+            int n = b.N;
+            int k = b.K;
+            for (int k0 = 0; k0 < k; k0 += KC)
+            {
+                int kc = Math.Min(KC, k - k0);
+                PackA(transA, a, lda, i0, mc, k0, kc, ap);
+                bool first = overwrite && k0 == 0;
+                for (int jp = p0; jp < p1; jp++)
+                {
+                    float* bp = b.Panel(k0, kc, jp);
+                    int j0 = jp * nr;
+                    int cols = Math.Min(nr, n - j0);
+                    for (int ir = 0; ir < mc; ir += MR)
+                    {
+                        int rows = Math.Min(MR, mc - ir);
+                        MicroKernel<TS, TV>(kc, ap + (long)ir * kc, bp, c + (long)(i0 + ir) * ldc + j0, ldc, alpha, first, rows, cols, edge);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs rows [i0, i0+mc) and columns [k0, k0+kc) of op(A) into MR-row slivers, zero-padded.</summary>
+    private static void PackA(Transpose transA, float* a, int lda, int i0, int mc, int k0, int kc, float* dst)
+    {
+        for (int ir = 0; ir < mc; ir += MR)
+        {
+            int rows = Math.Min(MR, mc - ir);
+            float* d = dst + (long)ir * kc;
+            if (transA == Transpose.No)
+            {
+                // A stored (M, K): row i of the sliver is a contiguous run of row (i0+ir+i) of A.
+                for (int i = 0; i < rows; i++)
+                {
+                    float* src = a + (long)(i0 + ir + i) * lda + k0;
+                    for (int p = 0; p < kc; p++) d[p * MR + i] = src[p];
+                }
+            }
+            else
+            {
+                // A stored (K, M): the sliver's column p is a contiguous run of row (k0+p) of A.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + (long)(k0 + p) * lda + i0 + ir;
+                    for (int i = 0; i < rows; i++) d[p * MR + i] = src[i];
+                }
+            }
+            for (int i = rows; i < MR; i++)
+                for (int p = 0; p < kc; p++) d[p * MR + i] = 0f;
+        }
+    }
+
+    /// <summary>
+    /// One MR x NR tile: <c>C = (first ? 0 : C) + alpha * sum_p a[p, :]^T b[p, :]</c>, where a is an MR-row sliver
+    /// (element (i, p) at a[p*MR + i]) and b an NR-column panel (element (p, j) at b[p*NR + j]).
+    /// Only the top-left rows x cols corner of the tile is stored.
+    /// </summary>
+    /// <remarks>
+    /// The method must not call anything or allocate on the stack: on SysV every vector register is caller-saved,
+    /// and a call anywhere in it makes the JIT spill all twelve accumulators inside the k-loop. Edge tiles
+    /// therefore spill through <paramref name="edge"/>, a caller-provided buffer of MR * NR floats.
+    /// </remarks>
+    internal static void MicroKernel<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int w = TS.Count;
+        TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero;
+        TV c30 = TS.Zero, c31 = TS.Zero, c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            TV b0 = TS.Load(b);
+            TV b1 = TS.Load(b + w);
+            TV x = TS.Broadcast(a[0]); c00 = TS.MulAdd(x, b0, c00); c01 = TS.MulAdd(x, b1, c01);
+            x = TS.Broadcast(a[1]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
+            x = TS.Broadcast(a[2]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
+            x = TS.Broadcast(a[3]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
+            x = TS.Broadcast(a[4]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
+            x = TS.Broadcast(a[5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
+            a += MR;
+            b += 2 * w;
+        }
+
+        if (rows == MR && cols == 2 * w)
+        {
+            TV al = TS.Broadcast(alpha);
+            StoreRow<TS, TV>(c, w, al, first, c00, c01); c += ldc;
+            StoreRow<TS, TV>(c, w, al, first, c10, c11); c += ldc;
+            StoreRow<TS, TV>(c, w, al, first, c20, c21); c += ldc;
+            StoreRow<TS, TV>(c, w, al, first, c30, c31); c += ldc;
+            StoreRow<TS, TV>(c, w, al, first, c40, c41); c += ldc;
+            StoreRow<TS, TV>(c, w, al, first, c50, c51);
+            return;
+        }
+
+        // Edge tile: spill the accumulators, then store the valid corner with the same arithmetic.
+        float* t = edge;
+        int nr = 2 * w;
+        TS.Store(t, c00); TS.Store(t + w, c01);
+        TS.Store(t + nr, c10); TS.Store(t + nr + w, c11);
+        TS.Store(t + 2 * nr, c20); TS.Store(t + 2 * nr + w, c21);
+        TS.Store(t + 3 * nr, c30); TS.Store(t + 3 * nr + w, c31);
+        TS.Store(t + 4 * nr, c40); TS.Store(t + 4 * nr + w, c41);
+        TS.Store(t + 5 * nr, c50); TS.Store(t + 5 * nr + w, c51);
+        for (int i = 0; i < rows; i++)
+        {
+            float* crow = c + (long)i * ldc;
+            float* trow = t + i * nr;
+            for (int j = 0; j < cols; j++)
+                crow[j] = first ? alpha * trow[j] : float.MultiplyAddEstimate(alpha, trow[j], crow[j]);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TS, TV>(float* c, int w, TV alpha, bool first, TV lo, TV hi)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (first)
+        {
+            TS.Store(c, TS.Mul(alpha, lo));
+            TS.Store(c + w, TS.Mul(alpha, hi));
+        }
+        else
+        {
+            TS.Store(c, TS.MulAdd(alpha, lo, TS.Load(c)));
+            TS.Store(c + w, TS.MulAdd(alpha, hi, TS.Load(c + w)));
+        }
+    }
+
+    /// <summary>
+    /// Products with at most <see cref="SkinnyRows"/> rows: no packing, op(B) is streamed once.
+    /// Parallel over column blocks of C.
+    /// </summary>
+    private sealed class Skinny : IParallelJob
+    {
+        private const int ColumnBlock = 128;
+        [ThreadStatic] private static Skinny? cached;
+        [ThreadStatic] private static AlignedBuffer? rowsOfA;
+
+        private SimdWidth width;
+        private Transpose transB;
+        private int m, n, k;
+        private float alpha, beta;
+        private float* a;
+        private int lda;
+        private float* b;
+        private int ldb;
+        private float* c;
+        private int ldc;
+
+        public static void Run(SimdWidth width, Transpose transA, Transpose transB, int m, int n, int k, float alpha,
+            float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+        {
+            if (transA == Transpose.Yes)
+            {
+                // Gather the few rows of op(A) into contiguous memory first.
+                var buf = rowsOfA ??= new AlignedBuffer();
+                buf.Ensure((long)m * k);
+                float* g = buf.Pointer;
+                for (int p = 0; p < k; p++)
+                    for (int i = 0; i < m; i++) g[(long)i * k + p] = a[(long)p * lda + i];
+                a = g;
+                lda = k;
+            }
+            var job = cached ??= new Skinny();
+            job.width = width; job.transB = transB;
+            job.m = m; job.n = n; job.k = k;
+            job.alpha = alpha; job.beta = beta;
+            job.a = a; job.lda = lda; job.b = b; job.ldb = ldb; job.c = c; job.ldc = ldc;
+            int blocks = (n + ColumnBlock - 1) / ColumnBlock;
+            if ((long)n * k < 64 * 1024 || blocks == 1) { for (int i = 0; i < blocks; i++) job.Execute(i); }
+            else Parallelism.For(job, blocks);
+        }
+
+        public void Execute(int block)
+        {
+            switch (width)
+            {
+                case SimdWidth.V512: Block<Simd512, Vector512<float>>(block); break;
+                case SimdWidth.V256: Block<Simd256, Vector256<float>>(block); break;
+                case SimdWidth.V128: Block<Simd128, Vector128<float>>(block); break;
+                default: Block<Simd1, float>(block); break;
+            }
+        }
+
+        private void Block<TS, TV>(int block) where TS : struct, ISimd<TV> where TV : struct
+        {
+            int j0 = block * ColumnBlock;
+            int j1 = Math.Min(n, j0 + ColumnBlock);
+            if (transB == Transpose.Yes)
+            {
+                // op(B)[:, j] is row j of B: C[i, j] = alpha * dot(A_i, B_j) + beta * C[i, j].
+                for (int j = j0; j < j1; j++)
+                {
+                    float* bj = b + (long)j * ldb;
+                    for (int i = 0; i < m; i++)
+                    {
+                        float d = Dot<TS, TV>(a + (long)i * lda, bj, k);
+                        float* cij = c + (long)i * ldc + j;
+                        *cij = beta == 0f ? alpha * d : float.MultiplyAddEstimate(beta, *cij, alpha * d);
+                    }
+                }
+            }
+            else
+            {
+                // op(B) = B stored (K, N): C[i, j0:j1] = alpha * sum_p A[i, p] * B[p, j0:j1] + beta * C[i, j0:j1].
+                float* acc = stackalloc float[SkinnyRows * ColumnBlock];
+                int cols = j1 - j0;
+                new Span<float>(acc, m * ColumnBlock).Clear();
+                for (int p = 0; p < k; p++)
+                {
+                    float* bp = b + (long)p * ldb + j0;
+                    for (int i = 0; i < m; i++)
+                        Axpy<TS, TV>(a[(long)i * lda + p], bp, acc + i * ColumnBlock, cols);
+                }
+                for (int i = 0; i < m; i++)
+                {
+                    float* crow = c + (long)i * ldc + j0;
+                    float* arow = acc + i * ColumnBlock;
+                    for (int j = 0; j < cols; j++)
+                        crow[j] = beta == 0f ? alpha * arow[j] : float.MultiplyAddEstimate(beta, crow[j], alpha * arow[j]);
+                }
+            }
+        }
+
+        private static float Dot<TS, TV>(float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
+        {
+            int w = TS.Count;
+            int i = 0;
+            float s = 0f;
+            if (w > 1)
+            {
+                TV s0 = TS.Zero, s1 = TS.Zero;
+                for (; i + 2 * w <= len; i += 2 * w)
+                {
+                    s0 = TS.MulAdd(TS.Load(x + i), TS.Load(y + i), s0);
+                    s1 = TS.MulAdd(TS.Load(x + i + w), TS.Load(y + i + w), s1);
+                }
+                if (i + w <= len)
+                {
+                    s0 = TS.MulAdd(TS.Load(x + i), TS.Load(y + i), s0);
+                    i += w;
+                }
+                s = TS.Sum(TS.Add(s0, s1));
+            }
+            for (; i < len; i++) s = float.MultiplyAddEstimate(x[i], y[i], s);
+            return s;
+        }
+
+        private static void Axpy<TS, TV>(float alpha, float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
+        {
+            int w = TS.Count;
+            int i = 0;
+            if (w > 1)
+            {
+                TV av = TS.Broadcast(alpha);
+                for (; i + w <= len; i += w) TS.Store(y + i, TS.MulAdd(av, TS.Load(x + i), TS.Load(y + i)));
+            }
+            for (; i < len; i++) y[i] = float.MultiplyAddEstimate(alpha, x[i], y[i]);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.Runtime.Intrinsics;
+
+namespace Recur.Kernels;
+
+/// <summary>
+/// Elman RNN update for one time step over a block of rows: <c>h = act(G)</c> with act = tanh or relu,
+/// where G = x W_ih^T + h W_hh^T + b_ih + b_hh.
+/// </summary>
+internal unsafe struct RnnForwardKernel : IRowKernel
+{
+    public SimdWidth Width;
+    public int H;
+    public bool Relu;
+    /// <summary>(rows, H): pre-activations.</summary>
+    public float* Gates; public int LdGates;
+    /// <summary>(rows, H): h_t out. May alias <see cref="Gates"/>.</summary>
+    public float* HOut; public int LdH;
+
+    public void Run(int r0, int r1)
+    {
+        SimdDispatch.Record(Width);
+        switch (Width)
+        {
+            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
+            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
+            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
+            default: Rows<Simd1, float>(r0, r1); break;
+        }
+    }
+
+    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            float* g = Gates + (long)r * LdGates;
+            float* h = HOut + (long)r * LdH;
+            int j = Columns<TS, TV>(g, h, H, Relu, 0);
+            Columns<Simd1, float>(g, h, H, Relu, j);
+        }
+    }
+
+    private static int Columns<TS, TV>(float* g, float* h, int hidden, bool relu, int j)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (relu)
+            for (; j + TS.Count <= hidden; j += TS.Count) TS.Store(h + j, SimdMath<TS, TV>.Relu(TS.Load(g + j)));
+        else
+            for (; j + TS.Count <= hidden; j += TS.Count) TS.Store(h + j, SimdMath<TS, TV>.Tanh(TS.Load(g + j)));
+        return j;
+    }
+}
+
+/// <summary>
+/// Backward of <see cref="RnnForwardKernel"/>: <c>dG = dh * act'(G)</c>, written from the output h:
+/// tanh' = 1 - h^2, relu' = (h &gt; 0).
+/// </summary>
+internal unsafe struct RnnBackwardKernel : IRowKernel
+{
+    public SimdWidth Width;
+    public int H;
+    public bool Relu;
+    /// <summary>(rows, H): h_t saved by forward.</summary>
+    public float* HOut; public int LdH;
+    /// <summary>(rows, H): dL/dh_t.</summary>
+    public float* DH; public int LdDH;
+    /// <summary>(rows, H): gradient of the pre-activations out. May alias <see cref="DH"/>.</summary>
+    public float* DGates; public int LdDGates;
+
+    public void Run(int r0, int r1)
+    {
+        SimdDispatch.Record(Width);
+        switch (Width)
+        {
+            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
+            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
+            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
+            default: Rows<Simd1, float>(r0, r1); break;
+        }
+    }
+
+    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            float* h = HOut + (long)r * LdH;
+            float* dh = DH + (long)r * LdDH;
+            float* dg = DGates + (long)r * LdDGates;
+            int j = Columns<TS, TV>(h, dh, dg, H, Relu, 0);
+            Columns<Simd1, float>(h, dh, dg, H, Relu, j);
+        }
+    }
+
+    private static int Columns<TS, TV>(float* h, float* dh, float* dg, int hidden, bool relu, int j)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (relu)
+        {
+            for (; j + TS.Count <= hidden; j += TS.Count)
+                TS.Store(dg + j, TS.WherePositive(TS.Load(h + j), TS.Load(dh + j)));
+        }
+        else
+        {
+            TV one = TS.Broadcast(1f);
+            for (; j + TS.Count <= hidden; j += TS.Count)
+            {
+                TV hv = TS.Load(h + j);
+                TS.Store(dg + j, TS.Mul(TS.Load(dh + j), TS.Sub(one, TS.Mul(hv, hv))));
+            }
+        }
+        return j;
+    }
+}

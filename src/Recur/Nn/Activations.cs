@@ -1,0 +1,102 @@
+using Recur.Tensors;
+
+namespace Recur.Nn;
+
+/// <summary>
+/// Elementwise activations and softmax, forward and backward, on <see cref="TensorPrimitives"/>.
+/// Backward functions take the forward output y (which is all they need) and dL/dy.
+/// </summary>
+public static class Activations
+{
+    /// <summary>y = 1 / (1 + e^-x).</summary>
+    public static Tensor Sigmoid(Tensor x) => Map(x, static (s, d) => TensorPrimitives.Sigmoid(s, d));
+
+    /// <summary>y = tanh(x).</summary>
+    public static Tensor Tanh(Tensor x) => Map(x, static (s, d) => TensorPrimitives.Tanh(s, d));
+
+    /// <summary>y = max(x, 0).</summary>
+    public static Tensor Relu(Tensor x) => Map(x, static (s, d) => TensorPrimitives.Max(s, 0f, d));
+
+    /// <summary>Softmax over the last dimension: y_i = e^(x_i - max) / sum_j e^(x_j - max).</summary>
+    public static Tensor Softmax(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        int c = x.Dim(-1);
+        var y = new Tensor(x.Shape.ToArray());
+        var xs = x.Span;
+        var ys = y.Span;
+        for (int r = 0; r < x.Length / Math.Max(1, c); r++)
+            TensorPrimitives.SoftMax(xs.Slice(r * c, c), ys.Slice(r * c, c));
+        return y;
+    }
+
+    /// <summary>dx = dy * y (1 - y).</summary>
+    public static Tensor SigmoidBackward(Tensor y, Tensor dy)
+    {
+        var dx = Like(y, dy);
+        var t = new float[y.Length];
+        TensorPrimitives.Subtract(1f, y.Span, t);        // 1 - y
+        TensorPrimitives.Multiply(t, y.Span, t);         // y (1 - y)
+        TensorPrimitives.Multiply(dy.Span, t, dx.Span);
+        return dx;
+    }
+
+    /// <summary>dx = dy (1 - y^2).</summary>
+    public static Tensor TanhBackward(Tensor y, Tensor dy)
+    {
+        var dx = Like(y, dy);
+        var t = new float[y.Length];
+        TensorPrimitives.Multiply(y.Span, y.Span, t);    // y^2
+        TensorPrimitives.Subtract(1f, t, t);             // 1 - y^2
+        TensorPrimitives.Multiply(dy.Span, t, dx.Span);
+        return dx;
+    }
+
+    /// <summary>dx = dy where y &gt; 0, else 0.</summary>
+    public static Tensor ReluBackward(Tensor y, Tensor dy)
+    {
+        var dx = Like(y, dy);
+        var ys = y.Span;
+        var dys = dy.Span;
+        var d = dx.Span;
+        for (int i = 0; i < d.Length; i++) d[i] = ys[i] > 0f ? dys[i] : 0f;
+        return dx;
+    }
+
+    /// <summary>dx = y * (dy - sum(dy * y)) per row of the last dimension.</summary>
+    public static Tensor SoftmaxBackward(Tensor y, Tensor dy)
+    {
+        var dx = Like(y, dy);
+        int c = y.Dim(-1);
+        var ys = y.Span;
+        var dys = dy.Span;
+        var d = dx.Span;
+        for (int r = 0; r < y.Length / Math.Max(1, c); r++)
+        {
+            var yr = ys.Slice(r * c, c);
+            var dyr = dys.Slice(r * c, c);
+            var dr = d.Slice(r * c, c);
+            float dot = TensorPrimitives.Dot(dyr, yr);
+            TensorPrimitives.Subtract(dyr, dot, dr);
+            TensorPrimitives.Multiply(dr, yr, dr);
+        }
+        return dx;
+    }
+
+    private static Tensor Map(Tensor x, SpanAction f)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var y = new Tensor(x.Shape.ToArray());
+        f(x.Span, y.Span);
+        return y;
+    }
+
+    private delegate void SpanAction(ReadOnlySpan<float> source, Span<float> destination);
+
+    private static Tensor Like(Tensor y, Tensor dy)
+    {
+        ArgumentNullException.ThrowIfNull(y);
+        LossChecks.SameShape(y, dy, nameof(dy));
+        return new Tensor(y.Shape.ToArray());
+    }
+}

@@ -1,0 +1,99 @@
+using Recur.Kernels;
+
+namespace Recur.Nn;
+
+/// <summary>
+/// Raw pointers for one (layer, direction) pass over the sequence, all into pinned buffers, time-major with the
+/// batch sorted by length (descending) so the rows still running at step t are the prefix [0, Active[t]).
+/// Shapes use B batch, T time, H hidden, G gates, D directions.
+/// </summary>
+internal sealed unsafe class DirectionPass
+{
+    public int T, B, H, G, D;
+    public bool Reverse;
+    /// <summary>(T): rows still running at each step, non-increasing in t.</summary>
+    public int[] Active = [];
+
+    /// <summary>(T*B, InSize): layer input.</summary>
+    public float* X; public int InSize;
+    /// <summary>(T*B, D*H): layer output, already offset to this direction's columns.</summary>
+    public float* Y;
+    public int LdY => D * H;
+    /// <summary>(T*B, G*H): pre-activations, then the activations the backward pass reads.</summary>
+    public float* Gates;
+    /// <summary>LSTM (T*B, H): c_t.</summary>
+    public float* C;
+    /// <summary>LSTM (T*B, H): tanh(c_t); null without backward.</summary>
+    public float* TanhC;
+    /// <summary>GRU (T*B, H): W_hn h + b_hn; null without backward.</summary>
+    public float* Hn;
+    /// <summary>GRU (B, 3H): scratch for one step's h W_hh^T.</summary>
+    public float* GhStep;
+    /// <summary>(B, H): initial state h0 and (LSTM) c0 for this layer and direction; zeros when not given.</summary>
+    public float* H0, C0;
+    /// <summary>Whether h0 / c0 were given (when not, GEMMs over them are skipped).</summary>
+    public bool HasH0, HasC0;
+
+    /// <summary>Weights (G*H, InSize), (G*H, H) and biases (G*H), or null without bias.</summary>
+    public float* Wih, Whh, Bih, Bhh;
+    /// <summary>W_hh^T packed as the right-hand side of h W_hh^T; null when every step is skinny.</summary>
+    public PackedMatrix? WhhT;
+    /// <summary>W_hh packed as the right-hand side of dGates W_hh; null when every step is skinny.</summary>
+    public PackedMatrix? WhhN;
+    public SimdWidth Width;
+
+    // Backward
+    /// <summary>(T*B, D*H): gradient of the output, offset to this direction's columns.</summary>
+    public float* DY;
+    /// <summary>(T*B, G*H): gradient of the input pre-activations.</summary>
+    public float* DGates;
+    /// <summary>(T*B, G*H): gradient of the recurrent pre-activations (same buffer as DGates except for GRU).</summary>
+    public float* DGatesH;
+    /// <summary>(B, H): running dL/dh and (LSTM) dL/dc.</summary>
+    public float* DH, DC;
+
+    public float* GatesAt(int t) => Gates + (long)t * B * G * H;
+    public float* DGatesAt(int t) => DGates + (long)t * B * G * H;
+    public float* DGatesHAt(int t) => DGatesH + (long)t * B * G * H;
+    public float* YAt(int t) => Y + (long)t * B * LdY;
+    public float* DYAt(int t) => DY + (long)t * B * LdY;
+    public float* StateAt(float* buffer, int t) => buffer + (long)t * B * H;
+
+    /// <summary>
+    /// Where the previous state of the rows running at step t lives. The forward direction continues from
+    /// step t-1 (or h0 at t = 0). The reverse direction continues from step t+1 for rows that were already
+    /// running there, and starts from h0 for rows whose sequence ends at t (their own last valid step).
+    /// </summary>
+    public int PrevRanges(int t, Span<PrevRange> ranges)
+    {
+        int m = Active[t];
+        if (!Reverse)
+        {
+            ranges[0] = t == 0
+                ? new PrevRange(0, m, H0, H, C0, H, !HasH0, !HasC0)
+                : new PrevRange(0, m, YAt(t - 1), LdY, C == null ? null : StateAt(C, t - 1), H, false, false);
+            return 1;
+        }
+        int running = t + 1 < T ? Math.Min(Active[t + 1], m) : 0;
+        int n = 0;
+        if (running > 0)
+            ranges[n++] = new PrevRange(0, running, YAt(t + 1), LdY, C == null ? null : StateAt(C, t + 1), H, false, false);
+        if (running < m)
+            ranges[n++] = new PrevRange(running, m, H0 + (long)running * H, H, C0 == null ? null : C0 + (long)running * H, H, !HasH0, !HasC0);
+        return n;
+    }
+}
+
+/// <summary>Rows [R0, R1) whose previous h (and c) start at the given pointers, row r at pointer + (r - R0) * ld.</summary>
+internal readonly unsafe struct PrevRange(int r0, int r1, float* h, int ldH, float* c, int ldC, bool hZero, bool cZero)
+{
+    public readonly int R0 = r0, R1 = r1;
+    public readonly float* H = h;
+    public readonly int LdH = ldH;
+    public readonly float* C = c;
+    public readonly int LdC = ldC;
+    /// <summary>The previous h is all zeros (h0 not given), so h W_hh^T is zero.</summary>
+    public readonly bool HZero = hZero;
+    /// <summary>The previous c is all zeros.</summary>
+    public readonly bool CZero = cZero;
+}

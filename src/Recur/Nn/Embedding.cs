@@ -1,0 +1,81 @@
+using Recur.Tensors;
+
+namespace Recur.Nn;
+
+/// <summary>
+/// Lookup table of vectors, as <c>torch.nn.Embedding</c>: row i of W (V, E) for token id i, initialised from N(0, 1).
+/// With a padding index, that row starts at zero and never receives gradient.
+/// </summary>
+public sealed class Embedding : Module
+{
+    /// <summary>Creates the table.</summary>
+    /// <param name="numEmbeddings">Vocabulary size V.</param>
+    /// <param name="embeddingDim">Vector size E.</param>
+    /// <param name="paddingIndex">Id of the padding token, or null.</param>
+    /// <param name="rng">Source of the initial values.</param>
+    public Embedding(int numEmbeddings, int embeddingDim, int? paddingIndex = null, Rng? rng = null)
+    {
+        if (numEmbeddings < 1) throw new ArgumentOutOfRangeException(nameof(numEmbeddings), numEmbeddings, "numEmbeddings must be >= 1");
+        if (embeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(embeddingDim), embeddingDim, "embeddingDim must be >= 1");
+        if (paddingIndex is { } p && (p < 0 || p >= numEmbeddings))
+            throw new ArgumentOutOfRangeException(nameof(paddingIndex), p, $"paddingIndex must be in [0, {numEmbeddings})");
+        NumEmbeddings = numEmbeddings;
+        EmbeddingDim = embeddingDim;
+        PaddingIndex = paddingIndex;
+        Weight = AddParameter("weight", numEmbeddings, embeddingDim);
+        (rng ?? new Rng(0)).FillNormal(Weight.Value.Span, 0f, 1f);
+        if (paddingIndex is { } pad) Weight.Value.Span.Slice(pad * embeddingDim, embeddingDim).Clear();
+    }
+
+    /// <summary>Vocabulary size V.</summary>
+    public int NumEmbeddings { get; }
+    /// <summary>Vector size E.</summary>
+    public int EmbeddingDim { get; }
+    /// <summary>Padding id, whose row gets no gradient.</summary>
+    public int? PaddingIndex { get; }
+    /// <summary>W, (V, E).</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>Looks up <paramref name="ids"/>; the result has shape <paramref name="shape"/> + (E).</summary>
+    /// <param name="ids">Token ids in [0, V).</param>
+    /// <param name="shape">Shape of the ids (e.g. (T, B)); null means (ids.Length).</param>
+    public Tensor Forward(ReadOnlySpan<int> ids, int[]? shape = null)
+    {
+        shape ??= [ids.Length];
+        long count = shape.Aggregate(1L, (a, d) => a * d);
+        if (count != ids.Length)
+            throw new ArgumentException($"shape {Tensor.ShapeString(shape)} holds {count} ids, but {ids.Length} were given", nameof(shape));
+        CheckIds(ids);
+        var y = new Tensor([.. shape, EmbeddingDim]);
+        var w = Weight.Value.Span;
+        var ys = y.Span;
+        int e = EmbeddingDim;
+        for (int i = 0; i < ids.Length; i++) w.Slice(ids[i] * e, e).CopyTo(ys.Slice(i * e, e));
+        return y;
+    }
+
+    /// <summary>Adds dW[id] += dy for every id (except the padding id).</summary>
+    public void Backward(ReadOnlySpan<int> ids, Tensor dOutput)
+    {
+        ArgumentNullException.ThrowIfNull(dOutput);
+        if (dOutput.Length != ids.Length * EmbeddingDim || dOutput.Dim(-1) != EmbeddingDim)
+            throw new ArgumentException($"dOutput must hold {ids.Length} rows of {EmbeddingDim}, got shape {Tensor.ShapeString(dOutput.Shape)}", nameof(dOutput));
+        CheckIds(ids);
+        var g = Weight.Grad.Span;
+        var dy = dOutput.Span;
+        int e = EmbeddingDim;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] == PaddingIndex) continue;
+            var row = g.Slice(ids[i] * e, e);
+            TensorPrimitives.Add(row, dy.Slice(i * e, e), row);
+        }
+    }
+
+    private void CheckIds(ReadOnlySpan<int> ids)
+    {
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)NumEmbeddings)
+                throw new ArgumentOutOfRangeException(nameof(ids), ids[i], $"ids[{i}] must be in [0, {NumEmbeddings}), got {ids[i]}");
+    }
+}

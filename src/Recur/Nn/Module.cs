@@ -1,0 +1,105 @@
+using Recur.Tensors;
+
+namespace Recur.Nn;
+
+/// <summary>
+/// Base of every layer and model: owns named parameters and child modules, and moves state in and out
+/// under PyTorch <c>state_dict</c> names (children joined with dots, e.g. <c>encoder.weight_ih_l0</c>).
+/// </summary>
+public abstract class Module
+{
+    private readonly List<Parameter> parameters = [];
+    private readonly List<(string Name, Module Module)> children = [];
+    private bool training = true;
+
+    /// <summary>Training mode (dropout active) or evaluation mode; set recursively, like PyTorch's train()/eval().</summary>
+    public bool Training
+    {
+        get => training;
+        set
+        {
+            training = value;
+            foreach (var (_, m) in children) m.Training = value;
+        }
+    }
+
+    /// <summary>Registers a zero-initialised parameter.</summary>
+    protected Parameter AddParameter(string name, params int[] shape)
+    {
+        CheckName(name);
+        var p = new Parameter(name, shape);
+        parameters.Add(p);
+        return p;
+    }
+
+    /// <summary>Registers a child module whose parameters appear under <c>name.</c>.</summary>
+    protected T AddModule<T>(string name, T module) where T : Module
+    {
+        CheckName(name);
+        ArgumentNullException.ThrowIfNull(module);
+        children.Add((name, module));
+        return module;
+    }
+
+    private void CheckName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('.'))
+            throw new ArgumentException($"parameter and module names must be non-empty and contain no '.', got '{name}'", nameof(name));
+        if (parameters.Any(p => p.Name == name) || children.Any(c => c.Name == name))
+            throw new ArgumentException($"name '{name}' is already registered", nameof(name));
+    }
+
+    /// <summary>All parameters with their full dotted names, in registration order (own first, then children).</summary>
+    public IEnumerable<KeyValuePair<string, Parameter>> NamedParameters()
+    {
+        foreach (var p in parameters) yield return new(p.Name, p);
+        foreach (var (name, m) in children)
+            foreach (var kv in m.NamedParameters())
+                yield return new($"{name}.{kv.Key}", kv.Value);
+    }
+
+    /// <summary>All parameters, in the order of <see cref="NamedParameters"/>.</summary>
+    public IEnumerable<Parameter> Parameters() => NamedParameters().Select(kv => kv.Value);
+
+    /// <summary>Total number of trainable scalars.</summary>
+    public long ParameterCount => Parameters().Sum(p => (long)p.Value.Length);
+
+    /// <summary>Sets every gradient to zero.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters()) p.Grad.Span.Clear();
+    }
+
+    /// <summary>The parameter values by full name (views, not copies).</summary>
+    public Dictionary<string, Tensor> StateDict() => NamedParameters().ToDictionary(kv => kv.Key, kv => kv.Value.Value);
+
+    /// <summary>
+    /// Copies values from tensors named as in <see cref="StateDict"/>. Shapes must match exactly and values must
+    /// be finite. With <paramref name="strict"/>, every parameter must be present and no other name may appear.
+    /// </summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var own = NamedParameters().ToDictionary(kv => kv.Key, kv => kv.Value);
+        if (strict)
+        {
+            var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToList();
+            var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToList();
+            if (missing.Count > 0 || unexpected.Count > 0)
+                throw new ArgumentException(
+                    $"state dict does not match the module: missing [{string.Join(", ", missing)}], unexpected [{string.Join(", ", unexpected)}]",
+                    nameof(state));
+        }
+        foreach (var (name, p) in own)
+        {
+            if (!state.TryGetValue(name, out var t)) continue;
+            if (!t.SameShape(p.Value.Shape))
+                throw new ArgumentException(
+                    $"state dict entry '{name}' has shape {Tensor.ShapeString(t.Shape)}, expected {Tensor.ShapeString(p.Value.Shape)}", nameof(state));
+            if (!TensorPrimitives.IsFiniteAll<float>(t.Span))
+                throw new ArgumentException($"state dict entry '{name}' contains NaN or infinity", nameof(state));
+        }
+        foreach (var (name, p) in own)
+            if (state.TryGetValue(name, out var t)) t.Span.CopyTo(p.Value.Span);
+    }
+}

@@ -1,0 +1,160 @@
+using System.Text;
+
+namespace Recur.Tensors;
+
+/// <summary>
+/// A dense, row-major float32 array with a shape. A tensor may be a view into a larger buffer
+/// (a parameter inside the model's arena, say); <see cref="Span"/> is always exactly its elements.
+/// </summary>
+public sealed class Tensor
+{
+    private readonly int[] shape;
+
+    /// <summary>Creates a zero-filled tensor of the given shape.</summary>
+    public Tensor(params int[] shape)
+    {
+        this.shape = CheckShape(shape);
+        Length = Count(this.shape);
+        Buffer = new float[Length];
+    }
+
+    private Tensor(float[] buffer, int offset, int[] shape)
+    {
+        this.shape = shape;
+        Length = Count(shape);
+        Buffer = buffer;
+        Offset = offset;
+    }
+
+    /// <summary>The storage this tensor views. Together with <see cref="Offset"/> it locates the elements.</summary>
+    internal float[] Buffer { get; private set; }
+
+    /// <summary>Index of the first element in <see cref="Buffer"/>.</summary>
+    internal int Offset { get; private set; }
+
+    /// <summary>The dimensions, outermost first.</summary>
+    public ReadOnlySpan<int> Shape => shape;
+
+    /// <summary>Number of dimensions.</summary>
+    public int Rank => shape.Length;
+
+    /// <summary>Number of elements.</summary>
+    public int Length { get; }
+
+    /// <summary>The elements, row-major.</summary>
+    public Span<float> Span => Buffer.AsSpan(Offset, Length);
+
+    /// <summary>Size of dimension <paramref name="axis"/>; negative axes count from the end.</summary>
+    public int Dim(int axis)
+    {
+        int a = axis < 0 ? axis + shape.Length : axis;
+        if ((uint)a >= (uint)shape.Length)
+            throw new ArgumentOutOfRangeException(nameof(axis), axis, $"axis must be in [-{shape.Length}, {shape.Length}) for a tensor of rank {shape.Length}");
+        return shape[a];
+    }
+
+    /// <summary>Element at a multi-dimensional index.</summary>
+    public float this[params int[] index]
+    {
+        get => Buffer[Offset + FlatIndex(index)];
+        set => Buffer[Offset + FlatIndex(index)] = value;
+    }
+
+    /// <summary>Wraps an existing array without copying; <paramref name="data"/> must hold exactly the shape's element count.</summary>
+    public static Tensor FromArray(float[] data, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        int[] s = CheckShape(shape);
+        long n = Count(s);
+        if (data.Length != n)
+            throw new ArgumentException($"data has {data.Length} elements but shape ({string.Join(", ", s)}) needs {n}", nameof(data));
+        return new Tensor(data, 0, s);
+    }
+
+    /// <summary>A zero-filled tensor.</summary>
+    public static Tensor Zeros(params int[] shape) => new(shape);
+
+    /// <summary>A tensor with the same shape whose elements are a copy of this one's.</summary>
+    public Tensor Clone()
+    {
+        var t = new Tensor(shape);
+        Span.CopyTo(t.Span);
+        return t;
+    }
+
+    /// <summary>A view with another shape over the same elements (the element count must match).</summary>
+    public Tensor Reshape(params int[] newShape)
+    {
+        int[] s = CheckShape(newShape);
+        if (Count(s) != Length)
+            throw new ArgumentException($"cannot reshape {ShapeString(shape)} ({Length} elements) to {ShapeString(s)} ({Count(s)} elements)", nameof(newShape));
+        return new Tensor(Buffer, Offset, s);
+    }
+
+    /// <summary>A copy of the elements.</summary>
+    public float[] ToArray() => Span.ToArray();
+
+    /// <summary>Points this tensor at new storage (used when parameters move into an arena).</summary>
+    internal void Rebind(float[] buffer, int offset)
+    {
+        if (offset < 0 || (long)offset + Length > buffer.Length)
+            throw new ArgumentOutOfRangeException(nameof(offset));
+        Buffer = buffer;
+        Offset = offset;
+    }
+
+    /// <summary>Whether the shapes are equal.</summary>
+    public bool SameShape(ReadOnlySpan<int> other) => Shape.SequenceEqual(other);
+
+    /// <summary>Formats a shape as <c>(2, 3, 4)</c>.</summary>
+    public static string ShapeString(ReadOnlySpan<int> s)
+    {
+        var sb = new StringBuilder("(");
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (i > 0) sb.Append(", ");
+            sb.Append(s[i]);
+        }
+        if (s.Length == 1) sb.Append(',');
+        return sb.Append(')').ToString();
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"Tensor{ShapeString(shape)}";
+
+    private int FlatIndex(int[] index)
+    {
+        if (index.Length != shape.Length)
+            throw new ArgumentException($"index has {index.Length} components but the tensor has rank {shape.Length}", nameof(index));
+        int flat = 0;
+        for (int i = 0; i < index.Length; i++)
+        {
+            if ((uint)index[i] >= (uint)shape[i])
+                throw new IndexOutOfRangeException($"index {index[i]} is out of range for dimension {i} of size {shape[i]}");
+            flat = flat * shape[i] + index[i];
+        }
+        return flat;
+    }
+
+    private static int[] CheckShape(int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        long n = 1;
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (shape[i] < 0)
+                throw new ArgumentOutOfRangeException(nameof(shape), $"shape[{i}] must be >= 0, got {shape[i]}");
+            n *= shape[i];
+            if (n > Array.MaxLength)
+                throw new ArgumentOutOfRangeException(nameof(shape), $"shape {ShapeString(shape)} has more than {Array.MaxLength} elements");
+        }
+        return (int[])shape.Clone();
+    }
+
+    private static int Count(int[] shape)
+    {
+        long n = 1;
+        foreach (int d in shape) n *= d;
+        return (int)n;
+    }
+}
