@@ -148,10 +148,14 @@ public static class Parallelism
             }
         }
 
+        /// <summary>Stops the workers once any job in flight has finished (a job's helpers must not leave mid-job).</summary>
         public void Shutdown()
         {
-            stopping = true;
-            foreach (var w in workers) w.Wake(force: true);
+            lock (runLock)
+            {
+                stopping = true;
+                foreach (var w in workers) w.Wake(force: true);
+            }
         }
 
         private sealed class Worker

@@ -70,6 +70,10 @@ public abstract class Module
         foreach (var p in Parameters()) p.Grad.Span.Clear();
     }
 
+    /// <summary>The gradient of the parameter with this full name (a test and diagnostics helper).</summary>
+    internal float[] StateDictGrad(string name) =>
+        NamedParameters().First(kv => kv.Key == name).Value.Grad.ToArray();
+
     /// <summary>The parameter values by full name (views, not copies).</summary>
     public Dictionary<string, Tensor> StateDict() => NamedParameters().ToDictionary(kv => kv.Key, kv => kv.Value.Value);
 

@@ -471,6 +471,13 @@ public sealed unsafe class RecurrentOutput : IDisposable
                 new ReadOnlySpan<float>(src + ((long)k * B + s) * H, H).CopyTo(dst.Slice((k * B + perm[s]) * H, H));
     }
 
+    /// <summary>The dropout mask applied to layer <paramref name="layerIndex"/>'s output (time-major, batch sorted by length), or null.</summary>
+    internal float[]? DropoutMaskSorted(int layerIndex)
+    {
+        float* m = dropoutMask[layerIndex];
+        return m == null ? null : new ReadOnlySpan<float>(m, steps * batch * dirs * hidden).ToArray();
+    }
+
     /// <summary>Returns the buffers to the pool. Output tensors stay valid; <see cref="Backward"/> does not.</summary>
     public void Dispose()
     {

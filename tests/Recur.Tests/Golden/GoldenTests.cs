@@ -85,7 +85,7 @@ public class GoldenTests
         var rc = st.Contains("RC") ? st.ReadTensor("RC") : null;
         double loss = Dot(result.Output.Span, r.Span) + Dot(result.HiddenState.Span, rh.Span)
                       + (rc is null ? 0 : Dot(result.CellState!.Span, rc.Span));
-        report.Check("loss", [(float)loss], st.ReadFloat64("loss"));
+        report.Check("loss", new[] { (float)loss }, st.ReadFloat64("loss"));
 
         layer.ZeroGrad();
         var grads = result.Backward(r, rh, rc);
@@ -108,7 +108,7 @@ public class GoldenTests
         var dLogits = new Tensor(logits.Shape.ToArray());
         float loss = ce.Forward(logits, target, dLogits);
         var report = new Compare.Report(Tolerance);
-        report.Check("loss", [loss], st.ReadFloat64("loss"));
+        report.Check("loss", new[] { loss }, st.ReadFloat64("loss"));
         report.Check("grad.logits", dLogits.Span, st.ReadFloat64("grad.logits"));
         report.AssertAll();
     }

@@ -54,6 +54,8 @@ public static class Compare
 
         public void Check(string name, ReadOnlySpan<float> actual, ReadOnlySpan<double> expected) => Check(name, RelativeError(actual, expected));
 
+        public void Check(string name, double[] actual, double[] expected) => Check(name, RelativeError(actual, expected));
+
         public int Count => lines.Count;
 
         public void AssertAll()
