@@ -185,19 +185,13 @@ public static unsafe class Gemm
 
             int threads = Parallelism.ThreadCount;
             double flops = 2.0 * m * b.N * b.K;
-            int tiles;
-            if (threads == 1 || flops < 2.0 * 64 * 64 * 64)
-            {
-                job.panelsPerTile = b.Panels;
-                tiles = job.rowTiles;
-            }
-            else
-            {
-                // Aim for about 4 tiles per thread for balance; never split finer than one panel.
-                int wantColumnTiles = Math.Clamp((4 * threads + job.rowTiles - 1) / job.rowTiles, 1, b.Panels);
-                job.panelsPerTile = (b.Panels + wantColumnTiles - 1) / wantColumnTiles;
-                tiles = job.rowTiles * ((b.Panels + job.panelsPerTile - 1) / job.panelsPerTile);
-            }
+            int columnTiles;
+            if (threads == 1 || flops < 8e6) columnTiles = 1;          // dispatch would cost more than it saves
+            else if (job.rowTiles >= 4 * threads) columnTiles = 1;     // enough row tiles to balance
+            else columnTiles = Math.Min(threads, b.Panels);            // a multiple of the thread count, as few as possible:
+                                                                       // every extra tile repacks the same A block
+            job.panelsPerTile = (b.Panels + columnTiles - 1) / columnTiles;
+            int tiles = job.rowTiles * ((b.Panels + job.panelsPerTile - 1) / job.panelsPerTile);
             if (tiles == 1 || threads == 1) { for (int t = 0; t < tiles; t++) job.Execute(t); }
             else Parallelism.For(job, tiles);
             job.b = null!;
@@ -298,7 +292,9 @@ public static unsafe class Gemm
         int w = TS.Count;
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero;
         TV c30 = TS.Zero, c31 = TS.Zero, c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero;
-        for (int p = 0; p < kc; p++)
+        // Two rank-1 updates per iteration (fewer loop instructions per FMA), then the odd one.
+        int p = 0;
+        for (; p + 2 <= kc; p += 2)
         {
             TV b0 = TS.Load(b);
             TV b1 = TS.Load(b + w);
@@ -308,8 +304,27 @@ public static unsafe class Gemm
             x = TS.Broadcast(a[3]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
             x = TS.Broadcast(a[4]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
             x = TS.Broadcast(a[5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
-            a += MR;
-            b += 2 * w;
+            b0 = TS.Load(b + 2 * w);
+            b1 = TS.Load(b + 3 * w);
+            x = TS.Broadcast(a[6]); c00 = TS.MulAdd(x, b0, c00); c01 = TS.MulAdd(x, b1, c01);
+            x = TS.Broadcast(a[7]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
+            x = TS.Broadcast(a[8]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
+            x = TS.Broadcast(a[9]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
+            x = TS.Broadcast(a[10]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
+            x = TS.Broadcast(a[11]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
+            a += 2 * MR;
+            b += 4 * w;
+        }
+        if (p < kc)
+        {
+            TV b0 = TS.Load(b);
+            TV b1 = TS.Load(b + w);
+            TV x = TS.Broadcast(a[0]); c00 = TS.MulAdd(x, b0, c00); c01 = TS.MulAdd(x, b1, c01);
+            x = TS.Broadcast(a[1]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
+            x = TS.Broadcast(a[2]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
+            x = TS.Broadcast(a[3]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
+            x = TS.Broadcast(a[4]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
+            x = TS.Broadcast(a[5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
         }
 
         if (rows == MR && cols == 2 * w)

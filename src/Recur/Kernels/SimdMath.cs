@@ -10,12 +10,36 @@ internal static class SimdMath<TS, TV>
     where TS : struct, ISimd<TV>
     where TV : struct
 {
-    /// <summary>sigmoid(x) = 1 / (1 + e^-x). Saturates cleanly: e^-x = inf gives 0, e^-x = 0 gives 1.</summary>
+    /// <summary>
+    /// e^x in float32 arithmetic only (Cephes' expf): x = n ln2 + r with |r| &lt;= ln2/2, e^r from a degree-6
+    /// polynomial, scaled by 2^n through the exponent bits. About 1 ulp; x is clamped to [-87.3, 88.7], so results
+    /// never overflow to infinity or become denormal (e^-87.3 = 1.2e-38). Several times cheaper than the BCL's
+    /// vector Exp, which widens to float64, and the gate kernels evaluate five of these per hidden unit.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TV Exp(TV x)
+    {
+        x = TS.Min(TS.Max(x, TS.Broadcast(-87.33654f)), TS.Broadcast(88.72283f));
+        TV n = TS.Floor(TS.MulAdd(x, TS.Broadcast(1.44269504088896341f), TS.Broadcast(0.5f)));
+        // r = x - n ln2, with ln2 split in two so that n * C1 is exact.
+        TV r = TS.Sub(TS.Sub(x, TS.Mul(n, TS.Broadcast(0.693359375f))), TS.Mul(n, TS.Broadcast(-2.12194440e-4f)));
+        TV p = TS.MulAdd(r, TS.Broadcast(1.9875691500e-4f), TS.Broadcast(1.3981999507e-3f));
+        p = TS.MulAdd(p, r, TS.Broadcast(8.3334519073e-3f));
+        p = TS.MulAdd(p, r, TS.Broadcast(4.1665795894e-2f));
+        p = TS.MulAdd(p, r, TS.Broadcast(1.6666665459e-1f));
+        p = TS.MulAdd(p, r, TS.Broadcast(5.0000001201e-1f));
+        TV y = TS.Add(TS.MulAdd(p, TS.Mul(r, r), r), TS.Broadcast(1f));
+        // n is in [-126, 128]; split 2^n = 2^(n/2 rounded down) * 2^(rest) so both factors are normal floats.
+        TV n1 = TS.Floor(TS.Mul(n, TS.Broadcast(0.5f)));
+        return TS.Mul(TS.Mul(y, TS.Pow2(n1)), TS.Pow2(TS.Sub(n, n1)));
+    }
+
+    /// <summary>sigmoid(x) = 1 / (1 + e^-x). Saturates cleanly: a huge e^-x gives (nearly) 0, e^-x = 0 gives 1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TV Sigmoid(TV x)
     {
         TV one = TS.Broadcast(1f);
-        return TS.Div(one, TS.Add(one, TS.Exp(TS.Sub(TS.Zero, x))));
+        return TS.Div(one, TS.Add(one, Exp(TS.Sub(TS.Zero, x))));
     }
 
     /// <summary>
@@ -28,7 +52,7 @@ internal static class SimdMath<TS, TV>
     public static TV Tanh(TV x)
     {
         TV y = TS.Abs(x);
-        TV z = TS.Sub(TS.Exp(TS.Mul(TS.Broadcast(-2f), y)), TS.Broadcast(1f));
+        TV z = TS.Sub(Exp(TS.Mul(TS.Broadcast(-2f), y)), TS.Broadcast(1f));
         TV large = TS.CopySign(TS.Div(TS.Sub(TS.Zero, z), TS.Add(z, TS.Broadcast(2f))), x);
 
         TV x2 = TS.Mul(x, x);

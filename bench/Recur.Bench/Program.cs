@@ -1,0 +1,30 @@
+using BenchmarkDotNet.Running;
+using Recur.Bench;
+
+// Recur benchmarks.
+//   rnn [--json FILE] [--threads N] [--seconds S]   the engine benchmark (recurrent layers and SGEMM)
+//   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND]");
+    Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
+    return args.Length == 0 ? 2 : 0;
+}
+return args[0] switch
+{
+    "rnn" => RnnBenchmark.Run(args[1..]),
+    "kernels" => RunKernels(args[1..]),
+    _ => Unknown(args[0]),
+};
+
+static int RunKernels(string[] rest)
+{
+    BenchmarkSwitcher.FromTypes([typeof(KernelBenchmarks)]).Run(rest);
+    return 0;
+}
+
+static int Unknown(string command)
+{
+    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn' or 'kernels'");
+    return 2;
+}

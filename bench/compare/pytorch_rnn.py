@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""PyTorch side of the engine benchmark, for side-by-side runs on the same machine.
+
+Same configs, same JSON rows as `Recur.Bench rnn`: float32, batch_first, all cores,
+median ms of an inference forward (no_grad) and of a training step (zero_grad, forward,
+sum(outputs).backward()), plus square matmul GFLOP/s.
+
+    python3 bench/compare/pytorch_rnn.py --json pytorch.json [--threads N] [--seconds S]
+
+Needs torch (Debian: apt install python3-torch libopenblas0-pthread). Not used by the tests.
+"""
+import argparse, json, os, statistics, time
+import torch
+
+CONFIGS = [("lstm", 32, 50, 64, 128, 1), ("lstm", 64, 100, 256, 512, 1), ("lstm", 64, 50, 1024, 1024, 1),
+           ("lstm", 64, 100, 64, 512, 2), ("gru", 64, 100, 256, 512, 1), ("rnn", 64, 100, 256, 512, 1),
+           ("lstm", 1, 1, 64, 512, 2)]
+
+
+def median_ms(fn, seconds):
+    for _ in range(3):
+        fn()
+    times, start = [], time.perf_counter()
+    while len(times) < 5 or (time.perf_counter() - start < seconds and len(times) < 1000):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--seconds", type=float, default=2.0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, {torch.__config__.parallel_info().splitlines()[0]}")
+    rows = []
+    for kind, B, T, I, H, L in CONFIGS:
+        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
+        m = cls(I, H, L, batch_first=True)
+        x = torch.rand(B, T, I) * 2 - 1
+        m.eval()
+        with torch.no_grad():
+            infer = median_ms(lambda: m(x), args.seconds)
+        train = None
+        if B > 1:
+            m.train()
+            def step():
+                m.zero_grad()
+                y, _ = m(x)
+                y.sum().backward()
+            train = median_ms(step, args.seconds)
+        print(f"{kind:5} {B:4} {T:4} {I:5} {H:5} {L:2} {infer:10.3f} {'-' if train is None else f'{train:10.3f}':>10}")
+        rows.append({"kind": kind, "B": B, "T": T, "I": I, "H": H, "L": L, "infer_ms": round(infer, 4),
+                     "train_ms": None if train is None else round(train, 4)})
+    for n in (512, 1024, 2048):
+        a, b = torch.rand(n, n), torch.rand(n, n)
+        ms = median_ms(lambda: a @ b, args.seconds)
+        g = 2 * n ** 3 / (ms * 1e-3) / 1e9
+        print(f"sgemm {n:5} {g:10.1f} GFLOP/s")
+        rows.append({"kind": "gemm", "n": n, "gflops": round(g, 2)})
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
