@@ -76,18 +76,19 @@ public static class Parallelism
 
     private sealed class WorkerPool
     {
-        private const long SpinMicroseconds = 100;
+        private const long SpinMicroseconds = 500;
 
         [ThreadStatic] private static bool insideJob;
 
-        private readonly object runLock = new();
         private readonly Worker[] workers;
+        private int busy;        // 1 while a Run owns the pool
         private IParallelJob? job;
         private int count;
-        private int next;
+        private int next;        // next index to claim
         private int participants;
-        private int remaining;
-        private int generation;
+        private int open;        // 1 while helpers may still join the current job
+        private int inflight;    // helpers inside the current job
+        private int generation;  // bumped once per job; workers wait for it to change
         private volatile bool stopping;
         private Exception? error;
 
@@ -104,7 +105,7 @@ public static class Parallelism
 
         public void Run(IParallelJob work, int n)
         {
-            if (insideJob || stopping || !Monitor.TryEnter(runLock))
+            if (insideJob || stopping || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
             {
                 for (int i = 0; i < n; i++) work.Execute(i);
                 return;
@@ -117,22 +118,25 @@ public static class Parallelism
                 error = null;
                 int helpers = Math.Min(workers.Length, n - 1);
                 participants = helpers;
-                Volatile.Write(ref remaining, helpers);
-                Interlocked.Increment(ref generation); // publishes the fields above
+                Volatile.Write(ref open, 1);           // after the fields above: a helper that sees it open sees them
+                Interlocked.Increment(ref generation);
                 for (int w = 0; w < helpers; w++) workers[w].Wake();
 
                 insideJob = true;
                 try { Drain(); }
                 finally { insideJob = false; }
 
+                // Every index is claimed. Close the job so that helpers still waking up skip it (the caller never waits
+                // for a sleeping thread), then wait only for the helpers already inside.
+                Interlocked.Exchange(ref open, 0);
                 var spin = new SpinWait();
-                while (Volatile.Read(ref remaining) != 0) spin.SpinOnce(sleep1Threshold: -1);
+                while (Volatile.Read(ref inflight) != 0) spin.SpinOnce(sleep1Threshold: -1);
                 job = null;
                 if (error is { } e) ExceptionDispatchInfo.Capture(e).Throw();
             }
             finally
             {
-                Monitor.Exit(runLock);
+                Volatile.Write(ref busy, 0);
             }
         }
 
@@ -148,14 +152,26 @@ public static class Parallelism
             }
         }
 
+        /// <summary>A helper joins the current job if it is still open; both steps are full fences (Dekker-style with Run's close).</summary>
+        private void Help()
+        {
+            Interlocked.Increment(ref inflight);
+            if (Volatile.Read(ref open) == 1)
+            {
+                insideJob = true;
+                try { Drain(); }
+                finally { insideJob = false; }
+            }
+            Interlocked.Decrement(ref inflight);
+        }
+
         /// <summary>Stops the workers once any job in flight has finished (a job's helpers must not leave mid-job).</summary>
         public void Shutdown()
         {
-            lock (runLock)
-            {
-                stopping = true;
-                foreach (var w in workers) w.Wake(force: true);
-            }
+            var spin = new SpinWait();
+            while (Interlocked.CompareExchange(ref busy, 1, 0) != 0) spin.SpinOnce();
+            stopping = true;
+            foreach (var w in workers) w.Wake(force: true);
         }
 
         private sealed class Worker
@@ -187,11 +203,7 @@ public static class Parallelism
                 {
                     seen = WaitForGeneration(seen);
                     if (owner.stopping) return;
-                    if (index >= owner.participants) continue;
-                    insideJob = true;
-                    try { owner.Drain(); }
-                    finally { insideJob = false; }
-                    Interlocked.Decrement(ref owner.remaining);
+                    if (index < Volatile.Read(ref owner.participants)) owner.Help();
                 }
             }
 

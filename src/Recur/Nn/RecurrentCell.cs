@@ -16,14 +16,17 @@ internal abstract unsafe class RecurrentCell
     public virtual bool FoldsRecurrentBias => true;
 
     /// <summary>
-    /// Step t for rows [0, Active[t]). On entry Gates[t] holds x W_ih^T + the folded biases; on exit the step's
-    /// outputs are written to Y[t] and whatever backward needs is saved.
+    /// Step t for the rows that <paramref name="prev"/> covers (contiguous ranges, in order, each with where its
+    /// previous state lives). On entry Gates[t] holds x W_ih^T + the folded biases; on exit the step's outputs are
+    /// written to Y[t] and whatever backward needs is saved. Rows are independent, so the time loop may run
+    /// disjoint row blocks of one step in parallel.
     /// </summary>
     public abstract void Forward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev);
 
     /// <summary>
-    /// Backward of step t. On entry DH holds dL/dh_t (and DC dL/dc_t) for the running rows; on exit DGates[t]
-    /// (and DGatesH[t]) hold the pre-activation gradients and DH (and DC) the gradient for step t's predecessor.
+    /// Backward of step t for the rows <paramref name="prev"/> covers. On entry DH holds dL/dh_t (and DC dL/dc_t);
+    /// on exit DGates[t] (and DGatesH[t]) hold the pre-activation gradients and DH (and DC) the gradient for step
+    /// t's predecessor.
     /// </summary>
     public abstract void Backward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev);
 
@@ -72,18 +75,21 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
     {
         float* g = p.GatesAt(t);
         AddRecurrentProjection(p, t, prev, g, p.H);
-        var k = new RnnForwardKernel { Width = p.Width, H = p.H, Relu = relu, Gates = g, LdGates = p.H, HOut = p.YAt(t), LdH = p.LdY };
-        RowJob<RnnForwardKernel>.Run(k, p.Active[t], 8 * p.H);
+        long r0 = prev[0].R0;
+        var k = new RnnForwardKernel { Width = p.Width, H = p.H, Relu = relu, Gates = g + r0 * p.H, LdGates = p.H, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY };
+        RowJob<RnnForwardKernel>.Run(k, prev[^1].R1 - prev[0].R0, 8 * p.H);
     }
 
     public override void Backward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev)
     {
-        int m = p.Active[t];
-        float* dg = p.DGatesAt(t);
-        var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t), LdH = p.LdY, DH = p.DH, LdDH = p.H, DGates = dg, LdDGates = p.H };
+        long r0 = prev[0].R0;
+        int m = prev[^1].R1 - prev[0].R0;
+        float* dg = p.DGatesAt(t) + r0 * p.H;
+        float* dh = p.DH + r0 * p.H;
+        var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY, DH = dh, LdDH = p.H, DGates = dg, LdDGates = p.H };
         RowJob<RnnBackwardKernel>.Run(k, m, 2 * p.H);
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
-        StepGemm(m, dg, p.H, p.WhhN, p.Whh, Transpose.No, p.H, p.H, 0f, p.DH, p.H, p.Width);
+        StepGemm(m, dg, p.H, p.WhhN, p.Whh, Transpose.No, p.H, p.H, 0f, dh, p.H, p.Width);
     }
 }
 
@@ -133,7 +139,8 @@ internal sealed unsafe class LstmCell : RecurrentCell
             RowJob<LstmBackwardKernel>.Run(k, r.R1 - r.R0, 12 * p.H);
         }
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
-        StepGemm(p.Active[t], dg, ld, p.WhhN, p.Whh, Transpose.No, ld, p.H, 0f, p.DH, p.H, p.Width);
+        long r0 = prev[0].R0;
+        StepGemm(prev[^1].R1 - prev[0].R0, dg + r0 * ld, ld, p.WhhN, p.Whh, Transpose.No, ld, p.H, 0f, p.DH + r0 * p.H, p.H, p.Width);
     }
 }
 
@@ -192,6 +199,7 @@ internal sealed unsafe class GruCell : RecurrentCell
             RowJob<GruBackwardKernel>.Run(k, r.R1 - r.R0, 12 * p.H);
         }
         // dh_{t-1} = dh * z (set by the kernel) + dGh W_hh
-        StepGemm(p.Active[t], dgh, ld, p.WhhN, p.Whh, Transpose.No, ld, p.H, 1f, p.DH, p.H, p.Width);
+        long r0 = prev[0].R0;
+        StepGemm(prev[^1].R1 - prev[0].R0, dgh + r0 * ld, ld, p.WhhN, p.Whh, Transpose.No, ld, p.H, 1f, p.DH + r0 * p.H, p.H, p.Width);
     }
 }

@@ -3,7 +3,7 @@ using Recur.Tensors;
 
 namespace Recur.Nn;
 
-/// <summary>Gradients returned by <see cref="RecurrentOutput.Backward"/>.</summary>
+/// <summary>Gradients returned by <see cref="RecurrentOutput.Backward"/>; valid until that output is disposed.</summary>
 /// <param name="Input">dL/d input, same shape as the input (zero at padded steps).</param>
 /// <param name="HiddenState">dL/d h0, (L*D, B, H).</param>
 /// <param name="CellState">dL/d c0, (L*D, B, H), LSTM only.</param>
@@ -11,10 +11,14 @@ public sealed record RecurrentGradients(Tensor Input, Tensor HiddenState, Tensor
 
 /// <summary>
 /// The result of <see cref="Recurrent.Forward"/>: outputs, final states and the saved activations that
-/// <see cref="Backward"/> reads. Dispose it to recycle its buffers; it must not be used afterwards.
+/// <see cref="Backward"/> reads. Everything lives in pooled buffers, so repeated calls allocate almost nothing:
+/// <see cref="Output"/>, the states and the gradients <see cref="Backward"/> returns are valid until this object is
+/// disposed (reading them afterwards throws <see cref="ObjectDisposedException"/>); Clone() what you keep.
 /// </summary>
-public sealed unsafe class RecurrentOutput : IDisposable
+public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
 {
+    private static readonly ThreadLocal<StepJob> StepJobs = new(() => new StepJob());
+
     private readonly Recurrent layer;
     private readonly RecurrentCell cell;
     private readonly int steps, batch, hidden, gates, layers, dirs;
@@ -97,6 +101,18 @@ public sealed unsafe class RecurrentOutput : IDisposable
         return PinnedPool.Address(a);
     }
 
+    /// <summary>A result tensor in a pooled buffer owned by this object (valid until <see cref="Dispose"/>).</summary>
+    private Tensor RentTensor(params int[] shape)
+    {
+        long n = 1;
+        foreach (int d in shape) n *= d;
+        float[] a = PinnedPool.Rent(Math.Max(1, n));
+        rented.Add(a);
+        return Tensor.View(a, 0, shape, this);
+    }
+
+    bool IBufferOwner.IsReleased => disposed;
+
     internal void RunForward(Tensor input, Tensor? h0, Tensor? c0, bool dropoutActive)
     {
         int T = steps, B = batch, H = hidden, G = gates, D = dirs, I = layer.InputSize;
@@ -164,8 +180,8 @@ public sealed unsafe class RecurrentOutput : IDisposable
         }
 
         // Final states: at each sequence's last valid step (t = len-1 forward, t = 0 reverse), or the initial state.
-        var hn = new Tensor(layers * D, B, H);
-        var cn = lstm ? new Tensor(layers * D, B, H) : null;
+        var hn = RentTensor(layers * D, B, H);
+        var cn = lstm ? RentTensor(layers * D, B, H) : null;
         var hnSpan = hn.Span;
         for (int k = 0; k < layers * D; k++)
         {
@@ -186,7 +202,7 @@ public sealed unsafe class RecurrentOutput : IDisposable
         }
         HiddenState = hn;
         CellState = cn;
-        Output = layer.BatchFirst ? new Tensor(B, T, D * H) : new Tensor(T, B, D * H);
+        Output = layer.BatchFirst ? RentTensor(B, T, D * H) : RentTensor(T, B, D * H);
         ScatterSequence(layerOutput[layers - 1], D * H, layer.BatchFirst, Output.Span);
     }
 
@@ -224,12 +240,13 @@ public sealed unsafe class RecurrentOutput : IDisposable
             try
             {
                 Span<PrevRange> ranges = stackalloc PrevRange[2];
+                var step = StepJobs.Value!;
                 for (int s = 0; s < T; s++)
                 {
                     int t = p.Reverse ? T - 1 - s : s;
                     if (p.Active[t] == 0) continue;
                     int n = p.PrevRanges(t, ranges);
-                    cell.Forward(p, t, ranges[..n]);
+                    step.Run(cell, p, t, isBackward: false, ranges[..n]);
                 }
             }
             finally
@@ -319,14 +336,14 @@ public sealed unsafe class RecurrentOutput : IDisposable
                 }
             }
 
-            var dInput = layer.BatchFirst ? new Tensor(B, T, I) : new Tensor(T, B, I);
+            var dInput = layer.BatchFirst ? RentTensor(B, T, I) : RentTensor(T, B, I);
             ScatterSequence(dX, I, layer.BatchFirst, dInput.Span);
-            var dH0 = new Tensor(layers * D, B, H);
+            var dH0 = RentTensor(layers * D, B, H);
             ScatterStates(dh0, dH0.Span);
             Tensor? dC0 = null;
             if (lstm)
             {
-                dC0 = new Tensor(layers * D, B, H);
+                dC0 = RentTensor(layers * D, B, H);
                 ScatterStates(dc0, dC0.Span);
             }
             return new RecurrentGradients(dInput, dH0, dC0);
@@ -364,20 +381,14 @@ public sealed unsafe class RecurrentOutput : IDisposable
             try
             {
                 Span<PrevRange> ranges = stackalloc PrevRange[2];
+                var step = StepJobs.Value!;
                 for (int s = 0; s < T; s++)
                 {
                     int t = p.Reverse ? s : T - 1 - s;
                     int m = p.Active[t];
                     if (m == 0) continue;
-                    // Everything that reaches h_t: the output at t, on top of what flowed back from step t+1.
-                    float* dyt = p.DYAt(t);
-                    for (int r = 0; r < m; r++)
-                    {
-                        var dh = new Span<float>(p.DH + (long)r * H, H);
-                        TensorPrimitives.Add(dh, new ReadOnlySpan<float>(dyt + (long)r * p.LdY, H), dh);
-                    }
                     int n = p.PrevRanges(t, ranges);
-                    cell.Backward(p, t, ranges[..n]);
+                    step.Run(cell, p, t, isBackward: true, ranges[..n]);
                 }
             }
             finally
@@ -478,7 +489,7 @@ public sealed unsafe class RecurrentOutput : IDisposable
         return m == null ? null : new ReadOnlySpan<float>(m, steps * batch * dirs * hidden).ToArray();
     }
 
-    /// <summary>Returns the buffers to the pool. Output tensors stay valid; <see cref="Backward"/> does not.</summary>
+    /// <summary>Returns every buffer to the pool; the tensors this object handed out become unreadable.</summary>
     public void Dispose()
     {
         if (disposed) return;

@@ -2,6 +2,12 @@ using System.Text;
 
 namespace Recur.Tensors;
 
+/// <summary>Something that recycles the memory of the tensors it hands out.</summary>
+internal interface IBufferOwner
+{
+    bool IsReleased { get; }
+}
+
 /// <summary>
 /// A dense, row-major float32 array with a shape. A tensor may be a view into a larger buffer
 /// (a parameter inside the model's arena, say); <see cref="Span"/> is always exactly its elements.
@@ -15,19 +21,38 @@ public sealed class Tensor
     {
         this.shape = CheckShape(shape);
         Length = Count(this.shape);
-        Buffer = new float[Length];
+        buffer_ = new float[Length];
     }
 
-    private Tensor(float[] buffer, int offset, int[] shape)
+    private Tensor(float[] buffer, int offset, int[] shape, IBufferOwner? owner = null)
     {
         this.shape = shape;
         Length = Count(shape);
-        Buffer = buffer;
+        buffer_ = buffer;
         Offset = offset;
+        this.owner = owner;
     }
 
+    private float[] buffer_;
+    private readonly IBufferOwner? owner;
+
+    /// <summary>
+    /// A view into memory that <paramref name="owner"/> recycles when it is disposed; the view then refuses access
+    /// instead of showing whatever reuses the memory.
+    /// </summary>
+    internal static Tensor View(float[] buffer, int offset, int[] shape, IBufferOwner owner) => new(buffer, offset, (int[])shape.Clone(), owner);
+
     /// <summary>The storage this tensor views. Together with <see cref="Offset"/> it locates the elements.</summary>
-    internal float[] Buffer { get; private set; }
+    internal float[] Buffer
+    {
+        get
+        {
+            if (owner is { IsReleased: true })
+                throw new ObjectDisposedException(nameof(Tensor),
+                    $"this {ShapeString(shape)} tensor lived in the buffers of a {owner.GetType().Name} that has been disposed; Clone() results you keep");
+            return buffer_;
+        }
+    }
 
     /// <summary>Index of the first element in <see cref="Buffer"/>.</summary>
     internal int Offset { get; private set; }
@@ -88,7 +113,7 @@ public sealed class Tensor
         int[] s = CheckShape(newShape);
         if (Count(s) != Length)
             throw new ArgumentException($"cannot reshape {ShapeString(shape)} ({Length} elements) to {ShapeString(s)} ({Count(s)} elements)", nameof(newShape));
-        return new Tensor(Buffer, Offset, s);
+        return new Tensor(Buffer, Offset, s, owner);
     }
 
     /// <summary>A copy of the elements.</summary>
@@ -99,7 +124,7 @@ public sealed class Tensor
     {
         if (offset < 0 || (long)offset + Length > buffer.Length)
             throw new ArgumentOutOfRangeException(nameof(offset));
-        Buffer = buffer;
+        buffer_ = buffer;
         Offset = offset;
     }
 

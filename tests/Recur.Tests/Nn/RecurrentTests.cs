@@ -75,8 +75,21 @@ public class RecurrentTests
 
     private static double[] D(float[] a) => a.Select(v => (double)v).ToArray();
 
+    /// <summary>
+    /// Steps big enough to run in parallel: row blocks (product and gates per block) between 1M and 8M
+    /// multiply-adds, column-split products above (see StepJob), with variable lengths and both directions.
+    /// </summary>
+    public static TheoryData<Config> ParallelStepConfigs() =>
+    [
+        new Config(RecurrentMode.Lstm, 1, true, true, false, true, true, T: 3, B: 40, I: 5, H: 100),
+        new Config(RecurrentMode.Gru, 1, true, true, false, true, true, T: 3, B: 64, I: 5, H: 200),
+        new Config(RecurrentMode.Lstm, 1, true, true, false, true, true, T: 3, B: 64, I: 5, H: 200),
+        new Config(RecurrentMode.RnnTanh, 1, true, true, false, true, true, T: 3, B: 64, I: 5, H: 400),
+    ];
+
     [Theory]
     [MemberData(nameof(Configs))]
+    [MemberData(nameof(ParallelStepConfigs))]
     public void MatchesFloat64Twin(Config c)
     {
         var rng = new Rng(7);

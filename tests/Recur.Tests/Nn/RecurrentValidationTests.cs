@@ -144,3 +144,22 @@ public class RecurrentValidationTests
         Assert.InRange(all.Average(), -0.01, 0.01);
     }
 }
+
+public class RecurrentOwnershipTests
+{
+    [Fact]
+    public void ResultsAreUnreadableAfterDisposeSoRecycledMemoryIsNeverSeen()
+    {
+        var layer = new Gru(3, 4, rng: new Rng(1));
+        var r = layer.Forward(new Tensor(2, 1, 3));
+        var y = r.Output;
+        var kept = r.Output.Clone();
+        var g = r.Backward(new Tensor(2, 1, 4));
+        r.Dispose();
+        var e = Assert.Throws<ObjectDisposedException>(() => y.Span.ToArray());
+        Assert.Contains("Clone()", e.Message);
+        Assert.Throws<ObjectDisposedException>(() => g.Input.ToArray());
+        Assert.Throws<ObjectDisposedException>(() => r.Backward(null));
+        Assert.Equal(6 * 4 / 3, kept.Length);
+    }
+}
