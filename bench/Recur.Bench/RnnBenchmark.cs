@@ -77,7 +77,7 @@ public static class RnnBenchmark
         }
         if (json is not null)
         {
-            File.WriteAllText(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }) + "\n", Encoding.UTF8);
+            File.WriteAllText(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }) + "\n", new UTF8Encoding(false));
             Console.WriteLine($"wrote {json}");
         }
         return 0;
@@ -121,10 +121,14 @@ public static class RnnBenchmark
         return 2.0 * n * n * n / (ms * 1e-3) / 1e9;
     }
 
-    /// <summary>Median wall time in ms: 3 warm-up runs, then at least 5 runs and until the time budget is spent.</summary>
+    /// <summary>
+    /// Median wall time in ms: warm-up for at least 3 runs and half a second (so the JIT's tier-1 recompilation,
+    /// which competes for the same cores, is over), then at least 5 runs and until the time budget is spent.
+    /// </summary>
     internal static double Median(Action action, double seconds)
     {
-        for (int i = 0; i < 3; i++) action();
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 0.5; i++) action();
         var times = new List<double>();
         var total = Stopwatch.StartNew();
         while (times.Count < 5 || (total.Elapsed.TotalSeconds < seconds && times.Count < 1000))

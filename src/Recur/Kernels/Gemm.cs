@@ -219,6 +219,7 @@ public static unsafe class Gemm
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Tile<TS, TV>(int i0, int mc, int p0, int p1, float* ap)
             where TS : struct, ISimd<TV> where TV : struct
         {
@@ -247,6 +248,7 @@ public static unsafe class Gemm
     }
 
     /// <summary>Packs rows [i0, i0+mc) and columns [k0, k0+kc) of op(A) into MR-row slivers, zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(Transpose transA, float* a, int lda, int i0, int mc, int k0, int kc, float* dst)
     {
         for (int ir = 0; ir < mc; ir += MR)
@@ -286,6 +288,7 @@ public static unsafe class Gemm
     /// and a call anywhere in it makes the JIT spill all twelve accumulators inside the k-loop. Edge tiles
     /// therefore spill through <paramref name="edge"/>, a caller-provided buffer of MR * NR floats.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MicroKernel<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge)
         where TS : struct, ISimd<TV> where TV : struct
     {
@@ -429,6 +432,7 @@ public static unsafe class Gemm
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Block<TS, TV>(int block) where TS : struct, ISimd<TV> where TV : struct
         {
             int j0 = block * ColumnBlock;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
@@ -42,6 +43,7 @@ internal unsafe struct GruForwardKernel : IRowKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
@@ -124,6 +126,7 @@ internal unsafe struct GruBackwardKernel : IRowKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
@@ -39,6 +40,7 @@ internal unsafe struct LstmForwardKernel : IRowKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
@@ -116,6 +118,7 @@ internal unsafe struct LstmBackwardKernel : IRowKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)

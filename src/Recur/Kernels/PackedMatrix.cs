@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Recur.Kernels;
 
 /// <summary>
@@ -85,6 +86,7 @@ public sealed unsafe class PackedMatrix
             job.target = null!;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int panel)
         {
             var t = target;

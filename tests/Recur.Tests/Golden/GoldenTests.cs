@@ -1,5 +1,6 @@
 using Recur.IO;
 using Recur.Nn;
+using Recur.Optim;
 using Recur.Tensors;
 using Recur.Tests.Support;
 
@@ -39,7 +40,7 @@ public class GoldenTests
         {
             case "recurrent": RecurrentCase(st); break;
             case "cross_entropy": CrossEntropyCase(st); break;
-            case "optimizer": Assert.Skip("kind = optimizer: optimizers arrive with the training-system issue (#3); skipped until then"); break;
+            case "optimizer": OptimizerCase(st); break;
             default: Assert.Skip($"kind = {kind}: no checker for this kind of case yet"); break;
         }
     }
@@ -111,6 +112,63 @@ public class GoldenTests
         report.Check("loss", new[] { loss }, st.ReadFloat64("loss"));
         report.Check("grad.logits", dLogits.Span, st.ReadFloat64("grad.logits"));
         report.AssertAll();
+    }
+
+    private static void OptimizerCase(SafeTensorsFile st)
+    {
+        var meta = st.Metadata;
+        var holder = new ParameterHolder(st.Info("p.0").Shape, st.Info("q.0").Shape);
+        st.ReadFloat32("p.0").CopyTo(holder.P.Value.Span);
+        st.ReadFloat32("q.0").CopyTo(holder.Q.Value.Span);
+        Parameter[] ps = [holder.P, holder.Q];
+        float F(string key, float fallback) =>
+            meta.TryGetValue("opt." + key, out var v) ? float.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : fallback;
+        (float, float) Pair(string key, (float, float) fallback)
+        {
+            if (!meta.TryGetValue("opt." + key, out var v)) return fallback;
+            var parts = v.Trim('(', ')', ' ').Split(',');
+            return (float.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture), float.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        bool B(string key) => Flag(meta, "opt." + key);
+        float lr = F("lr", float.NaN);
+        Optimizer opt = meta["optimizer"] switch
+        {
+            "SGD" => new Sgd(ps, lr, F("momentum", 0), F("dampening", 0), F("weight_decay", 0), B("nesterov")),
+            "Adam" => new Adam(ps, lr, Pair("betas", (0.9f, 0.999f)).Item1, Pair("betas", (0.9f, 0.999f)).Item2, F("eps", 1e-8f), F("weight_decay", 0)),
+            "AdamW" => new AdamW(ps, lr, Pair("betas", (0.9f, 0.999f)).Item1, Pair("betas", (0.9f, 0.999f)).Item2, F("eps", 1e-8f), F("weight_decay", 0.01f)),
+            "RMSprop" => new RmsProp(ps, lr, F("alpha", 0.99f), F("eps", 1e-8f), F("weight_decay", 0), F("momentum", 0), B("centered")),
+            "Adagrad" => new Adagrad(ps, lr, F("lr_decay", 0), F("weight_decay", 0), F("initial_accumulator_value", 0), F("eps", 1e-10f)),
+            var other => throw new InvalidDataException($"unknown golden optimizer '{other}'"),
+        };
+        string clip = meta.TryGetValue("clip_grad_norm", out var c) ? c : "none";
+        var report = new Compare.Report(Tolerance);
+        int steps = Int(meta, "steps");
+        for (int s = 1; s <= steps; s++)
+        {
+            st.ReadFloat32($"gp.{s}").CopyTo(holder.P.Grad.Span);
+            st.ReadFloat32($"gq.{s}").CopyTo(holder.Q.Grad.Span);
+            if (clip != "none")
+            {
+                float norm = GradientClipping.ClipByNorm(ps, float.Parse(clip, System.Globalization.CultureInfo.InvariantCulture));
+                report.Check($"total_norm.{s}", new[] { norm }, st.ReadFloat64($"total_norm.{s}"));
+            }
+            opt.Step();
+            report.Check($"p.{s}", holder.P.Value.Span, st.ReadFloat64($"p.{s}"));
+            report.Check($"q.{s}", holder.Q.Value.Span, st.ReadFloat64($"q.{s}"));
+        }
+        report.AssertAll();
+    }
+
+    private sealed class ParameterHolder : Module
+    {
+        public ParameterHolder(int[] p, int[] q)
+        {
+            P = AddParameter("p", p);
+            Q = AddParameter("q", q);
+        }
+
+        public Parameter P { get; }
+        public Parameter Q { get; }
     }
 
     private static double Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the Recur engine benchmark and the PyTorch one back to back on this machine and prints a Markdown table
+# of both with their ratios. Usage: bench/compare/side_by_side.sh [OUT_DIR] [SECONDS]
+# Needs python3 with torch for the PyTorch column (Debian: apt install python3-torch libopenblas0-pthread).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-bench-results}
+secs=${2:-3}
+mkdir -p "$out"
+dotnet run -c Release --project bench/Recur.Bench -- rnn --json "$out/recur.json" --seconds "$secs"
+if python3 -c "import torch" 2>/dev/null; then
+  python3 bench/compare/pytorch_rnn.py --json "$out/pytorch.json" --seconds "$secs"
+else
+  echo "python3 torch not available: PyTorch column skipped" >&2
+fi
+python3 bench/compare/table.py "$out/recur.json" "$out/pytorch.json"

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Recur.Cli.Commands;
+
+var root = new RootCommand("recur: recurrent neural networks (RNN, LSTM, GRU) for .NET");
+root.Subcommands.Add(QuickstartCommand.Create());
+root.Subcommands.Add(InfoCommand.Create());
+return root.Parse(args).Invoke();

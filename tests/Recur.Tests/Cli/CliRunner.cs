@@ -1,0 +1,34 @@
+using System.Diagnostics;
+
+namespace Recur.Tests.Cli;
+
+/// <summary>Runs the built <c>recur</c> tool (Recur.Cli.dll) as a child process.</summary>
+public static class CliRunner
+{
+    public static string Dll
+    {
+        get
+        {
+            // tests/Recur.Tests/bin/<cfg>/<tfm>/ -> src/Recur.Cli/bin/<cfg>/<tfm>/Recur.Cli.dll
+            var dir = new DirectoryInfo(AppContext.BaseDirectory);
+            string tfm = dir.Name, cfg = dir.Parent!.Name;
+            return Path.Combine(Support.Repo.Root, "src", "Recur.Cli", "bin", cfg, tfm, "Recur.Cli.dll");
+        }
+    }
+
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args)
+    {
+        Assert.True(File.Exists(Dll), $"{Dll} is missing; the CLI is built as a project reference of the tests");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var ct = TestContext.Current.CancellationToken;
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromMinutes(3));
+        await p.WaitForExitAsync(timeout.Token);
+        return (p.ExitCode, await stdout, await stderr);
+    }
+}
