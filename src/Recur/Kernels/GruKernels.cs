@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
 
@@ -14,7 +13,7 @@ namespace Recur.Kernels;
 /// </code>
 /// Gx = x W_ih^T + b_ih holds pre-activations on entry and r, z, n on exit; Gh = h W_hh^T without bias.
 /// </summary>
-internal unsafe struct GruForwardKernel : IRowKernel
+internal unsafe struct GruForwardKernel : IRowKernel, IVectorKernel
 {
     public SimdWidth Width;
     public int H;
@@ -31,20 +30,10 @@ internal unsafe struct GruForwardKernel : IRowKernel
     /// <summary>(rows, H): h_t out.</summary>
     public float* HOut; public int LdH;
 
-    public void Run(int r0, int r1)
-    {
-        SimdDispatch.Record(Width);
-        switch (Width)
-        {
-            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
-            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
-            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
-            default: Rows<Simd1, float>(r0, r1); break;
-        }
-    }
+    public void Run(int r0, int r1) => VectorKernel.Run(ref this, Width, r0, r1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    public readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
         {
@@ -95,7 +84,7 @@ internal unsafe struct GruForwardKernel : IRowKernel
 /// </code>
 /// The recurrent part of dhPrev, dGh W_hh, is added by the caller's GEMM.
 /// </summary>
-internal unsafe struct GruBackwardKernel : IRowKernel
+internal unsafe struct GruBackwardKernel : IRowKernel, IVectorKernel
 {
     public SimdWidth Width;
     public int H;
@@ -114,20 +103,10 @@ internal unsafe struct GruBackwardKernel : IRowKernel
     /// <summary>(rows, H): the direct part of dL/dh_{t-1} out. May alias <see cref="DH"/>.</summary>
     public float* DHPrev; public int LdDHPrev;
 
-    public void Run(int r0, int r1)
-    {
-        SimdDispatch.Record(Width);
-        switch (Width)
-        {
-            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
-            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
-            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
-            default: Rows<Simd1, float>(r0, r1); break;
-        }
-    }
+    public void Run(int r0, int r1) => VectorKernel.Run(ref this, Width, r0, r1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    public readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
         {

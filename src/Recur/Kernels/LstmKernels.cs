@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
 
@@ -13,7 +12,7 @@ namespace Recur.Kernels;
 /// G holds the pre-activations on entry (x W_ih^T + h W_hh^T + b_ih + b_hh) and the activations i, f, g, o on exit,
 /// which the backward pass reads.
 /// </summary>
-internal unsafe struct LstmForwardKernel : IRowKernel
+internal unsafe struct LstmForwardKernel : IRowKernel, IVectorKernel
 {
     public SimdWidth Width;
     public int H;
@@ -28,20 +27,10 @@ internal unsafe struct LstmForwardKernel : IRowKernel
     /// <summary>(rows, H): h_t out.</summary>
     public float* HOut; public int LdH;
 
-    public void Run(int r0, int r1)
-    {
-        SimdDispatch.Record(Width);
-        switch (Width)
-        {
-            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
-            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
-            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
-            default: Rows<Simd1, float>(r0, r1); break;
-        }
-    }
+    public void Run(int r0, int r1) => VectorKernel.Run(ref this, Width, r0, r1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    public readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
         {
@@ -89,7 +78,7 @@ internal unsafe struct LstmForwardKernel : IRowKernel
 /// dG = [di * i(1-i), df * f(1-f), dg * (1-g^2), do * o(1-o)]   (through the activations)
 /// </code>
 /// </summary>
-internal unsafe struct LstmBackwardKernel : IRowKernel
+internal unsafe struct LstmBackwardKernel : IRowKernel, IVectorKernel
 {
     public SimdWidth Width;
     public int H;
@@ -106,20 +95,10 @@ internal unsafe struct LstmBackwardKernel : IRowKernel
     /// <summary>(rows, 4H): gradient of the pre-activations out.</summary>
     public float* DGates; public int LdDGates;
 
-    public void Run(int r0, int r1)
-    {
-        SimdDispatch.Record(Width);
-        switch (Width)
-        {
-            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
-            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
-            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
-            default: Rows<Simd1, float>(r0, r1); break;
-        }
-    }
+    public void Run(int r0, int r1) => VectorKernel.Run(ref this, Width, r0, r1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    public readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
         {

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
 
@@ -7,7 +6,7 @@ namespace Recur.Kernels;
 /// Elman RNN update for one time step over a block of rows: <c>h = act(G)</c> with act = tanh or relu,
 /// where G = x W_ih^T + h W_hh^T + b_ih + b_hh.
 /// </summary>
-internal unsafe struct RnnForwardKernel : IRowKernel
+internal unsafe struct RnnForwardKernel : IRowKernel, IVectorKernel
 {
     public SimdWidth Width;
     public int H;
@@ -17,20 +16,10 @@ internal unsafe struct RnnForwardKernel : IRowKernel
     /// <summary>(rows, H): h_t out. May alias <see cref="Gates"/>.</summary>
     public float* HOut; public int LdH;
 
-    public void Run(int r0, int r1)
-    {
-        SimdDispatch.Record(Width);
-        switch (Width)
-        {
-            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
-            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
-            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
-            default: Rows<Simd1, float>(r0, r1); break;
-        }
-    }
+    public void Run(int r0, int r1) => VectorKernel.Run(ref this, Width, r0, r1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    public readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
         {
@@ -56,7 +45,7 @@ internal unsafe struct RnnForwardKernel : IRowKernel
 /// Backward of <see cref="RnnForwardKernel"/>: <c>dG = dh * act'(G)</c>, written from the output h:
 /// tanh' = 1 - h^2, relu' = (h &gt; 0).
 /// </summary>
-internal unsafe struct RnnBackwardKernel : IRowKernel
+internal unsafe struct RnnBackwardKernel : IRowKernel, IVectorKernel
 {
     public SimdWidth Width;
     public int H;
@@ -68,20 +57,10 @@ internal unsafe struct RnnBackwardKernel : IRowKernel
     /// <summary>(rows, H): gradient of the pre-activations out. May alias <see cref="DH"/>.</summary>
     public float* DGates; public int LdDGates;
 
-    public void Run(int r0, int r1)
-    {
-        SimdDispatch.Record(Width);
-        switch (Width)
-        {
-            case SimdWidth.V512: Rows<Simd512, Vector512<float>>(r0, r1); break;
-            case SimdWidth.V256: Rows<Simd256, Vector256<float>>(r0, r1); break;
-            case SimdWidth.V128: Rows<Simd128, Vector128<float>>(r0, r1); break;
-            default: Rows<Simd1, float>(r0, r1); break;
-        }
-    }
+    public void Run(int r0, int r1) => VectorKernel.Run(ref this, Width, r0, r1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
+    public readonly void Rows<TS, TV>(int r0, int r1) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int r = r0; r < r1; r++)
         {
