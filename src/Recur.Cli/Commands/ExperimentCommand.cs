@@ -1,0 +1,73 @@
+using System.CommandLine;
+using Recur.Cli.Experiments;
+using Recur.Models;
+using Recur.Nn;
+
+namespace Recur.Cli.Commands;
+
+/// <summary><c>recur experiment NAME</c>: the documented experiments on the real datasets (docs/results.md).</summary>
+internal static class ExperimentCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("experiment", "Run one of the documented experiments on the shared datasets (see docs/results.md)");
+        var data = new Option<string>("--data") { Description = "Folder holding the datasets (tiny-shakespeare, uci-sentiment, timeseries, ...)", DefaultValueFactory = _ => Path.Combine("..", "shared", "data") };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
+        cmd.Options.Add(data);
+        cmd.Options.Add(seed);
+
+        var sentiment = new Command("sentiment", "BiLSTM vs bag-of-words on the UCI sentiment sentences (80/20 split)");
+        var sEpochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping on validation accuracy)", DefaultValueFactory = _ => 12 };
+        var sCell = new Option<RecurrentMode>("--cell") { Description = "Recurrent cell", DefaultValueFactory = _ => RecurrentMode.Lstm };
+        var sPool = new Option<Pooling>("--pooling") { Description = "Pooling over time", DefaultValueFactory = _ => Pooling.Max };
+        foreach (var o in new Option[] { sEpochs, sCell, sPool }) sentiment.Options.Add(o);
+        sentiment.SetAction(r =>
+        {
+            SentimentExperiment.Run(new SentimentExperiment.Options(Path.Combine(r.GetValue(data)!, "uci-sentiment"), r.GetValue(seed),
+                Epochs: r.GetValue(sEpochs), Cell: r.GetValue(sCell), Pooling: r.GetValue(sPool)));
+            return 0;
+        });
+        cmd.Subcommands.Add(sentiment);
+
+        var charlm = new Command("char-lm", "Character LSTM language model on tiny-shakespeare (90/10 split)");
+        var cEpochs = new Option<int>("--epochs") { Description = "Passes over the training text", DefaultValueFactory = _ => 10 };
+        var cLayers = new Option<int>("--layers") { Description = "LSTM layers", DefaultValueFactory = _ => 2 };
+        var cHidden = new Option<int>("--hidden") { Description = "LSTM hidden units", DefaultValueFactory = _ => 256 };
+        var cMinutes = new Option<double?>("--minutes") { Description = "Stop after this many minutes (default: no limit)" };
+        var cChars = new Option<int?>("--max-chars") { Description = "Use only the first N characters (quick runs)" };
+        foreach (var o in new Option[] { cEpochs, cLayers, cHidden, cMinutes, cChars }) charlm.Options.Add(o);
+        charlm.SetAction(r =>
+        {
+            CharLmExperiment.Run(new CharLmExperiment.Options(Path.Combine(r.GetValue(data)!, "tiny-shakespeare"), r.GetValue(seed),
+                Epochs: r.GetValue(cEpochs), Layers: r.GetValue(cLayers), Hidden: r.GetValue(cHidden), Minutes: r.GetValue(cMinutes), MaxChars: r.GetValue(cChars)));
+            return 0;
+        });
+        cmd.Subcommands.Add(charlm);
+
+        var forecast = new Command("forecast", "LSTM forecaster vs naive and seasonal-naive on a shared series (last third as test)");
+        var fSeries = new Argument<string>("series") { Description = "airline, sunspots or co2", DefaultValueFactory = _ => "airline" };
+        var fSeeds = new Option<int>("--seeds") { Description = "Independent runs (different seeds) to average", DefaultValueFactory = _ => 5 };
+        var fLevels = new Option<bool>("--levels") { Description = "Model the levels instead of first differences" };
+        var fHidden = new Option<int>("--hidden") { Description = "LSTM hidden units", DefaultValueFactory = _ => 32 };
+        forecast.Arguments.Add(fSeries);
+        foreach (var o in new Option[] { fSeeds, fLevels, fHidden }) forecast.Options.Add(o);
+        forecast.SetAction(r =>
+        {
+            ForecastExperiment.Run(new ForecastExperiment.Options(Path.Combine(r.GetValue(data)!, "timeseries"), r.GetValue(fSeries)!, r.GetValue(seed),
+                Seeds: r.GetValue(fSeeds), Hidden: r.GetValue(fHidden), Difference: !r.GetValue(fLevels)));
+            return 0;
+        });
+        cmd.Subcommands.Add(forecast);
+
+        var tagging = new Command("tagging", "BiLSTM part-of-speech tagger on a generated corpus read from CoNLL files");
+        var tOut = new Option<string>("--work") { Description = "Folder for the generated CoNLL files", DefaultValueFactory = _ => Path.Combine("recur-runs", "tagging") };
+        tagging.Options.Add(tOut);
+        tagging.SetAction(r => { TaggingExperiment.Run(new TaggingExperiment.Options(r.GetValue(tOut)!, r.GetValue(seed))); return 0; });
+        cmd.Subcommands.Add(tagging);
+
+        var memory = new Command("memory", "RNN vs feed-forward on tasks that need memory (delayed echo, order of two symbols)");
+        memory.SetAction(r => { MemoryExperiment.Run(r.GetValue(seed)); return 0; });
+        cmd.Subcommands.Add(memory);
+        return cmd;
+    }
+}

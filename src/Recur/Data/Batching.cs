@@ -1,0 +1,71 @@
+using Recur.Tensors;
+
+namespace Recur.Data;
+
+/// <summary>
+/// Seeded batching of variable-length examples: shuffle, bucket by length (so a batch pads little), cut into
+/// batches, shuffle the batch order. Users never sort or pack: models take padded batches with lengths.
+/// </summary>
+public static class Batching
+{
+    /// <summary>
+    /// Batches of example indices. With <paramref name="rng"/> the order is shuffled (seeded); with
+    /// <paramref name="bucket"/> examples are first grouped in pools of 50 batches and sorted by length inside each pool.
+    /// </summary>
+    public static List<int[]> Batches(IReadOnlyList<int> lengths, int batchSize, Rng? rng, bool bucket = true)
+    {
+        ArgumentNullException.ThrowIfNull(lengths);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1");
+        var order = Enumerable.Range(0, lengths.Count).ToArray();
+        rng?.Shuffle(order.AsSpan());
+        if (bucket)
+        {
+            int pool = batchSize * 50;
+            for (int start = 0; start < order.Length; start += pool)
+            {
+                int n = Math.Min(pool, order.Length - start);
+                // Stable: ties keep their shuffled order.
+                var sorted = order.AsSpan(start, n).ToArray().Select((idx, pos) => (idx, pos))
+                    .OrderBy(p => lengths[p.idx]).ThenBy(p => p.pos).Select(p => p.idx).ToArray();
+                sorted.CopyTo(order, start);
+            }
+        }
+        var batches = new List<int[]>();
+        for (int start = 0; start < order.Length; start += batchSize)
+            batches.Add(order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray());
+        if (rng is not null && bucket) rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batches));
+        return batches;
+    }
+
+    /// <summary>
+    /// Pads the selected token sequences into a batch-first (B, T) id array with T the longest selected length
+    /// (at least 1), and returns the lengths.
+    /// </summary>
+    public static (int[] Ids, int[] Lengths, int Steps) PadTokens(IReadOnlyList<int[]> sequences, ReadOnlySpan<int> indices, int padId)
+    {
+        int b = indices.Length;
+        int t = 1;
+        foreach (int i in indices) t = Math.Max(t, sequences[i].Length);
+        var ids = new int[b * t];
+        if (padId != 0) Array.Fill(ids, padId);
+        var lens = new int[b];
+        for (int k = 0; k < b; k++)
+        {
+            var s = sequences[indices[k]];
+            s.CopyTo(ids.AsSpan(k * t));
+            lens[k] = s.Length;
+        }
+        return (ids, lens, t);
+    }
+
+    /// <summary>A seeded split of n indices into a first part of the given fraction and the rest.</summary>
+    public static (int[] First, int[] Second) Split(int n, double firstFraction, Rng rng)
+    {
+        if (!(firstFraction >= 0 && firstFraction <= 1))
+            throw new ArgumentOutOfRangeException(nameof(firstFraction), firstFraction, "fraction must be in [0, 1]");
+        var order = Enumerable.Range(0, n).ToArray();
+        rng.Shuffle(order.AsSpan());
+        int k = (int)Math.Round(n * firstFraction);
+        return (order[..k], order[k..]);
+    }
+}

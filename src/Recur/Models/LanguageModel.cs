@@ -1,0 +1,206 @@
+using Recur.Nn;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Models;
+
+/// <summary>Configuration of a <see cref="LanguageModel"/>.</summary>
+public sealed record LanguageModelConfig
+{
+    /// <summary>The trunk: token input (VocabularySize), unidirectional.</summary>
+    public required EncoderConfig Encoder { get; init; }
+}
+
+/// <summary>
+/// One chunk of a token stream cut into B parallel streams: inputs (B*T, batch-first) and the next tokens as targets.
+/// </summary>
+public sealed class StreamChunk
+{
+    /// <summary>Input ids (B*T).</summary>
+    public required int[] Inputs { get; init; }
+    /// <summary>Target ids (B*T): each input's next token.</summary>
+    public required int[] Targets { get; init; }
+    /// <summary>Parallel streams (B).</summary>
+    public required int Batch { get; init; }
+    /// <summary>Steps in this chunk (T).</summary>
+    public required int Steps { get; init; }
+    /// <summary>The first chunk of the streams: start from a zero state.</summary>
+    public required bool First { get; init; }
+}
+
+/// <summary>
+/// Cuts a token stream into B contiguous parallel streams and yields consecutive chunks of T steps, for truncated
+/// backpropagation through time: the state is carried from chunk to chunk, gradients stop at chunk borders.
+/// </summary>
+public sealed class TbpttStream
+{
+    private readonly int[] tokens;
+
+    /// <summary>Creates the stream; the tail that does not fill B streams equally is dropped.</summary>
+    public TbpttStream(int[] tokens, int batch, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch must be >= 1");
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be >= 1");
+        this.tokens = tokens;
+        Batch = batch;
+        Steps = steps;
+        StreamLength = (tokens.Length - 1) / batch;
+        if (StreamLength < 1)
+            throw new ArgumentException($"the token stream ({tokens.Length} tokens) is too short for {batch} parallel streams", nameof(tokens));
+    }
+
+    /// <summary>Parallel streams.</summary>
+    public int Batch { get; }
+    /// <summary>Steps per chunk.</summary>
+    public int Steps { get; }
+    /// <summary>Tokens per stream (each predicting the next).</summary>
+    public int StreamLength { get; }
+    /// <summary>Chunks in one pass.</summary>
+    public int Chunks => (StreamLength + Steps - 1) / Steps;
+    /// <summary>Predicted tokens in one pass.</summary>
+    public long Tokens => (long)StreamLength * Batch;
+
+    /// <summary>The chunks in order; the last may be shorter.</summary>
+    public IEnumerable<StreamChunk> Enumerate()
+    {
+        for (int start = 0; start < StreamLength; start += Steps)
+        {
+            int t = Math.Min(Steps, StreamLength - start);
+            var x = new int[Batch * t];
+            var y = new int[Batch * t];
+            for (int b = 0; b < Batch; b++)
+            {
+                int offset = b * StreamLength + start;
+                Array.Copy(tokens, offset, x, b * t, t);
+                Array.Copy(tokens, offset + 1, y, b * t, t);
+            }
+            yield return new StreamChunk { Inputs = x, Targets = y, Batch = Batch, Steps = t, First = start == 0 };
+        }
+    }
+}
+
+/// <summary>
+/// Next-token prediction at character or word level: embedding, a unidirectional recurrent stack, dropout and a
+/// linear layer over the vocabulary. Trained statefully over a long stream with truncated BPTT
+/// (<see cref="TbpttStream"/>): the state carried between chunks is a detached <see cref="RecurrentState"/>.
+/// Generates with a seed, temperature, top-k and top-p.
+/// </summary>
+public sealed class LanguageModel : Module, ITrainable<StreamChunk>
+{
+    private readonly Dropout outputDropout;
+    private readonly CrossEntropyLoss loss = new();
+    private RecurrentState? carried;
+
+    /// <summary>Creates the model.</summary>
+    public LanguageModel(LanguageModelConfig config, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.Encoder.VocabularySize is not { } v) throw new ArgumentException("a language model reads tokens: set Encoder.VocabularySize", nameof(config));
+        if (config.Encoder.Bidirectional) throw new ArgumentException("a language model predicts the next token, so it cannot be bidirectional", nameof(config));
+        Config = config;
+        Encoder = AddModule("encoder", new SequenceEncoder(config.Encoder, rng));
+        outputDropout = AddModule("output_dropout", new Dropout(config.Encoder.Dropout, rng.Split()));
+        Head = AddModule("head", new Linear(Encoder.OutputSize, v, rng: rng.Split()));
+    }
+
+    /// <summary>The configuration.</summary>
+    public LanguageModelConfig Config { get; }
+    /// <summary>The trunk.</summary>
+    public SequenceEncoder Encoder { get; }
+    /// <summary>The output layer over the vocabulary.</summary>
+    public Linear Head { get; }
+    /// <summary>Vocabulary size.</summary>
+    public int VocabularySize => Config.Encoder.VocabularySize!.Value;
+    Module ITrainable<StreamChunk>.Model => this;
+
+    /// <inheritdoc/>
+    public void StartEpoch(int epoch) => carried = null;
+
+    /// <inheritdoc/>
+    public BatchLoss Step(StreamChunk chunk, bool backward)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        if (chunk.First) carried = null;
+        var (l, next) = Run(chunk, carried, backward);
+        carried = next;
+        return new BatchLoss(l, chunk.Batch * chunk.Steps);
+    }
+
+    /// <summary>One chunk from an explicit state; returns the mean loss and the detached final state.</summary>
+    public (float Loss, RecurrentState State) Run(StreamChunk chunk, RecurrentState? state, bool backward)
+    {
+        var batch = new SequenceBatch { Tokens = chunk.Inputs, Lengths = Enumerable.Repeat(chunk.Steps, chunk.Batch).ToArray(), Steps = chunk.Steps };
+        using var pass = Encoder.Forward(batch, state?.Hidden, state?.Cell, requiresGrad: backward);
+        var (dropped, mask) = outputDropout.Forward(pass.Rnn.Output);
+        var logits = Head.Forward(dropped).Reshape(chunk.Batch * chunk.Steps, VocabularySize);
+        var dLogits = backward ? new Tensor(logits.Shape.ToArray()) : null;
+        float l = loss.Forward(logits, chunk.Targets, dLogits);
+        if (backward)
+        {
+            var dOut = Head.Backward(dropped, dLogits!.Reshape(chunk.Batch, chunk.Steps, VocabularySize))!;
+            // dHidden = null: the gradient stops at this chunk's initial state (truncated BPTT).
+            Encoder.Backward(pass, Dropout.Backward(mask, dOut));
+        }
+        return (l, RecurrentState.Detach(pass.Rnn));
+    }
+
+    /// <summary>Mean cross-entropy in nats per token over a stream, carrying the state, in evaluation mode.</summary>
+    public double Evaluate(TbpttStream stream)
+    {
+        bool was = Training;
+        Training = false;
+        try
+        {
+            RecurrentState? state = null;
+            double total = 0;
+            long count = 0;
+            foreach (var chunk in stream.Enumerate())
+            {
+                var (l, next) = Run(chunk, state, backward: false);
+                state = next;
+                total += (double)l * chunk.Batch * chunk.Steps;
+                count += chunk.Batch * chunk.Steps;
+            }
+            return total / count;
+        }
+        finally { Training = was; }
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="seed"/> (at least one token), then samples <paramref name="length"/> tokens one at a
+    /// time, each fed back as the next input. Returns the sampled tokens (not the seed).
+    /// </summary>
+    public int[] Generate(ReadOnlySpan<int> seed, int length, float temperature, int topK, float topP, Rng rng)
+    {
+        if (seed.Length == 0) throw new ArgumentException("the seed needs at least one token", nameof(seed));
+        if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be >= 0");
+        foreach (int id in seed)
+            if ((uint)id >= (uint)VocabularySize) throw new ArgumentOutOfRangeException(nameof(seed), id, $"seed ids must be in [0, {VocabularySize})");
+        bool was = Training;
+        Training = false;
+        try
+        {
+            var output = new int[length];
+            var (logits, state) = Next(seed.ToArray(), null);
+            for (int i = 0; i < length; i++)
+            {
+                int id = Sampling.Sample(logits, temperature, topK, topP, rng);
+                output[i] = id;
+                if (i + 1 < length) (logits, state) = Next([id], state);
+            }
+            return output;
+        }
+        finally { Training = was; }
+    }
+
+    /// <summary>Logits of the token after <paramref name="ids"/>, continuing from <paramref name="state"/>.</summary>
+    public (float[] Logits, RecurrentState State) Next(int[] ids, RecurrentState? state)
+    {
+        var batch = new SequenceBatch { Tokens = ids, Lengths = [ids.Length], Steps = ids.Length };
+        using var pass = Encoder.Forward(batch, state?.Hidden, state?.Cell, requiresGrad: false);
+        int h = Encoder.OutputSize;
+        var last = Tensor.FromArray(pass.Rnn.Output.Span.Slice((ids.Length - 1) * h, h).ToArray(), 1, h);
+        return (Head.Forward(last).ToArray(), RecurrentState.Detach(pass.Rnn));
+    }
+}

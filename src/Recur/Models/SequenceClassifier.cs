@@ -1,0 +1,164 @@
+using Recur.Nn;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Models;
+
+/// <summary>How a sequence classifier turns per-step outputs into one vector.</summary>
+public enum Pooling
+{
+    /// <summary>The final hidden states of the top layer (both directions concatenated).</summary>
+    Last,
+    /// <summary>The mean of the outputs over the valid steps.</summary>
+    Mean,
+    /// <summary>The element-wise maximum of the outputs over the valid steps.</summary>
+    Max,
+}
+
+/// <summary>Configuration of a <see cref="SequenceClassifier"/>.</summary>
+public sealed record ClassifierConfig
+{
+    /// <summary>The embedding + recurrent trunk.</summary>
+    public required EncoderConfig Encoder { get; init; }
+    /// <summary>Pooling over time.</summary>
+    public Pooling Pooling { get; init; } = Pooling.Last;
+    /// <summary>Number of classes.</summary>
+    public required int Classes { get; init; }
+}
+
+/// <summary>
+/// Many-to-one: token ids (through an embedding) or feature vectors, a stack of RNN/LSTM/GRU layers (optionally
+/// bidirectional), pooling over time (last state, mean or max), dropout, a linear layer and softmax.
+/// Trained with softmax cross-entropy.
+/// </summary>
+public sealed class SequenceClassifier : Module, ITrainable<SequenceBatch>
+{
+    private readonly Dropout headDropout;
+    private readonly CrossEntropyLoss loss = new();
+
+    /// <summary>Creates the model, initialised from <paramref name="rng"/>.</summary>
+    public SequenceClassifier(ClassifierConfig config, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.Classes < 2) throw new ArgumentOutOfRangeException(nameof(config), config.Classes, "Classes must be >= 2");
+        Config = config;
+        Encoder = AddModule("encoder", new SequenceEncoder(config.Encoder, rng));
+        headDropout = AddModule("head_dropout", new Dropout(config.Encoder.Dropout, rng.Split()));
+        Head = AddModule("head", new Linear(Encoder.OutputSize, config.Classes, rng: rng.Split()));
+    }
+
+    /// <summary>The configuration.</summary>
+    public ClassifierConfig Config { get; }
+    /// <summary>The trunk.</summary>
+    public SequenceEncoder Encoder { get; }
+    /// <summary>The output layer.</summary>
+    public Linear Head { get; }
+    Module ITrainable<SequenceBatch>.Model => this;
+
+    /// <summary>Class probabilities (B, C) for a batch (evaluation mode is the caller's choice).</summary>
+    public Tensor Predict(SequenceBatch batch)
+    {
+        using var pass = Encoder.Forward(batch, requiresGrad: false);
+        var pooled = Pool(pass.Rnn, batch.Lengths, out _);
+        return Activations.Softmax(Head.Forward(pooled));
+    }
+
+    /// <inheritdoc/>
+    public BatchLoss Step(SequenceBatch batch, bool backward)
+    {
+        var targets = batch.Targets ?? throw new ArgumentException("batch.Targets (one class per sequence) is required for training", nameof(batch));
+        if (targets.Length != batch.Batch)
+            throw new ArgumentException($"batch.Targets must hold one class per sequence (expected {batch.Batch}, got {targets.Length})", nameof(batch));
+        using var pass = Encoder.Forward(batch, requiresGrad: backward);
+        var pooled = Pool(pass.Rnn, batch.Lengths, out var argmax);
+        var (dropped, mask) = headDropout.Forward(pooled);
+        var logits = Head.Forward(dropped);
+        var dLogits = backward ? new Tensor(logits.Shape.ToArray()) : null;
+        float l = loss.Forward(logits, targets, dLogits);
+        if (backward)
+        {
+            var dPooled = Dropout.Backward(mask, Head.Backward(dropped, dLogits!)!);
+            var (dOut, dHidden) = PoolBackward(pass.Rnn, batch.Lengths, dPooled, argmax);
+            Encoder.Backward(pass, dOut, dHidden);
+        }
+        return new BatchLoss(l, batch.Batch);
+    }
+
+    /// <summary>(B, D*H) from the recurrent output, by <see cref="ClassifierConfig.Pooling"/>.</summary>
+    private Tensor Pool(RecurrentOutput r, int[] lengths, out int[]? argmax)
+    {
+        argmax = null;
+        int b = lengths.Length, d = Encoder.Rnn.Directions, h = Encoder.Rnn.HiddenSize, dh = d * h;
+        var pooled = new Tensor(b, dh);
+        var p = pooled.Span;
+        if (Config.Pooling == Pooling.Last)
+        {
+            // Top layer's final states: forward at each sequence's end, reverse at its start.
+            var hn = r.HiddenState.Span;
+            int top = (Encoder.Rnn.NumLayers - 1) * d;
+            for (int i = 0; i < b; i++)
+                for (int k = 0; k < d; k++)
+                    hn.Slice(((top + k) * b + i) * h, h).CopyTo(p.Slice(i * dh + k * h, h));
+            return pooled;
+        }
+        var y = r.Output.Span; // (B, T, DH)
+        int t = r.Output.Dim(1);
+        if (Config.Pooling == Pooling.Mean)
+        {
+            for (int i = 0; i < b; i++)
+            {
+                var row = p.Slice(i * dh, dh);
+                for (int s = 0; s < lengths[i]; s++) TensorPrimitives.Add(row, y.Slice((i * t + s) * dh, dh), row);
+                if (lengths[i] > 0) TensorPrimitives.Multiply(row, 1f / lengths[i], row);
+            }
+            return pooled;
+        }
+        argmax = new int[b * dh];
+        for (int i = 0; i < b; i++)
+        {
+            var row = p.Slice(i * dh, dh);
+            if (lengths[i] == 0) { argmax.AsSpan(i * dh, dh).Fill(-1); continue; }
+            y.Slice(i * t * dh, dh).CopyTo(row);
+            for (int s = 1; s < lengths[i]; s++)
+            {
+                var ys = y.Slice((i * t + s) * dh, dh);
+                for (int j = 0; j < dh; j++)
+                    if (ys[j] > row[j]) { row[j] = ys[j]; argmax[i * dh + j] = s; }
+            }
+        }
+        return pooled;
+    }
+
+    private (Tensor? DOutput, Tensor? DHidden) PoolBackward(RecurrentOutput r, int[] lengths, Tensor dPooled, int[]? argmax)
+    {
+        int b = lengths.Length, d = Encoder.Rnn.Directions, h = Encoder.Rnn.HiddenSize, dh = d * h;
+        var dp = dPooled.Span;
+        if (Config.Pooling == Pooling.Last)
+        {
+            var dHidden = new Tensor(r.HiddenState.Shape.ToArray());
+            var dhs = dHidden.Span;
+            int top = (Encoder.Rnn.NumLayers - 1) * d;
+            for (int i = 0; i < b; i++)
+                for (int k = 0; k < d; k++)
+                    dp.Slice(i * dh + k * h, h).CopyTo(dhs.Slice(((top + k) * b + i) * h, h));
+            return (null, dHidden);
+        }
+        int t = r.Output.Dim(1);
+        var dOut = new Tensor(b, t, dh);
+        var dy = dOut.Span;
+        for (int i = 0; i < b; i++)
+        {
+            if (lengths[i] == 0) continue;
+            var g = dp.Slice(i * dh, dh);
+            if (Config.Pooling == Pooling.Mean)
+            {
+                for (int s = 0; s < lengths[i]; s++) TensorPrimitives.Multiply(g, 1f / lengths[i], dy.Slice((i * t + s) * dh, dh));
+            }
+            else
+            {
+                for (int j = 0; j < dh; j++) dy[(i * t + argmax![i * dh + j]) * dh + j] = g[j];
+            }
+        }
+        return (dOut, null);
+    }
+}

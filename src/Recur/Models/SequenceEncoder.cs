@@ -1,0 +1,144 @@
+using Recur.Nn;
+using Recur.Tensors;
+
+namespace Recur.Models;
+
+/// <summary>A padded, batch-first batch of sequences: token ids or feature vectors, with lengths and targets.</summary>
+public sealed class SequenceBatch
+{
+    /// <summary>Token ids (B*T, batch-first), or null for feature input.</summary>
+    public int[]? Tokens { get; init; }
+
+    /// <summary>Feature vectors (B, T, F), or null for token input.</summary>
+    public Tensor? Features { get; init; }
+
+    /// <summary>Valid steps of each sequence.</summary>
+    public required int[] Lengths { get; init; }
+
+    /// <summary>Padded steps per sequence (T).</summary>
+    public required int Steps { get; init; }
+
+    /// <summary>Sequences (B).</summary>
+    public int Batch => Lengths.Length;
+
+    /// <summary>Targets: one class per sequence (classifier), or per step (B*T, -100 at padding; tagger, LM).</summary>
+    public int[]? Targets { get; init; }
+
+    /// <summary>Builds a token batch from examples, padding with id 0.</summary>
+    public static SequenceBatch FromTokens(IReadOnlyList<int[]> sequences, ReadOnlySpan<int> indices, int[]? targets = null)
+    {
+        var (ids, lens, t) = Data.Batching.PadTokens(sequences, indices, 0);
+        return new SequenceBatch { Tokens = ids, Lengths = lens, Steps = t, Targets = targets };
+    }
+}
+
+/// <summary>Configuration of the embedding + recurrent trunk shared by the sequence models.</summary>
+public sealed record EncoderConfig
+{
+    /// <summary>Vocabulary size for token input (an embedding with padding id 0 is created); null for feature input.</summary>
+    public int? VocabularySize { get; init; }
+    /// <summary>Embedding width for token input.</summary>
+    public int EmbeddingDim { get; init; } = 64;
+    /// <summary>Features per step for numeric input.</summary>
+    public int? InputFeatures { get; init; }
+    /// <summary>The recurrent cell.</summary>
+    public RecurrentMode Cell { get; init; } = RecurrentMode.Lstm;
+    /// <summary>Hidden units per direction.</summary>
+    public int HiddenSize { get; init; } = 128;
+    /// <summary>Stacked layers.</summary>
+    public int Layers { get; init; } = 1;
+    /// <summary>Run each layer in both directions.</summary>
+    public bool Bidirectional { get; init; }
+    /// <summary>Dropout on the embedded input and between layers (training only).</summary>
+    public float Dropout { get; init; }
+
+    /// <summary>Input width of the recurrent stack.</summary>
+    public int RecurrentInput => VocabularySize is not null ? EmbeddingDim : InputFeatures ?? throw new InvalidOperationException("set VocabularySize or InputFeatures");
+
+    /// <summary>Checks the configuration, naming the field.</summary>
+    public void Validate()
+    {
+        if ((VocabularySize is null) == (InputFeatures is null))
+            throw new ArgumentException("set exactly one of VocabularySize (token input) and InputFeatures (numeric input)");
+        if (VocabularySize is < 2) throw new ArgumentOutOfRangeException(nameof(VocabularySize), VocabularySize, "VocabularySize must be >= 2");
+        if (InputFeatures is < 1) throw new ArgumentOutOfRangeException(nameof(InputFeatures), InputFeatures, "InputFeatures must be >= 1");
+        if (EmbeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(EmbeddingDim), EmbeddingDim, "EmbeddingDim must be >= 1");
+        if (!(Dropout >= 0f && Dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1)");
+    }
+}
+
+/// <summary>
+/// Token embedding (or numeric input) with input dropout, then a <see cref="Recurrent"/> stack, batch-first.
+/// The trunk of the classifier, tagger and language model.
+/// </summary>
+public sealed class SequenceEncoder : Module
+{
+    private readonly Dropout inputDropout;
+
+    /// <summary>Creates the trunk.</summary>
+    public SequenceEncoder(EncoderConfig config, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        Config = config;
+        if (config.VocabularySize is { } v) Embedding = AddModule("embedding", new Embedding(v, config.EmbeddingDim, paddingIndex: 0, rng: rng.Split()));
+        Rnn = AddModule("rnn", new Recurrent(config.Cell, config.RecurrentInput, config.HiddenSize, config.Layers, config.Bidirectional,
+            batchFirst: true, dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split()));
+        inputDropout = AddModule("input_dropout", new Dropout(config.Dropout, rng.Split()));
+    }
+
+    /// <summary>The configuration.</summary>
+    public EncoderConfig Config { get; }
+    /// <summary>The token embedding, for token input.</summary>
+    public Embedding? Embedding { get; }
+    /// <summary>The recurrent stack.</summary>
+    public Recurrent Rnn { get; }
+    /// <summary>Features per output step.</summary>
+    public int OutputSize => Rnn.OutputSize;
+
+    /// <summary>The state of one forward pass, for <see cref="Backward"/>. Dispose it after backward.</summary>
+    public sealed class Pass : IDisposable
+    {
+        internal int[]? Tokens;
+        internal Tensor? DropMask;
+        internal int Batch, Steps;
+        /// <summary>The recurrent output (outputs and final states).</summary>
+        public required RecurrentOutput Rnn { get; init; }
+        /// <inheritdoc/>
+        public void Dispose() => Rnn.Dispose();
+    }
+
+    /// <summary>Runs the trunk on a batch (tokens or features), from the given initial states.</summary>
+    public Pass Forward(SequenceBatch batch, Tensor? h0 = null, Tensor? c0 = null, bool requiresGrad = true)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        Tensor x;
+        if (Embedding is not null)
+        {
+            if (batch.Tokens is null) throw new ArgumentException("this model reads token ids: batch.Tokens is null", nameof(batch));
+            x = Embedding.Forward(batch.Tokens, [batch.Batch, batch.Steps]);
+        }
+        else
+        {
+            x = batch.Features ?? throw new ArgumentException("this model reads feature vectors: batch.Features is null", nameof(batch));
+            if (x.Rank != 3 || x.Dim(0) != batch.Batch || x.Dim(1) != batch.Steps || x.Dim(2) != Config.InputFeatures)
+                throw new ArgumentException($"batch.Features must have shape (B={batch.Batch}, T={batch.Steps}, F={Config.InputFeatures}), got {Tensor.ShapeString(x.Shape)}", nameof(batch));
+        }
+        Tensor? mask = null;
+        if (Training && Config.Dropout > 0f) (x, mask) = inputDropout.Forward(x);
+        var r = Rnn.Forward(x, batch.Lengths, h0, c0, requiresGrad);
+        return new Pass { Rnn = r, Tokens = batch.Tokens, DropMask = mask, Batch = batch.Batch, Steps = batch.Steps };
+    }
+
+    /// <summary>Backpropagates into the recurrent stack and the embedding. Returns dL/dh0 and dL/dc0.</summary>
+    public RecurrentGradients Backward(Pass pass, Tensor? dOutput, Tensor? dHidden = null, Tensor? dCell = null)
+    {
+        var g = pass.Rnn.Backward(dOutput, dHidden, dCell);
+        if (Embedding is not null)
+        {
+            var dx = pass.DropMask is null ? g.Input : Dropout.Backward(pass.DropMask, g.Input);
+            Embedding.Backward(pass.Tokens!, dx);
+        }
+        return g;
+    }
+}

@@ -1,0 +1,144 @@
+namespace Recur.Optim;
+
+/// <summary>
+/// A learning-rate schedule. The trainer calls <see cref="OnStep"/> before every optimizer step and
+/// <see cref="OnEpochEnd"/> after every epoch (with the validation metric when there is one), and sets the
+/// optimizer's learning rate to what they return.
+/// </summary>
+public abstract class LrSchedule
+{
+    /// <summary>Creates the schedule around a base learning rate.</summary>
+    protected LrSchedule(float baseLearningRate)
+    {
+        if (!(baseLearningRate >= 0f) || !float.IsFinite(baseLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(baseLearningRate), baseLearningRate, "base learning rate must be finite and >= 0");
+        BaseLearningRate = baseLearningRate;
+        Current = baseLearningRate;
+    }
+
+    /// <summary>The learning rate the schedule starts from.</summary>
+    public float BaseLearningRate { get; }
+
+    /// <summary>The learning rate now.</summary>
+    public float Current { get; protected set; }
+
+    /// <summary>Before optimizer step <paramref name="step"/> (counting from 1). Returns the rate for that step.</summary>
+    public virtual float OnStep(long step) => Current;
+
+    /// <summary>After epoch <paramref name="epoch"/> (counting from 1), with the validation metric (lower is better) if any.</summary>
+    public virtual float OnEpochEnd(int epoch, double? validationLoss) => Current;
+
+    /// <summary>A constant rate.</summary>
+    public static LrSchedule Constant(float lr) => new ConstantSchedule(lr);
+
+    private sealed class ConstantSchedule(float lr) : LrSchedule(lr);
+}
+
+/// <summary>As <c>torch.optim.lr_scheduler.StepLR</c>: multiply by <c>gamma</c> every <c>stepSize</c> epochs.</summary>
+public sealed class StepSchedule : LrSchedule
+{
+    private readonly int stepSize;
+    private readonly float gamma;
+
+    /// <summary>Creates the schedule.</summary>
+    public StepSchedule(float baseLearningRate, int stepSize, float gamma = 0.1f) : base(baseLearningRate)
+    {
+        if (stepSize < 1) throw new ArgumentOutOfRangeException(nameof(stepSize), stepSize, "stepSize must be >= 1 epoch");
+        if (!(gamma > 0f && gamma <= 1f)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "gamma must be in (0, 1]");
+        this.stepSize = stepSize;
+        this.gamma = gamma;
+    }
+
+    /// <inheritdoc/>
+    public override float OnEpochEnd(int epoch, double? validationLoss) =>
+        Current = BaseLearningRate * MathF.Pow(gamma, epoch / stepSize);
+}
+
+/// <summary>As <c>torch.optim.lr_scheduler.ExponentialLR</c>: multiply by <c>gamma</c> every epoch.</summary>
+public sealed class ExponentialSchedule : LrSchedule
+{
+    private readonly float gamma;
+
+    /// <summary>Creates the schedule.</summary>
+    public ExponentialSchedule(float baseLearningRate, float gamma) : base(baseLearningRate)
+    {
+        if (!(gamma > 0f && gamma <= 1f)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "gamma must be in (0, 1]");
+        this.gamma = gamma;
+    }
+
+    /// <inheritdoc/>
+    public override float OnEpochEnd(int epoch, double? validationLoss) => Current = BaseLearningRate * MathF.Pow(gamma, epoch);
+}
+
+/// <summary>
+/// Linear warm-up from 0 to the base rate over <c>warmupSteps</c>, then cosine decay to <c>minLearningRate</c> at
+/// <c>totalSteps</c> (and flat after): lr = min + (base - min) (1 + cos(pi p)) / 2 with p the fraction of decay done.
+/// </summary>
+public sealed class CosineWarmupSchedule : LrSchedule
+{
+    private readonly long warmupSteps, totalSteps;
+    private readonly float minLearningRate;
+
+    /// <summary>Creates the schedule.</summary>
+    public CosineWarmupSchedule(float baseLearningRate, long warmupSteps, long totalSteps, float minLearningRate = 0f) : base(baseLearningRate)
+    {
+        if (warmupSteps < 0) throw new ArgumentOutOfRangeException(nameof(warmupSteps), warmupSteps, "warmupSteps must be >= 0");
+        if (totalSteps <= warmupSteps) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, $"totalSteps must be > warmupSteps ({warmupSteps})");
+        if (!(minLearningRate >= 0f && minLearningRate <= baseLearningRate))
+            throw new ArgumentOutOfRangeException(nameof(minLearningRate), minLearningRate, $"minLearningRate must be in [0, {baseLearningRate}]");
+        this.warmupSteps = warmupSteps;
+        this.totalSteps = totalSteps;
+        this.minLearningRate = minLearningRate;
+        Current = warmupSteps > 0 ? 0f : baseLearningRate;
+    }
+
+    /// <inheritdoc/>
+    public override float OnStep(long step)
+    {
+        if (step <= warmupSteps) return Current = BaseLearningRate * step / warmupSteps;
+        double p = Math.Min(1.0, (double)(step - warmupSteps) / (totalSteps - warmupSteps));
+        return Current = (float)(minLearningRate + (BaseLearningRate - minLearningRate) * (1 + Math.Cos(Math.PI * p)) / 2);
+    }
+}
+
+/// <summary>
+/// As <c>torch.optim.lr_scheduler.ReduceLROnPlateau</c> (mode min, relative threshold): when the validation loss has
+/// not improved on the best by more than <c>threshold</c> (relative) for <c>patience</c> epochs, multiply the rate by
+/// <c>factor</c>, not below <c>minLearningRate</c>.
+/// </summary>
+public sealed class ReduceOnPlateauSchedule : LrSchedule
+{
+    private readonly float factor, threshold, minLearningRate;
+    private readonly int patience;
+    private double best = double.PositiveInfinity;
+    private int bad;
+
+    /// <summary>Creates the schedule.</summary>
+    public ReduceOnPlateauSchedule(float baseLearningRate, float factor = 0.1f, int patience = 10, float threshold = 1e-4f, float minLearningRate = 0f)
+        : base(baseLearningRate)
+    {
+        if (!(factor > 0f && factor < 1f)) throw new ArgumentOutOfRangeException(nameof(factor), factor, "factor must be in (0, 1)");
+        if (patience < 0) throw new ArgumentOutOfRangeException(nameof(patience), patience, "patience must be >= 0");
+        this.factor = factor;
+        this.patience = patience;
+        this.threshold = threshold;
+        this.minLearningRate = minLearningRate;
+    }
+
+    /// <inheritdoc/>
+    public override float OnEpochEnd(int epoch, double? validationLoss)
+    {
+        if (validationLoss is not { } v || double.IsNaN(v)) return Current;
+        if (v < best * (1 - threshold))
+        {
+            best = v;
+            bad = 0;
+        }
+        else if (++bad > patience)
+        {
+            Current = Math.Max(minLearningRate, Current * factor);
+            bad = 0;
+        }
+        return Current;
+    }
+}
