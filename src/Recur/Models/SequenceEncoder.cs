@@ -51,6 +51,8 @@ public sealed record EncoderConfig
     public bool Bidirectional { get; init; }
     /// <summary>Dropout on the embedded input and between layers (training only).</summary>
     public float Dropout { get; init; }
+    /// <summary>Variational dropout on the recurrent connection: one mask per sequence, reused at every step.</summary>
+    public float RecurrentDropout { get; init; }
 
     /// <summary>Input width of the recurrent stack.</summary>
     public int RecurrentInput => VocabularySize is not null ? EmbeddingDim : InputFeatures ?? throw new InvalidOperationException("set VocabularySize or InputFeatures");
@@ -64,6 +66,7 @@ public sealed record EncoderConfig
         if (InputFeatures is < 1) throw new ArgumentOutOfRangeException(nameof(InputFeatures), InputFeatures, "InputFeatures must be >= 1");
         if (EmbeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(EmbeddingDim), EmbeddingDim, "EmbeddingDim must be >= 1");
         if (!(Dropout >= 0f && Dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1)");
+        if (!(RecurrentDropout >= 0f && RecurrentDropout < 1f)) throw new ArgumentOutOfRangeException(nameof(RecurrentDropout), RecurrentDropout, "RecurrentDropout must be in [0, 1)");
     }
 }
 
@@ -83,7 +86,7 @@ public sealed class SequenceEncoder : Module
         Config = config;
         if (config.VocabularySize is { } v) Embedding = AddModule("embedding", new Embedding(v, config.EmbeddingDim, paddingIndex: 0, rng: rng.Split()));
         Rnn = AddModule("rnn", new Recurrent(config.Cell, config.RecurrentInput, config.HiddenSize, config.Layers, config.Bidirectional,
-            batchFirst: true, dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split()));
+            batchFirst: true, dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split(), recurrentDropout: config.RecurrentDropout));
         inputDropout = AddModule("input_dropout", new Dropout(config.Dropout, rng.Split()));
     }
 

@@ -29,6 +29,10 @@ internal sealed unsafe class DirectionPass
     public float* Hn;
     /// <summary>GRU (B, 3H): scratch for one step's h W_hh^T.</summary>
     public float* GhStep;
+    /// <summary>(B, H): variational recurrent-dropout mask (0 or 1/(1-p)) for this layer and direction, or null.</summary>
+    public float* RecurrentMask;
+    /// <summary>(B, H): scratch for h_prev * mask and the masked recurrent gradient (used only with a mask).</summary>
+    public float* MaskedPrev;
     /// <summary>(B, H): initial state h0 and (LSTM) c0 for this layer and direction; zeros when not given.</summary>
     public float* H0, C0;
     /// <summary>Whether h0 / c0 were given (when not, GEMMs over them are skipped).</summary>

@@ -4,5 +4,5 @@ namespace Recur.Nn;
 
 /// <summary>A stack of LSTM layers, as <c>torch.nn.LSTM</c> (gates i, f, g, o). See <see cref="Recurrent"/>.</summary>
 public sealed class Lstm(int inputSize, int hiddenSize, int numLayers = 1, bool bidirectional = false,
-    bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null)
-    : Recurrent(RecurrentMode.Lstm, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst, dropout, rng);
+    bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null, float recurrentDropout = 0f)
+    : Recurrent(RecurrentMode.Lstm, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst, dropout, rng, recurrentDropout);

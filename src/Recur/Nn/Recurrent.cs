@@ -46,8 +46,13 @@ public class Recurrent : Module
     /// <param name="batchFirst">Input and output are (B, T, features) instead of (T, B, features).</param>
     /// <param name="dropout">Dropout probability on the outputs of every layer but the last, in training mode.</param>
     /// <param name="rng">Source of the initial weights and of the dropout masks.</param>
+    /// <param name="recurrentDropout">
+    /// Variational dropout on the recurrent connection, in training mode: one mask per sequence (and layer and
+    /// direction), reused at every step, multiplies h_{t-1} in h_{t-1} W_hh^T (Gal and Ghahramani 2016; Keras'
+    /// <c>recurrent_dropout</c>).
+    /// </param>
     public Recurrent(RecurrentMode mode, int inputSize, int hiddenSize, int numLayers = 1, bool bidirectional = false,
-        bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null)
+        bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null, float recurrentDropout = 0f)
     {
         if (!Enum.IsDefined(mode)) throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown recurrent mode");
         if (inputSize < 1) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "inputSize must be >= 1");
@@ -55,6 +60,9 @@ public class Recurrent : Module
         if (numLayers < 1) throw new ArgumentOutOfRangeException(nameof(numLayers), numLayers, "numLayers must be >= 1");
         if (!(dropout >= 0f && dropout < 1f))
             throw new ArgumentOutOfRangeException(nameof(dropout), dropout, "dropout must be in [0, 1)");
+        if (!(recurrentDropout >= 0f && recurrentDropout < 1f))
+            throw new ArgumentOutOfRangeException(nameof(recurrentDropout), recurrentDropout, "recurrentDropout must be in [0, 1)");
+        RecurrentDropout = recurrentDropout;
 
         Mode = mode;
         Cell = RecurrentCell.For(mode);
@@ -110,6 +118,8 @@ public class Recurrent : Module
     public bool BatchFirst { get; }
     /// <summary>Dropout between layers in training mode.</summary>
     public float Dropout { get; }
+    /// <summary>Variational dropout on h_{t-1} in the recurrent product, in training mode.</summary>
+    public float RecurrentDropout { get; }
     /// <summary>Number of directions D (2 when bidirectional).</summary>
     public int Directions => Bidirectional ? 2 : 1;
     /// <summary>Features per output step: D * H.</summary>
@@ -157,7 +167,7 @@ public class Recurrent : Module
         var output = new RecurrentOutput(this, T, B, lens, requiresGrad);
         try
         {
-            output.RunForward(input, h0, c0, Training && Dropout > 0f);
+            output.RunForward(input, h0, c0, Training && Dropout > 0f, Training && RecurrentDropout > 0f);
         }
         catch
         {

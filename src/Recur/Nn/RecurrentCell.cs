@@ -53,15 +53,62 @@ internal abstract unsafe class RecurrentCell
             Gemm.Multiply(width, Transpose.No, transW, rows, n, k, 1f, a, lda, w, transW == Transpose.Yes ? k : n, beta, c, ldc);
     }
 
-    /// <summary>Gates[t][rows] += hPrev[rows] W_hh^T, skipping ranges whose previous state is zero.</summary>
-    protected static void AddRecurrentProjection(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev, float* target, int ldTarget)
+    /// <summary>
+    /// target[rows] = beta * target[rows] + prev(rows) W_hh^T for every range, where prev is the previous hidden state,
+    /// times the variational recurrent-dropout mask when there is one. Ranges whose previous state is zero
+    /// contribute nothing (with beta = 0 their rows are cleared).
+    /// </summary>
+    protected static void RecurrentProjection(DirectionPass p, ReadOnlySpan<PrevRange> prev, float* target, int ldTarget, float beta)
     {
         int gh = p.G * p.H;
         foreach (var r in prev)
         {
-            if (r.HZero) continue;
-            StepGemm(r.R1 - r.R0, r.H, r.LdH, p.WhhT, p.Whh, Transpose.Yes, p.H, gh, 1f,
-                target + (long)r.R0 * ldTarget, ldTarget, p.Width);
+            int rows = r.R1 - r.R0;
+            float* t = target + (long)r.R0 * ldTarget;
+            if (r.HZero)
+            {
+                if (beta == 0f)
+                    for (int i = 0; i < rows; i++) new Span<float>(t + (long)i * ldTarget, gh).Clear();
+                continue;
+            }
+            float* a = r.H;
+            int lda = r.LdH;
+            if (p.RecurrentMask != null)
+            {
+                // h_prev * M, with M fixed per sequence for the whole pass (Gal and Ghahramani's variational dropout).
+                a = p.MaskedPrev + (long)r.R0 * p.H;
+                lda = p.H;
+                for (int i = 0; i < rows; i++)
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(r.H + (long)i * r.LdH, p.H),
+                        new ReadOnlySpan<float>(p.RecurrentMask + (long)(r.R0 + i) * p.H, p.H), new Span<float>(a + (long)i * p.H, p.H));
+            }
+            StepGemm(rows, a, lda, p.WhhT, p.Whh, Transpose.Yes, p.H, gh, beta, t, ldTarget, p.Width);
+        }
+    }
+
+    /// <summary>
+    /// DH[rows] = beta * DH[rows] + (dGh[rows] W_hh) (* M): the gradient reaching the previous hidden state through the
+    /// recurrent product (through the same recurrent-dropout mask as forward).
+    /// </summary>
+    protected static void RecurrentGradient(DirectionPass p, int r0, int r1, float* dgh, int ldG, float beta)
+    {
+        int rows = r1 - r0;
+        if (rows <= 0) return;
+        float* dh = p.DH + (long)r0 * p.H;
+        if (p.RecurrentMask == null)
+        {
+            StepGemm(rows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, beta, dh, p.H, p.Width);
+            return;
+        }
+        float* tmp = p.MaskedPrev + (long)r0 * p.H;
+        StepGemm(rows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, 0f, tmp, p.H, p.Width);
+        for (int i = 0; i < rows; i++)
+        {
+            var d = new Span<float>(dh + (long)i * p.H, p.H);
+            var masked = new Span<float>(tmp + (long)i * p.H, p.H);
+            TensorPrimitives.Multiply(masked, new ReadOnlySpan<float>(p.RecurrentMask + (long)(r0 + i) * p.H, p.H), masked);
+            if (beta == 0f) masked.CopyTo(d);
+            else TensorPrimitives.Add(d, masked, d);
         }
     }
 }
@@ -74,7 +121,7 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
     public override void Forward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev)
     {
         float* g = p.GatesAt(t);
-        AddRecurrentProjection(p, t, prev, g, p.H);
+        RecurrentProjection(p, prev, g, p.H, 1f);
         long r0 = prev[0].R0;
         var k = new RnnForwardKernel { Width = p.Width, H = p.H, Relu = relu, Gates = g + r0 * p.H, LdGates = p.H, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY };
         RowJob<RnnForwardKernel>.Run(k, prev[^1].R1 - prev[0].R0, 8 * p.H);
@@ -89,7 +136,7 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
         var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY, DH = dh, LdDH = p.H, DGates = dg, LdDGates = p.H };
         RowJob<RnnBackwardKernel>.Run(k, m, 2 * p.H);
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
-        StepGemm(m, dg, p.H, p.WhhN, p.Whh, Transpose.No, p.H, p.H, 0f, dh, p.H, p.Width);
+        RecurrentGradient(p, (int)r0, (int)r0 + m, p.DGatesAt(t), p.H, 0f);
     }
 }
 
@@ -102,7 +149,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
     {
         int ld = 4 * p.H;
         float* g = p.GatesAt(t);
-        AddRecurrentProjection(p, t, prev, g, ld);
+        RecurrentProjection(p, prev, g, ld, 1f);
         foreach (var r in prev)
         {
             long o = r.R0;
@@ -139,8 +186,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
             RowJob<LstmBackwardKernel>.Run(k, r.R1 - r.R0, 12 * p.H);
         }
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
-        long r0 = prev[0].R0;
-        StepGemm(prev[^1].R1 - prev[0].R0, dg + r0 * ld, ld, p.WhhN, p.Whh, Transpose.No, ld, p.H, 0f, p.DH + r0 * p.H, p.H, p.Width);
+        RecurrentGradient(p, prev[0].R0, prev[^1].R1, dg, ld, 0f);
     }
 }
 
@@ -155,12 +201,7 @@ internal sealed unsafe class GruCell : RecurrentCell
         int ld = 3 * p.H;
         float* g = p.GatesAt(t);
         // GhStep[rows] = hPrev W_hh^T (no bias: the kernel adds b_hh, since r multiplies W_hn h + b_hn).
-        foreach (var r in prev)
-        {
-            float* gh = p.GhStep + (long)r.R0 * ld;
-            if (r.HZero) new Span<float>(gh, (r.R1 - r.R0) * ld).Clear();
-            else StepGemm(r.R1 - r.R0, r.H, r.LdH, p.WhhT, p.Whh, Transpose.Yes, p.H, ld, 0f, gh, ld, p.Width);
-        }
+        RecurrentProjection(p, prev, p.GhStep, ld, 0f);
         foreach (var r in prev)
         {
             long o = r.R0;
@@ -199,7 +240,6 @@ internal sealed unsafe class GruCell : RecurrentCell
             RowJob<GruBackwardKernel>.Run(k, r.R1 - r.R0, 12 * p.H);
         }
         // dh_{t-1} = dh * z (set by the kernel) + dGh W_hh
-        long r0 = prev[0].R0;
-        StepGemm(prev[^1].R1 - prev[0].R0, dgh + r0 * ld, ld, p.WhhN, p.Whh, Transpose.No, ld, p.H, 1f, p.DH + r0 * p.H, p.H, p.Width);
+        RecurrentGradient(p, prev[0].R0, prev[^1].R1, dgh, ld, 1f);
     }
 }

@@ -113,7 +113,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
 
     bool IBufferOwner.IsReleased => disposed;
 
-    internal void RunForward(Tensor input, Tensor? h0, Tensor? c0, bool dropoutActive)
+    internal void RunForward(Tensor input, Tensor? h0, Tensor? c0, bool dropoutActive, bool recurrentDropoutActive)
     {
         int T = steps, B = batch, H = hidden, G = gates, D = dirs, I = layer.InputSize;
         bool lstm = layer.Mode == RecurrentMode.Lstm, gru = layer.Mode == RecurrentMode.Gru;
@@ -132,6 +132,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
             if (hasC0) GatherStates(c0!.Span, c0s);
         }
         float* ghStep = gru ? Rent((long)B * 3 * H, clear: false) : null;
+        float* maskedPrev = recurrentDropoutActive ? Rent((long)B * H, clear: false) : null;
 
         for (int l = 0; l < layers; l++)
         {
@@ -151,6 +152,8 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
                     GhStep = ghStep,
                     H0 = h0s + (long)(l * D + d) * B * H, HasH0 = hasH0,
                     C0 = lstm ? c0s + (long)(l * D + d) * B * H : null, HasC0 = hasC0,
+                    RecurrentMask = recurrentDropoutActive ? RecurrentMask(B, H) : null,
+                    MaskedPrev = maskedPrev,
                 };
                 passes[l * D + d] = p;
                 ForwardDirection(p, l, d);
@@ -204,6 +207,16 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
         CellState = cn;
         Output = layer.BatchFirst ? RentTensor(B, T, D * H) : RentTensor(T, B, D * H);
         ScatterSequence(layerOutput[layers - 1], D * H, layer.BatchFirst, Output.Span);
+    }
+
+    /// <summary>One variational-dropout mask row per sequence: 0 with probability p, else 1/(1-p).</summary>
+    private float* RecurrentMask(int batch, int hidden)
+    {
+        float* m = Rent((long)batch * hidden, clear: false);
+        float p = layer.RecurrentDropout, scale = 1f / (1f - p);
+        var rng = layer.DropoutRng;
+        for (long i = 0; i < (long)batch * hidden; i++) m[i] = rng.NextFloat() < p ? 0f : scale;
+        return m;
     }
 
     private void ForwardDirection(DirectionPass p, int l, int d)
@@ -310,6 +323,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
             float* dGates = Temp((long)T * B * G * H, clear: false);
             float* dGatesH = gru ? Temp((long)T * B * G * H, clear: false) : dGates;
             float* rowScratch = Temp((long)B * G * H, clear: false);
+            float* maskedStates = passes.Any(q => q.RecurrentMask != null) ? Temp((long)(T + 1) * B * H, clear: false) : null;
 
             float* dX = null;
             for (int l = layers - 1; l >= 0; l--)
@@ -324,7 +338,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
                     p.DGatesH = dGatesH;
                     p.DH = dh0 + (long)(l * D + d) * B * H;
                     p.DC = lstm ? dc0 + (long)(l * D + d) * B * H : null;
-                    BackwardDirection(p, l, d, dX, accumulate: d > 0, ones, rowScratch);
+                    BackwardDirection(p, l, d, dX, accumulate: d > 0, ones, rowScratch, maskedStates);
                 }
                 if (l > 0)
                 {
@@ -358,7 +372,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
         }
     }
 
-    private void BackwardDirection(DirectionPass p, int l, int d, float* dX, bool accumulate, float* ones, float* rowScratch)
+    private void BackwardDirection(DirectionPass p, int l, int d, float* dX, bool accumulate, float* ones, float* rowScratch, float* maskedStates)
     {
         int T = p.T, B = p.B, H = p.H, gh = p.G * H, inSize = p.InSize;
         long rows = (long)T * B;
@@ -403,11 +417,26 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
 
             // dW_hh += sum_t dGh[t]^T h_prev(t). Steps pair with their neighbour's output (t-1 forward, t+1 reverse);
             // a row's first step pairs with h0 instead (the neighbour's output row is zero there).
+            // With recurrent dropout the product saw h_prev * M, so its weight gradient pairs dGh with that.
+            float* prevStates = p.Y;
+            int ldPrev = p.LdY;
+            float* h0 = p.H0;
+            if (p.RecurrentMask != null)
+            {
+                prevStates = maskedStates;
+                ldPrev = H;
+                for (int t = 0; t < T; t++)
+                    for (int r = 0; r < B; r++)
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.YAt(t) + (long)r * p.LdY, H),
+                            new ReadOnlySpan<float>(p.RecurrentMask + (long)r * H, H), new Span<float>(maskedStates + ((long)t * B + r) * H, H));
+                h0 = maskedStates + (long)T * B * H;
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.H0, B * H), new ReadOnlySpan<float>(p.RecurrentMask, B * H), new Span<float>(h0, B * H));
+            }
             if (T > 1)
             {
                 float* a = p.Reverse ? p.DGatesH : p.DGatesH + (long)B * gh;
-                float* y = p.Reverse ? p.YAt(1) : p.YAt(0);
-                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, (T - 1) * B, 1f, a, gh, y, p.LdY, 1f, gWhh, H);
+                float* y = p.Reverse ? prevStates + (long)B * ldPrev : prevStates;
+                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, (T - 1) * B, 1f, a, gh, y, ldPrev, 1f, gWhh, H);
             }
             if (p.HasH0)
             {
@@ -424,7 +453,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
                     }
                     a = rowScratch;
                 }
-                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, B, 1f, a, gh, p.H0, H, 1f, gWhh, H);
+                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, B, 1f, a, gh, h0, H, 1f, gWhh, H);
             }
 
             // Bias gradients: column sums over all steps, as ones (1, T*B) x dG.
@@ -487,6 +516,16 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
     {
         float* m = dropoutMask[layerIndex];
         return m == null ? null : new ReadOnlySpan<float>(m, steps * batch * dirs * hidden).ToArray();
+    }
+
+    /// <summary>The recurrent-dropout mask of a layer and direction, (B, H) in original batch order, or null.</summary>
+    internal float[]? RecurrentMaskOriginal(int layerIndex, int direction)
+    {
+        float* m = passes[layerIndex * dirs + direction].RecurrentMask;
+        if (m == null) return null;
+        var result = new float[batch * hidden];
+        for (int s = 0; s < batch; s++) new ReadOnlySpan<float>(m + (long)s * hidden, hidden).CopyTo(result.AsSpan(perm[s] * hidden, hidden));
+        return result;
     }
 
     /// <summary>Returns every buffer to the pool; the tensors this object handed out become unreadable.</summary>

@@ -7,5 +7,5 @@ namespace Recur.Nn;
 /// (default) or relu. See <see cref="Recurrent"/>.
 /// </summary>
 public sealed class Rnn(int inputSize, int hiddenSize, int numLayers = 1, bool bidirectional = false,
-    bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null, bool relu = false)
-    : Recurrent(relu ? RecurrentMode.RnnRelu : RecurrentMode.RnnTanh, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst, dropout, rng);
+    bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null, bool relu = false, float recurrentDropout = 0f)
+    : Recurrent(relu ? RecurrentMode.RnnRelu : RecurrentMode.RnnTanh, inputSize, hiddenSize, numLayers, bidirectional, bias, batchFirst, dropout, rng, recurrentDropout);

@@ -93,3 +93,62 @@ public class RecurrentAllocationTests
             $"T=40 allocated {longRun} bytes, T=10 {shortRun}: {longRun - shortRun - perStepResults} bytes more than the larger results explain");
     }
 }
+
+public class RecurrentVariationalDropoutTests
+{
+    public static TheoryData<RecurrentMode> Modes() => [RecurrentMode.Lstm, RecurrentMode.Gru, RecurrentMode.RnnTanh];
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void OneMaskPerSequenceMultipliesTheRecurrentInputAndMatchesTheTwin(RecurrentMode mode)
+    {
+        var c = new RecurrentTests.Config(mode, 2, true, true, false, true, true, T: 5, B: 6, I: 3, H: 4);
+        var layer = new Recurrent(mode, c.I, c.H, c.Layers, c.Bidirectional, rng: new Rng(1), recurrentDropout: 0.5f);
+        var reference = new Reference.RecurrentReference(mode, c.I, c.H, c.Layers, c.Bidirectional, true);
+        foreach (var (name, p) in layer.NamedParameters()) reference.Params[name] = p.Value.ToArray().Select(v => (double)v).ToArray();
+        var rng = new Rng(2);
+        int[] lens = RecurrentTests.Lengths(c);
+        int LD = c.Layers * 2;
+        float[] x = RecurrentTests.RandomArray(rng, c.T * c.B * c.I), h0 = RecurrentTests.RandomArray(rng, LD * c.B * c.H);
+        float[]? c0 = mode == RecurrentMode.Lstm ? RecurrentTests.RandomArray(rng, LD * c.B * c.H) : null;
+        float[] dy = RecurrentTests.RandomArray(rng, c.T * c.B * 2 * c.H), dhn = RecurrentTests.RandomArray(rng, LD * c.B * c.H);
+        using var r = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens, Tensor.FromArray(h0, LD, c.B, c.H), c0 is null ? null : Tensor.FromArray(c0, LD, c.B, c.H));
+        var g = r.Backward(Tensor.FromArray(dy, c.T, c.B, 2 * c.H), Tensor.FromArray(dhn, LD, c.B, c.H));
+
+        var masks = new double[LD][];
+        for (int l = 0; l < c.Layers; l++)
+            for (int d = 0; d < 2; d++)
+            {
+                var m = r.RecurrentMaskOriginal(l, d)!;
+                Assert.All(m, v => Assert.True(v == 0f || v == 2f, $"mask values are 0 or 1/(1-p), got {v}"));
+                masks[l * 2 + d] = m.Select(v => (double)v).ToArray();
+            }
+        Assert.InRange(masks.SelectMany(m => m).Count(v => v == 0) / (double)masks.Sum(m => m.Length), 0.3, 0.7);
+        reference.RecurrentMasks = masks;
+        double[] D(float[] a) => a.Select(v => (double)v).ToArray();
+        var fwd = reference.Forward(D(x), c.T, c.B, lens, D(h0), c0 is null ? null : D(c0));
+        var bwd = reference.Backward(fwd, c.T, c.B, lens, D(dy), D(dhn), null);
+        var report = new Support.Compare.Report(2e-5);
+        report.Check("y", r.Output.Span, fwd.Y);
+        report.Check("h_n", r.HiddenState.Span, fwd.Hn);
+        report.Check("dx", g.Input.Span, bwd.X);
+        report.Check("dh0", g.HiddenState.Span, bwd.H0);
+        foreach (var (name, p) in layer.NamedParameters()) report.Check($"d{name}", p.Grad.Span, bwd.Params[name]);
+        report.AssertAll();
+
+        // The masked twin is itself right: central differences in float64.
+        double Loss()
+        {
+            var f = reference.Forward(D(x), c.T, c.B, lens, D(h0), c0 is null ? null : D(c0));
+            return f.Y.Zip(D(dy), (a, b) => a * b).Sum() + f.Hn.Zip(D(dhn), (a, b) => a * b).Sum();
+        }
+        var fd = new Support.Compare.Report(1e-7);
+        fd.Check("dW_hh_l0 vs finite differences", bwd.Params["weight_hh_l0"], Support.FiniteDifferences.Gradient(reference.Params["weight_hh_l0"], Loss));
+        fd.AssertAll();
+
+        // In evaluation mode there is no mask.
+        layer.Training = false;
+        using var e = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
+        Assert.Null(e.RecurrentMaskOriginal(0, 0));
+    }
+}

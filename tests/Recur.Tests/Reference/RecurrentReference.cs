@@ -27,6 +27,17 @@ public sealed class RecurrentReference
     /// <summary>Parameters by PyTorch name.</summary>
     public Dictionary<string, double[]> Params { get; } = [];
 
+    /// <summary>Variational recurrent-dropout masks, [layer*D+dir] of (B, H), multiplying h_prev in W_hh h_prev; null: none.</summary>
+    public double[][]? RecurrentMasks { get; set; }
+
+    private double[]? MaskRow(int k, int b)
+    {
+        if (RecurrentMasks is null) return null;
+        var row = new double[H];
+        Array.Copy(RecurrentMasks[k], b * H, row, 0, H);
+        return row;
+    }
+
     public static string Suffix(int l, int d) => $"l{l}{(d == 1 ? "_reverse" : "")}";
     public int InSize(int l) => l == 0 ? I : D * H;
 
@@ -93,7 +104,7 @@ public sealed class RecurrentReference
                         int t = d == 0 ? n : len - 1 - n;
                         var xt = new double[inSize];
                         Array.Copy(layerIn, (t * B + b) * inSize, xt, 0, inSize);
-                        var st = Step(xt, h, c, wih, whh, bih, bhh, inSize);
+                        var st = Step(xt, h, c, wih, whh, bih, bhh, inSize, MaskRow(k, b));
                         caches[k][b][t] = st;
                         h = st.H;
                         c = st.C;
@@ -108,7 +119,7 @@ public sealed class RecurrentReference
         return new Result { Y = layerIn, Hn = hn, Cn = cn, Caches = caches, Inputs = inputs };
     }
 
-    private StepCache Step(double[] x, double[] hPrev, double[] cPrev, double[] wih, double[] whh, double[]? bih, double[]? bhh, int inSize)
+    private StepCache Step(double[] x, double[] hPrev, double[] cPrev, double[] wih, double[] whh, double[]? bih, double[]? bhh, int inSize, double[]? mask)
     {
         // Pre-activations split into the input part and the recurrent part (the GRU needs them apart).
         var gi = new double[G * H];
@@ -117,7 +128,7 @@ public sealed class RecurrentReference
         {
             double si = bih?[r] ?? 0, sh = bhh?[r] ?? 0;
             for (int i = 0; i < inSize; i++) si += wih[r * inSize + i] * x[i];
-            for (int j = 0; j < H; j++) sh += whh[r * H + j] * hPrev[j];
+            for (int j = 0; j < H; j++) sh += whh[r * H + j] * hPrev[j] * (mask?[j] ?? 1);
             gi[r] = si;
             gh[r] = sh;
         }
@@ -194,6 +205,7 @@ public sealed class RecurrentReference
                     {
                         int t = d == 0 ? n : len - 1 - n;
                         var st = fwd.Caches[k][b][t];
+                        var mask = MaskRow(k, b);
                         for (int j = 0; j < H; j++) dh[j] += dLayerOut[(t * B + b) * D * H + d * H + j];
                         // Gradients of the input-side and recurrent-side pre-activations.
                         var dgi = new double[G * H];
@@ -245,8 +257,9 @@ public sealed class RecurrentReference
                             }
                             for (int j = 0; j < H; j++)
                             {
-                                gWhh[r * H + j] += dgh[r] * st.HPrev[j];
-                                dhPrev[j] += dgh[r] * whh[r * H + j];
+                                double m = mask?[j] ?? 1;
+                                gWhh[r * H + j] += dgh[r] * st.HPrev[j] * m;
+                                dhPrev[j] += dgh[r] * whh[r * H + j] * m;
                             }
                             if (gBih is not null) { gBih[r] += dgi[r]; gBhh![r] += dgh[r]; }
                         }
