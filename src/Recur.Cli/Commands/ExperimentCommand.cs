@@ -13,8 +13,10 @@ internal static class ExperimentCommand
         var cmd = new Command("experiment", "Run one of the documented experiments on the shared datasets (see docs/results.md)");
         var data = new Option<string>("--data") { Description = "Folder holding the datasets (tiny-shakespeare, uci-sentiment, timeseries, ...)", DefaultValueFactory = _ => Path.Combine("..", "shared", "data") };
         var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
+        var output = new Option<string>("--output") { Description = "Folder where trained models are saved", DefaultValueFactory = _ => "recur-runs" };
         cmd.Options.Add(data);
         cmd.Options.Add(seed);
+        cmd.Options.Add(output);
 
         var sentiment = new Command("sentiment", "BiLSTM vs bag-of-words on the UCI sentiment sentences (80/20 split)");
         var sEpochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping on validation accuracy)", DefaultValueFactory = _ => 12 };
@@ -24,7 +26,7 @@ internal static class ExperimentCommand
         sentiment.SetAction(r =>
         {
             SentimentExperiment.Run(new SentimentExperiment.Options(Path.Combine(r.GetValue(data)!, "uci-sentiment"), r.GetValue(seed),
-                Epochs: r.GetValue(sEpochs), Cell: r.GetValue(sCell), Pooling: r.GetValue(sPool)));
+                Epochs: r.GetValue(sEpochs), Cell: r.GetValue(sCell), Pooling: r.GetValue(sPool), Output: r.GetValue(output)));
             return 0;
         });
         cmd.Subcommands.Add(sentiment);
@@ -39,7 +41,7 @@ internal static class ExperimentCommand
         charlm.SetAction(r =>
         {
             CharLmExperiment.Run(new CharLmExperiment.Options(Path.Combine(r.GetValue(data)!, "tiny-shakespeare"), r.GetValue(seed),
-                Epochs: r.GetValue(cEpochs), Layers: r.GetValue(cLayers), Hidden: r.GetValue(cHidden), Minutes: r.GetValue(cMinutes), MaxChars: r.GetValue(cChars)));
+                Epochs: r.GetValue(cEpochs), Layers: r.GetValue(cLayers), Hidden: r.GetValue(cHidden), Minutes: r.GetValue(cMinutes), MaxChars: r.GetValue(cChars), Output: r.GetValue(output)));
             return 0;
         });
         cmd.Subcommands.Add(charlm);

@@ -15,7 +15,7 @@ namespace Recur.Cli.Experiments;
 internal static class CharLmExperiment
 {
     public sealed record Options(string DataDir, ulong Seed = 42, int Epochs = 10, int Layers = 2, int Hidden = 256, int Embedding = 64,
-        float Dropout = 0.2f, int Batch = 32, int Steps = 100, float LearningRate = 2e-3f, double? Minutes = null, int? MaxChars = null);
+        float Dropout = 0.2f, int Batch = 32, int Steps = 100, float LearningRate = 2e-3f, double? Minutes = null, int? MaxChars = null, string? Output = null);
 
     public sealed record Result(double ValidationNats, double ValidationBitsPerChar, double Perplexity, string SampleCool, string SampleWarm,
         TimeSpan Time, long Steps, int Epochs, long TrainChars, long ValidationChars, int Vocabulary);
@@ -65,6 +65,16 @@ internal static class CharLmExperiment
         string warm = "ROMEO:\n" + tokenizer.Decode(model.Generate(seed, 400, 1.0f, 0, 0.95f, sampleRng));
         var r = new Result(validNats, Metrics.BitsPerCharacter(validNats), Metrics.Perplexity(validNats), cool, warm, time, result.Steps,
             result.History.Count, train.Tokens, valid.Tokens, tokenizer.Vocabulary.Count);
+        if (o.Output is not null)
+        {
+            string path = Path.Combine(o.Output, "char-lm.safetensors");
+            IO.ModelFile.Save(path, new IO.ModelBundle
+            {
+                Model = model, Tokenizer = tokenizer,
+                Metadata = new Dictionary<string, string> { ["task"] = "lm", ["validation_nats_per_char"] = IO.ModelFile.Format(validNats), ["steps"] = result.Steps.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            });
+            if (verbose) Console.WriteLine($"saved {path}");
+        }
         if (verbose)
         {
             Console.WriteLine($"validation: {validNats:F4} nats/char ({r.ValidationBitsPerChar:F3} bits/char, perplexity {r.Perplexity:F2}) after {result.Steps} steps, " +

@@ -15,7 +15,7 @@ namespace Recur.Cli.Experiments;
 internal static class SentimentExperiment
 {
     public sealed record Options(string DataDir, ulong Seed = 42, int Epochs = 12, int Hidden = 64, int Embedding = 100, float Dropout = 0.4f,
-        RecurrentMode Cell = RecurrentMode.Lstm, Pooling Pooling = Pooling.Max, int Batch = 32, float LearningRate = 2e-3f);
+        RecurrentMode Cell = RecurrentMode.Lstm, Pooling Pooling = Pooling.Max, int Batch = 32, float LearningRate = 2e-3f, string? Output = null);
 
     public sealed record Result(double TestAccuracy, double TestMacroF1, int[,] Confusion, double BowAccuracy, double BowMacroF1,
         TimeSpan RnnTime, TimeSpan BowTime, int Train, int Validation, int Test, int Vocabulary);
@@ -95,6 +95,16 @@ internal static class SentimentExperiment
         var bowTime = clock.Elapsed;
 
         var result = new Result(testAcc, testF1, confusion, bowAcc, bowF1, rnnTime, bowTime, train.Length, valid.Length, test.Length, v);
+        if (o.Output is not null)
+        {
+            string path = Path.Combine(o.Output, "sentiment.safetensors");
+            IO.ModelFile.Save(path, new IO.ModelBundle
+            {
+                Model = model, Tokenizer = tokenizer, Labels = ["negative", "positive"],
+                Metadata = new Dictionary<string, string> { ["task"] = "classify", ["seed"] = o.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture), ["test_accuracy"] = IO.ModelFile.Format(testAcc) },
+            });
+            if (verbose) Console.WriteLine($"saved {path}");
+        }
         if (verbose)
         {
             Console.WriteLine($"test accuracy: BiLSTM {testAcc:P1} (macro-F1 {testF1:F3}, trained in {ProgressPrinter.Format(rnnTime)}), " +

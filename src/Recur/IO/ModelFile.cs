@@ -1,0 +1,332 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Recur.Data;
+using Recur.Models;
+using Recur.Nn;
+using Recur.Tensors;
+
+namespace Recur.IO;
+
+/// <summary>A trained model with everything needed to use it again: task, tokenizer, labels, metadata.</summary>
+public sealed class ModelBundle
+{
+    /// <summary>The model (a <see cref="SequenceClassifier"/>, <see cref="SequenceTagger"/>, <see cref="LanguageModel"/>, <see cref="Forecaster"/> or <see cref="Mlp"/>).</summary>
+    public required Module Model { get; init; }
+
+    /// <summary>The tokenizer (and so the vocabulary) of token models.</summary>
+    public ITokenizer? Tokenizer { get; init; }
+
+    /// <summary>Class or tag names, in output order.</summary>
+    public IReadOnlyList<string>? Labels { get; init; }
+
+    /// <summary>Free-form training metadata (seed, epochs, metrics, data files...).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>
+/// Model files: one safetensors file holding the parameters (PyTorch names) and, in its <c>__metadata__</c>, a JSON
+/// document under the key <c>recur</c>: format version, model kind and configuration, tokenizer and vocabulary,
+/// labels, normalisation statistics and training metadata. Written atomically. Loading validates the format version,
+/// the configuration, and every tensor's dtype and shape against it, and executes nothing.
+/// </summary>
+public static class ModelFile
+{
+    /// <summary>The format version this build writes and the newest it reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Writes <paramref name="bundle"/> to <paramref name="path"/> (temporary file, then rename).</summary>
+    public static void Save(string path, ModelBundle bundle)
+    {
+        ArgumentNullException.ThrowIfNull(bundle);
+        var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("format_version", FormatVersion);
+            WriteModel(w, bundle.Model);
+            if (bundle.Tokenizer is not null)
+            {
+                w.WritePropertyName("tokenizer");
+                bundle.Tokenizer.Write(w);
+            }
+            if (bundle.Labels is not null)
+            {
+                w.WriteStartArray("labels");
+                foreach (var l in bundle.Labels) w.WriteStringValue(l);
+                w.WriteEndArray();
+            }
+            w.WriteStartObject("metadata");
+            foreach (var (k, v) in bundle.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) w.WriteString(k, v);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        string config = Encoding.UTF8.GetString(ms.ToArray());
+        var tensors = bundle.Model.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)).ToList();
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = "recur-model",
+            ["recur"] = config,
+            ["sha256"] = Checksum(config, tensors.Select(kv => kv.Value.ToArray())),
+        };
+        SafeTensorsFile.Save(path, tensors, meta);
+    }
+
+    /// <summary>Reads and validates a model file; errors are <see cref="RecurFormatException"/> naming the file and field.</summary>
+    public static ModelBundle Load(string path, long maxBytes = SafeTensorsFile.DefaultMaxFileBytes)
+    {
+        var st = SafeTensorsFile.Load(path, maxBytes);
+        if (!st.Metadata.TryGetValue("recur", out var json) || st.Metadata.GetValueOrDefault("format") != "recur-model")
+            throw new RecurFormatException(path, "__metadata__", "expected a Recur model file (format 'recur-model' with a 'recur' configuration), found none; a plain PyTorch state_dict needs `recur import --torch`");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(json); }
+        catch (JsonException e) { throw new RecurFormatException(path, "__metadata__.recur", $"expected JSON, found: {e.Message}"); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            int version = Int(path, root, "format_version");
+            if (version > FormatVersion)
+                throw new RecurFormatException(path, "format_version", $"this file was written by a newer Recur (format {version}); this build reads up to format {FormatVersion}. Upgrade Recur to load it.");
+            if (version < 1) throw new RecurFormatException(path, "format_version", $"expected a version >= 1, found {version}");
+            Module model;
+            ITokenizer? tokenizer = null;
+            long stored = st.Names.Sum(n => st.Info(n).ElementCount);
+            try
+            {
+                CheckSizes(path, root.GetProperty("model"), stored);
+                model = ReadModel(path, root.GetProperty("model"));
+                if (root.TryGetProperty("tokenizer", out var t)) tokenizer = Tokenizers.Read(t);
+            }
+            catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException or ArgumentException or FormatException)
+            {
+                throw new RecurFormatException(path, "__metadata__.recur", $"expected a valid model configuration, found: {e.Message}");
+            }
+            var labels = root.TryGetProperty("labels", out var ls) ? ls.EnumerateArray().Select(x => x.GetString() ?? "").ToList() : null;
+            var metadata = root.TryGetProperty("metadata", out var md)
+                ? md.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
+                : [];
+
+            // Tensors: exactly the model's parameters, with the configured shapes.
+            var own = model.NamedParameters().ToDictionary(kv => kv.Key, kv => kv.Value);
+            foreach (var name in st.Names)
+                if (!own.ContainsKey(name))
+                    throw new RecurFormatException(path, $"tensor '{name}'", "expected only the model's parameters, found an extra tensor");
+            foreach (var (name, p) in own)
+            {
+                if (!st.Contains(name)) throw new RecurFormatException(path, $"tensor '{name}'", "expected this parameter of the configured model, found none");
+                var info = st.Info(name);
+                if (!info.Shape.AsSpan().SequenceEqual(p.Value.Shape))
+                    throw new RecurFormatException(path, $"tensor '{name}' field 'shape'",
+                        $"expected {Tensor.ShapeString(p.Value.Shape)} from the configuration, found {Tensor.ShapeString(info.Shape)}");
+                var values = st.ReadFloat32(name);
+                for (int i = 0; i < values.Length; i++)
+                    if (!float.IsFinite(values[i]))
+                        throw new RecurFormatException(path, $"tensor '{name}' element {i}", $"expected a finite value, found {values[i]}");
+                values.CopyTo(p.Value.Span);
+            }
+            var encoder = model switch
+            {
+                SequenceClassifier c => c.Encoder,
+                SequenceTagger t => t.Encoder,
+                LanguageModel lm => lm.Encoder,
+                _ => null,
+            };
+            if (tokenizer is not null && encoder?.Config.VocabularySize is { } expected && expected != tokenizer.Vocabulary.Count)
+                throw new RecurFormatException(path, "tokenizer", $"expected a vocabulary of {expected} tokens to match the embedding, found {tokenizer.Vocabulary.Count}");
+            if (!st.Metadata.TryGetValue("sha256", out var expectedHash))
+                throw new RecurFormatException(path, "__metadata__.sha256", "expected the checksum Recur writes, found none");
+            string actualHash = Checksum(json, own.Values.Select(p => p.Value.ToArray()));
+            if (!string.Equals(expectedHash, actualHash, StringComparison.OrdinalIgnoreCase))
+                throw new RecurFormatException(path, "checksum", $"expected SHA-256 {expectedHash}, found {actualHash}: the file is damaged (truncated, corrupted or edited)");
+            model.Training = false;
+            return new ModelBundle { Model = model, Tokenizer = tokenizer, Labels = labels, Metadata = metadata };
+        }
+    }
+
+    /// <summary>
+    /// Every weight matrix a configuration implies is stored in the file, so no configured dimension product can
+    /// exceed the stored element count: checked before anything is allocated, so a damaged or hostile configuration
+    /// cannot make the loader allocate more than the file could hold.
+    /// </summary>
+    private static void CheckSizes(string path, JsonElement m, long stored)
+    {
+        void Dims(string what, params long[] dims)
+        {
+            long product = 1;
+            foreach (long d in dims)
+            {
+                if (d < 1) throw new RecurFormatException(path, $"model.{what}", $"expected positive sizes, found {d}");
+                product = Math.Min(product * d, long.MaxValue / 4);
+            }
+            if (product > stored)
+                throw new RecurFormatException(path, $"model.{what}", $"configured sizes ({string.Join(" x ", dims)}) need more values than the file's {stored} stored elements");
+        }
+        long Get(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.TryGetInt64(out long x) ? x : 1;
+        if (m.TryGetProperty("encoder", out var enc))
+        {
+            long h = Get(enc, "hidden_size");
+            Dims("encoder.hidden_size", h, h);
+            if (enc.TryGetProperty("vocabulary_size", out _)) Dims("encoder.vocabulary_size", Get(enc, "vocabulary_size"), Get(enc, "embedding_dim"));
+            Dims("encoder.layers", Get(enc, "layers"), h);
+            Dims("classes", Get(m, "classes"), h);
+            Dims("tags", Get(m, "tags"), h);
+        }
+        if (m.TryGetProperty("window", out _))
+        {
+            long h = Get(m, "hidden_size");
+            Dims("hidden_size", h, h);
+            Dims("features", Get(m, "features"), h);
+            Dims("horizon", Get(m, "horizon"), h);
+            Dims("layers", Get(m, "layers"), h);
+        }
+        if (m.TryGetProperty("inputs", out _))
+        {
+            long prev = Get(m, "inputs");
+            if (m.TryGetProperty("hidden", out var hs) && hs.ValueKind == JsonValueKind.Array)
+                foreach (var x in hs.EnumerateArray()) { long w = x.TryGetInt64(out long v) ? v : 0; Dims("hidden", prev, w); prev = w; }
+            Dims("outputs", prev, Get(m, "outputs"));
+        }
+    }
+
+    private static int Int(string path, JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.TryGetInt32(out int i) ? i
+        : throw new RecurFormatException(path, name, $"expected an integer, found {(e.TryGetProperty(name, out var x) ? x.GetRawText() : "none")}");
+
+    private static void WriteModel(Utf8JsonWriter w, Module model)
+    {
+        w.WriteStartObject("model");
+        switch (model)
+        {
+            case SequenceClassifier c:
+                w.WriteString("kind", "classifier");
+                WriteEncoder(w, c.Config.Encoder);
+                w.WriteString("pooling", c.Config.Pooling.ToString());
+                w.WriteNumber("classes", c.Config.Classes);
+                break;
+            case SequenceTagger t:
+                w.WriteString("kind", "tagger");
+                WriteEncoder(w, t.Config.Encoder);
+                w.WriteNumber("tags", t.Config.Tags);
+                break;
+            case LanguageModel lm:
+                w.WriteString("kind", "language_model");
+                WriteEncoder(w, lm.Config.Encoder);
+                break;
+            case Forecaster f:
+                w.WriteString("kind", "forecaster");
+                var fc = f.Config;
+                w.WriteNumber("features", fc.Features);
+                w.WriteNumber("target", fc.Target);
+                w.WriteNumber("window", fc.Window);
+                w.WriteNumber("horizon", fc.Horizon);
+                w.WriteString("cell", fc.Cell.ToString());
+                w.WriteNumber("hidden_size", fc.HiddenSize);
+                w.WriteNumber("layers", fc.Layers);
+                w.WriteNumber("dropout", fc.Dropout);
+                w.WriteBoolean("difference", fc.Difference);
+                WriteFloats(w, "mean", f.Normalizer.Mean);
+                WriteFloats(w, "std", f.Normalizer.Std);
+                break;
+            case Mlp m:
+                w.WriteString("kind", "mlp");
+                w.WriteNumber("inputs", m.Config.Inputs);
+                w.WriteStartArray("hidden");
+                foreach (int h in m.Config.Hidden) w.WriteNumberValue(h);
+                w.WriteEndArray();
+                w.WriteNumber("outputs", m.Config.Outputs);
+                w.WriteBoolean("regression", m.Config.Regression);
+                w.WriteNumber("dropout", m.Config.Dropout);
+                break;
+            default:
+                throw new ArgumentException($"cannot save a {model.GetType().Name}: model files hold classifiers, taggers, language models, forecasters and MLPs", nameof(model));
+        }
+        w.WriteEndObject();
+    }
+
+    private static void WriteEncoder(Utf8JsonWriter w, EncoderConfig e)
+    {
+        w.WriteStartObject("encoder");
+        if (e.VocabularySize is { } v) w.WriteNumber("vocabulary_size", v);
+        if (e.InputFeatures is { } f) w.WriteNumber("input_features", f);
+        w.WriteNumber("embedding_dim", e.EmbeddingDim);
+        w.WriteString("cell", e.Cell.ToString());
+        w.WriteNumber("hidden_size", e.HiddenSize);
+        w.WriteNumber("layers", e.Layers);
+        w.WriteBoolean("bidirectional", e.Bidirectional);
+        w.WriteNumber("dropout", e.Dropout);
+        w.WriteNumber("recurrent_dropout", e.RecurrentDropout);
+        w.WriteEndObject();
+    }
+
+    private static void WriteFloats(Utf8JsonWriter w, string name, float[] values)
+    {
+        w.WriteStartArray(name);
+        foreach (float v in values) w.WriteNumberValue(v);
+        w.WriteEndArray();
+    }
+
+    private static Module ReadModel(string path, JsonElement m)
+    {
+        string kind = m.GetProperty("kind").GetString() ?? "";
+        var rng = new Rng(0); // initial values are overwritten by the file's tensors
+        return kind switch
+        {
+            "classifier" => new SequenceClassifier(new ClassifierConfig
+            {
+                Encoder = ReadEncoder(m.GetProperty("encoder")),
+                Pooling = Enum.Parse<Pooling>(m.GetProperty("pooling").GetString()!),
+                Classes = m.GetProperty("classes").GetInt32(),
+            }, rng),
+            "tagger" => new SequenceTagger(new TaggerConfig { Encoder = ReadEncoder(m.GetProperty("encoder")), Tags = m.GetProperty("tags").GetInt32() }, rng),
+            "language_model" => new LanguageModel(new LanguageModelConfig { Encoder = ReadEncoder(m.GetProperty("encoder")) }, rng),
+            "forecaster" => new Forecaster(new ForecasterConfig
+            {
+                Features = m.GetProperty("features").GetInt32(),
+                Target = m.GetProperty("target").GetInt32(),
+                Window = m.GetProperty("window").GetInt32(),
+                Horizon = m.GetProperty("horizon").GetInt32(),
+                Cell = Enum.Parse<RecurrentMode>(m.GetProperty("cell").GetString()!),
+                HiddenSize = m.GetProperty("hidden_size").GetInt32(),
+                Layers = m.GetProperty("layers").GetInt32(),
+                Dropout = m.GetProperty("dropout").GetSingle(),
+                Difference = m.GetProperty("difference").GetBoolean(),
+            }, new Normalizer(Floats(m.GetProperty("mean")), Floats(m.GetProperty("std"))), rng),
+            "mlp" => new Mlp(new MlpConfig
+            {
+                Inputs = m.GetProperty("inputs").GetInt32(),
+                Hidden = m.GetProperty("hidden").EnumerateArray().Select(x => x.GetInt32()).ToArray(),
+                Outputs = m.GetProperty("outputs").GetInt32(),
+                Regression = m.GetProperty("regression").GetBoolean(),
+                Dropout = m.GetProperty("dropout").GetSingle(),
+            }, rng),
+            _ => throw new RecurFormatException(path, "model.kind", $"expected classifier, tagger, language_model, forecaster or mlp, found '{kind}'"),
+        };
+    }
+
+    private static EncoderConfig ReadEncoder(JsonElement e) => new()
+    {
+        VocabularySize = e.TryGetProperty("vocabulary_size", out var v) ? v.GetInt32() : null,
+        InputFeatures = e.TryGetProperty("input_features", out var f) ? f.GetInt32() : null,
+        EmbeddingDim = e.GetProperty("embedding_dim").GetInt32(),
+        Cell = Enum.Parse<RecurrentMode>(e.GetProperty("cell").GetString()!),
+        HiddenSize = e.GetProperty("hidden_size").GetInt32(),
+        Layers = e.GetProperty("layers").GetInt32(),
+        Bidirectional = e.GetProperty("bidirectional").GetBoolean(),
+        Dropout = e.GetProperty("dropout").GetSingle(),
+        RecurrentDropout = e.TryGetProperty("recurrent_dropout", out var rd) ? rd.GetSingle() : 0f,
+    };
+
+    private static float[] Floats(JsonElement e) => e.EnumerateArray().Select(x => x.GetSingle()).ToArray();
+
+    /// <summary>SHA-256 over the configuration JSON and the parameters' float32 bytes, in parameter order.</summary>
+    private static string Checksum(string config, IEnumerable<float[]> tensors)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        sha.AppendData(Encoding.UTF8.GetBytes(config));
+        foreach (var t in tensors) sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.AsSpan()));
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>Invariant formatting for metadata values.</summary>
+    public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

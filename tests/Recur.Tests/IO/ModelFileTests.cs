@@ -1,0 +1,131 @@
+using System.Buffers.Binary;
+using System.Text;
+using Recur.Data;
+using Recur.IO;
+using Recur.Models;
+using Recur.Nn;
+using Recur.Tensors;
+using Recur.Tests.Data;
+
+namespace Recur.Tests.IO;
+
+public class ModelFileTests
+{
+    private static (ModelBundle Bundle, SequenceBatch Batch) Classifier()
+    {
+        var tok = WordTokenizer.Build(["good film", "bad film", "great plot"]);
+        var model = new SequenceClassifier(new ClassifierConfig
+        {
+            Encoder = new EncoderConfig { VocabularySize = tok.Vocabulary.Count, EmbeddingDim = 4, HiddenSize = 5, Bidirectional = true, Cell = RecurrentMode.Gru, RecurrentDropout = 0.1f },
+            Pooling = Pooling.Mean,
+            Classes = 2,
+        }, new Rng(1));
+        var ids = new List<int[]> { tok.Encode("good plot"), tok.Encode("bad") };
+        return (new ModelBundle { Model = model, Tokenizer = tok, Labels = ["neg", "pos"], Metadata = new Dictionary<string, string> { ["seed"] = "1" } },
+            SequenceBatch.FromTokens(ids, [0, 1]));
+    }
+
+    [Fact]
+    public void ClassifierRoundTripsWithItsTokenizerLabelsAndMetadata()
+    {
+        using var d = new TempDir();
+        var (bundle, batch) = Classifier();
+        string path = Path.Combine(d.Path, "m.safetensors");
+        ModelFile.Save(path, bundle);
+        var loaded = ModelFile.Load(path);
+        var c = Assert.IsType<SequenceClassifier>(loaded.Model);
+        Assert.Equal(Pooling.Mean, c.Config.Pooling);
+        Assert.Equal(0.1f, c.Config.Encoder.RecurrentDropout);
+        Assert.Equal(["neg", "pos"], loaded.Labels);
+        Assert.Equal("1", loaded.Metadata["seed"]);
+        Assert.Equal(bundle.Tokenizer!.Vocabulary.Tokens, loaded.Tokenizer!.Vocabulary.Tokens);
+        bundle.Model.Training = false;
+        Assert.Equal(((SequenceClassifier)bundle.Model).Predict(batch).ToArray(), c.Predict(batch).ToArray());
+    }
+
+    [Fact]
+    public void ForecasterLanguageModelTaggerAndMlpRoundTrip()
+    {
+        using var d = new TempDir();
+        Module[] models =
+        [
+            new Forecaster(new ForecasterConfig { Features = 2, Window = 4, Horizon = 2, HiddenSize = 3, Difference = true }, new Normalizer([1f, 2f], [3f, 4f]), new Rng(2)),
+            new LanguageModel(new LanguageModelConfig { Encoder = new EncoderConfig { VocabularySize = 6, EmbeddingDim = 3, HiddenSize = 4, Layers = 2 } }, new Rng(3)),
+            new SequenceTagger(new TaggerConfig { Encoder = new EncoderConfig { InputFeatures = 3, HiddenSize = 4 }, Tags = 3 }, new Rng(4)),
+            new Mlp(new MlpConfig { Inputs = 3, Hidden = [4, 2], Outputs = 1, Regression = true }, new Rng(5)),
+        ];
+        foreach (var m in models)
+        {
+            string path = Path.Combine(d.Path, m.GetType().Name + ".safetensors");
+            ModelFile.Save(path, new ModelBundle { Model = m });
+            var back = ModelFile.Load(path).Model;
+            Assert.IsType(m.GetType(), back);
+            Assert.Equal(m.NamedParameters().Select(kv => kv.Key), back.NamedParameters().Select(kv => kv.Key));
+            Assert.Equal(m.Parameters().SelectMany(p => p.Value.ToArray()), back.Parameters().SelectMany(p => p.Value.ToArray()));
+        }
+        var f = (Forecaster)ModelFile.Load(Path.Combine(d.Path, "Forecaster.safetensors")).Model;
+        Assert.Equal([3f, 4f], f.Normalizer.Std);
+        Assert.True(f.Config.Difference);
+    }
+
+    private static string Saved(TempDir d)
+    {
+        var (bundle, _) = Classifier();
+        string path = Path.Combine(d.Path, "m.safetensors");
+        ModelFile.Save(path, bundle);
+        return path;
+    }
+
+    [Fact]
+    public void ANewerFormatVersionGetsAClearMessage()
+    {
+        using var d = new TempDir();
+        string path = Saved(d);
+        var st = SafeTensorsFile.Load(path);
+        var meta = st.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
+        meta["recur"] = meta["recur"].Replace("\"format_version\":1", "\"format_version\":7");
+        SafeTensorsFile.Save(path, st.Names.Select(n => new KeyValuePair<string, Tensor>(n, st.ReadTensor(n))), meta);
+        var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+        Assert.Contains("newer Recur (format 7)", e.Message);
+    }
+
+    [Fact]
+    public void TruncatedAndBitFlippedFilesAreRejected()
+    {
+        using var d = new TempDir();
+        string path = Saved(d);
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
+        Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+
+        // Flip one bit in the last parameter's data: still a finite float, caught by the checksum.
+        var flipped = (byte[])bytes.Clone();
+        flipped[^3] ^= 0x01;
+        File.WriteAllBytes(path, flipped);
+        var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+        Assert.Contains("damaged", e.Message);
+    }
+
+    [Fact]
+    public void AHostileConfigurationCannotTriggerAHugeAllocation()
+    {
+        using var d = new TempDir();
+        string path = Saved(d);
+        var st = SafeTensorsFile.Load(path);
+        var meta = st.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
+        meta["recur"] = meta["recur"].Replace("\"hidden_size\":5", "\"hidden_size\":2000000");
+        SafeTensorsFile.Save(path, st.Names.Select(n => new KeyValuePair<string, Tensor>(n, st.ReadTensor(n))), meta);
+        var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+        Assert.Contains("hidden_size", e.Message);
+    }
+
+    [Fact]
+    public void APlainStateDictIsNotMistakenForAModelFile()
+    {
+        using var d = new TempDir();
+        string path = Path.Combine(d.Path, "sd.safetensors");
+        SafeTensorsFile.Save(path, [new("weight_ih_l0", new Tensor(4, 2))]);
+        var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+        Assert.Contains("recur-model", e.Message);
+    }
+}
