@@ -67,6 +67,19 @@ internal static class ExperimentCommand
         tagging.SetAction(r => { TaggingExperiment.Run(new TaggingExperiment.Options(r.GetValue(tOut)!, r.GetValue(seed))); return 0; });
         cmd.Subcommands.Add(tagging);
 
+        var translation = new Command("translation", "Attention encoder-decoder, French to English on the Tatoeba pairs (tutorial filter), BLEU greedy and beam");
+        var trEpochs = new Option<int>("--epochs") { Description = "Training epochs (best validation epoch kept)", DefaultValueFactory = _ => 20 };
+        var trSs = new Option<float>("--scheduled-sampling") { Description = "Final scheduled-sampling ratio (rises linearly from 0); 0 = teacher forcing", DefaultValueFactory = _ => 0f };
+        var trBeam = new Option<int>("--beam") { Description = "Beam width", DefaultValueFactory = _ => 5 };
+        foreach (var o in new Option[] { trEpochs, trSs, trBeam }) translation.Options.Add(o);
+        translation.SetAction(r =>
+        {
+            TranslationExperiment.Run(new TranslationExperiment.Options(Path.Combine(r.GetValue(data)!, "eng-fra"), r.GetValue(seed),
+                Epochs: r.GetValue(trEpochs), ScheduledSampling: r.GetValue(trSs), Beam: r.GetValue(trBeam), Output: r.GetValue(output)));
+            return 0;
+        });
+        cmd.Subcommands.Add(translation);
+
         var memory = new Command("memory", "RNN vs feed-forward on tasks that need memory (delayed echo, order of two symbols)");
         memory.SetAction(r => { MemoryExperiment.Run(r.GetValue(seed)); return 0; });
         cmd.Subcommands.Add(memory);

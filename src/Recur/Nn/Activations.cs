@@ -26,8 +26,21 @@ public static class Activations
         var xs = x.Span;
         var ys = y.Span;
         for (int r = 0; r < x.Length / Math.Max(1, c); r++)
-            TensorPrimitives.SoftMax(xs.Slice(r * c, c), ys.Slice(r * c, c));
+            SoftmaxRow(xs.Slice(r * c, c), ys.Slice(r * c, c));
         return y;
+    }
+
+    /// <summary>
+    /// Softmax of one row with the maximum subtracted first. (TensorPrimitives.SoftMax exponentiates the raw values,
+    /// so any input above ~88 overflows to infinity and the row becomes NaN.)
+    /// </summary>
+    public static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.IsEmpty) return;
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, y);
+        TensorPrimitives.Exp(y, y);
+        TensorPrimitives.Divide(y, TensorPrimitives.Sum<float>(y), y);
     }
 
     /// <summary>dx = dy * y (1 - y).</summary>

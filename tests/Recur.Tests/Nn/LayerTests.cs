@@ -218,3 +218,15 @@ public class LayerTests
         Assert.Equal(80f / 3, l, 1e-4f);
     }
 }
+
+public class SoftmaxStabilityTests
+{
+    [Fact]
+    public void SoftmaxOfLargeLogitsIsFiniteAndCorrect()
+    {
+        var y = Activations.Softmax(Tensor.FromArray([1000f, 1000f + MathF.Log(3f), -1000f], 1, 3));
+        Assert.Equal(0.25f, y[0, 0], 5);
+        Assert.Equal(0.75f, y[0, 1], 5);
+        Assert.Equal(0f, y[0, 2]);
+    }
+}
