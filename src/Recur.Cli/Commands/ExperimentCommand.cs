@@ -80,6 +80,34 @@ internal static class ExperimentCommand
         });
         cmd.Subcommands.Add(translation);
 
+        var gradients = new Command("gradients", "Vanishing and exploding gradients made visible on the adding problem (RNN vs LSTM vs GRU, gradient flow, clipping)");
+        var gLength = new Option<int>("--length") { Description = "Sequence length T of the adding problem", DefaultValueFactory = _ => 100 };
+        var gSteps = new Option<int>("--steps") { Description = "Training steps per model", DefaultValueFactory = _ => 3000 };
+        gradients.Options.Add(gLength);
+        gradients.Options.Add(gSteps);
+        gradients.SetAction(r =>
+        {
+            GradientExperiment.Run(new GradientExperiment.Options(Path.Combine(r.GetValue(output)!, "gradients"), r.GetValue(seed), Length: r.GetValue(gLength), Steps: r.GetValue(gSteps)));
+            return 0;
+        });
+        cmd.Subcommands.Add(gradients);
+
+        var speech = new Command("speech", "Spoken digits (FSDD): MFCC frames and a bidirectional GRU, official take-based split");
+        var spEpochs = new Option<int>("--epochs") { Description = "Maximum epochs (best validation epoch kept)", DefaultValueFactory = _ => 30 };
+        speech.Options.Add(spEpochs);
+        speech.SetAction(r =>
+        {
+            SpeechExperiment.Run(new SpeechExperiment.Options(Path.Combine(r.GetValue(data)!, "fsdd"), r.GetValue(seed), Epochs: r.GetValue(spEpochs), Output: r.GetValue(output)));
+            return 0;
+        });
+        cmd.Subcommands.Add(speech);
+
+        var music = new Command("music", "Piano-roll generator conditioned on key and mode, on generated scales and arpeggios; writes MIDI");
+        var muEpochs = new Option<int>("--epochs") { Description = "Training steps (one batch of all training pieces)", DefaultValueFactory = _ => 800 };
+        music.Options.Add(muEpochs);
+        music.SetAction(r => { MusicExperiment.Run(new MusicExperiment.Options(Path.Combine(r.GetValue(output)!, "music"), r.GetValue(seed), Epochs: r.GetValue(muEpochs))); return 0; });
+        cmd.Subcommands.Add(music);
+
         var memory = new Command("memory", "RNN vs feed-forward on tasks that need memory (delayed echo, order of two symbols)");
         memory.SetAction(r => { MemoryExperiment.Run(r.GetValue(seed)); return 0; });
         cmd.Subcommands.Add(memory);

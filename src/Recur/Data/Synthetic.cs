@@ -112,4 +112,54 @@ public static class Synthetic
         }
         return (x, y);
     }
+
+    /// <summary>
+    /// The adding problem (Hochreiter and Schmidhuber 1997): each step carries a value from U(0, 1) and a marker;
+    /// exactly two steps are marked, one in the first half and one in the second; the target is the sum of the two
+    /// marked values. Inputs are (T, 2) per sequence: [value, marker]. Predicting the mean (1) scores an MSE of 1/6.
+    /// </summary>
+    public static (float[][] Inputs, float[] Targets) AddingProblem(int sequences, int length, Rng rng)
+    {
+        if (length < 2) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be >= 2");
+        var x = new float[sequences][];
+        var y = new float[sequences];
+        for (int s = 0; s < sequences; s++)
+        {
+            x[s] = new float[length * 2];
+            for (int t = 0; t < length; t++) x[s][2 * t] = rng.NextFloat();
+            int a = rng.NextInt(length / 2), b = length / 2 + rng.NextInt(length - length / 2);
+            x[s][2 * a + 1] = 1f;
+            x[s][2 * b + 1] = 1f;
+            y[s] = x[s][2 * a] + x[s][2 * b];
+        }
+        return (x, y);
+    }
+
+    /// <summary>
+    /// The copy task (Hochreiter and Schmidhuber 1997; Arjovsky et al. 2016): <paramref name="symbols"/> random
+    /// symbols from 1..8, then <paramref name="delay"/> - 1 blanks (0), a delimiter (9), and as many blanks as
+    /// symbols; the target is blank everywhere except the last steps, which must reproduce the symbols. Length
+    /// delay + 2 * symbols. A model without memory can only output blanks (baseline cross-entropy
+    /// symbols * ln 8 / length).
+    /// </summary>
+    public static (int[][] Inputs, int[][] Targets) CopyTask(int sequences, int symbols, int delay, Rng rng)
+    {
+        if (symbols < 1 || delay < 1) throw new ArgumentOutOfRangeException(nameof(delay), "need symbols >= 1 and delay >= 1");
+        int length = delay + 2 * symbols;
+        var x = new int[sequences][];
+        var y = new int[sequences][];
+        for (int s = 0; s < sequences; s++)
+        {
+            x[s] = new int[length];
+            y[s] = new int[length];
+            for (int i = 0; i < symbols; i++)
+            {
+                int v = 1 + rng.NextInt(8);
+                x[s][i] = v;
+                y[s][length - symbols + i] = v;
+            }
+            x[s][symbols + delay - 1] = 9;
+        }
+        return (x, y);
+    }
 }

@@ -120,6 +120,12 @@ public class Recurrent : Module
     public float Dropout { get; }
     /// <summary>Variational dropout on h_{t-1} in the recurrent product, in training mode.</summary>
     public float RecurrentDropout { get; }
+
+    /// <summary>
+    /// Record ||dL/dh_t|| for every time step during backward (see <see cref="RecurrentOutput.GradientFlow"/>): the
+    /// diagnostics that make vanishing and exploding gradients visible. Costs one pass over dL/dh per step.
+    /// </summary>
+    public bool RecordGradientFlow { get; set; }
     /// <summary>Number of directions D (2 when bidirectional).</summary>
     public int Directions => Bidirectional ? 2 : 1;
     /// <summary>Features per output step: D * H.</summary>
@@ -131,6 +137,25 @@ public class Recurrent : Module
     internal Parameter? BiasIh(int layer, int dir) => bih[layer * Directions + dir];
     internal Parameter? BiasHh(int layer, int dir) => bhh[layer * Directions + dir];
     internal Rng DropoutRng => dropoutRng;
+
+    /// <summary>
+    /// LSTM only: sets the forget-gate bias of every layer and direction so that b_ih + b_hh = <paramref name="value"/>
+    /// for the f gate (b_ih = value, b_hh = 0). A bias of 1 starts the forget gate near 0.73 instead of 0.5, so the cell
+    /// state (and the gradient through it) decays far more slowly over long sequences (Gers et al. 2000; Jozefowicz
+    /// et al. 2015; Keras' <c>unit_forget_bias</c>). PyTorch's default initialisation is left untouched otherwise.
+    /// </summary>
+    public void SetForgetGateBias(float value)
+    {
+        if (Mode != RecurrentMode.Lstm) throw new InvalidOperationException($"only an LSTM has a forget gate; this layer is {Mode}");
+        if (!HasBias) throw new InvalidOperationException("this layer has no biases (bias: false)");
+        if (!float.IsFinite(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "the bias must be finite");
+        int h = HiddenSize;
+        for (int k = 0; k < wih.Length; k++)
+        {
+            bih[k]!.Value.Span.Slice(h, h).Fill(value);   // gates are [i | f | g | o]
+            bhh[k]!.Value.Span.Slice(h, h).Clear();
+        }
+    }
 
     /// <summary>
     /// Runs the whole sequence. Returns the outputs, final states and, when <paramref name="requiresGrad"/>, what

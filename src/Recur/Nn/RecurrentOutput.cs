@@ -32,6 +32,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
     private readonly float*[] layerInput;   // (L): X of each layer, (T*B, in)
     private readonly float*[] layerOutput;  // (L): Y of each layer, (T*B, D*H)
     private readonly float*[] dropoutMask;  // (L): mask applied to Y[l] to make X[l+1], or null
+    private readonly double[]?[] gradientFlow;
     private float* h0s, c0s;                // (L*D, B, H) sorted, zeros when not given
     private bool hasH0, hasC0;
     private bool disposed;
@@ -69,7 +70,16 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
         layerInput = new float*[layers];
         layerOutput = new float*[layers];
         dropoutMask = new float*[layers];
+        gradientFlow = new double[]?[layers * dirs];
     }
+
+    /// <summary>
+    /// With <see cref="Recurrent.RecordGradientFlow"/>, after <see cref="Backward"/>: the 2-norm of dL/dh_t at every
+    /// time step t (over the batch's running sequences and the hidden units) for layer <paramref name="layerIndex"/>
+    /// and direction <paramref name="direction"/>. A curve that decays going back in time shows vanishing gradients;
+    /// one that grows, exploding ones. Null without recording.
+    /// </summary>
+    public double[]? GradientFlow(int layerIndex = 0, int direction = 0) => gradientFlow[layerIndex * dirs + direction];
 
     /// <summary>Array.Sort is not stable; restore original order among equal lengths (determinism, readability).</summary>
     private static void StableFix(int[] perm, int[] lengths)
@@ -374,6 +384,12 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
 
     private void BackwardDirection(DirectionPass p, int l, int d, float* dX, bool accumulate, float* ones, float* rowScratch, float* maskedStates)
     {
+        double[]? flow = null;
+        if (layer.RecordGradientFlow)
+        {
+            flow = new double[p.T];
+            gradientFlow[l * dirs + d] = flow;
+        }
         int T = p.T, B = p.B, H = p.H, gh = p.G * H, inSize = p.InSize;
         long rows = (long)T * B;
         new Span<float>(p.DGates, (int)(rows * gh)).Clear();
@@ -401,6 +417,18 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
                     int t = p.Reverse ? s : T - 1 - s;
                     int m = p.Active[t];
                     if (m == 0) continue;
+                    if (flow is not null)
+                    {
+                        // ||dL/dh_t||: what flowed back from t+1 plus the output's own gradient, over the running rows.
+                        double sum = 0;
+                        for (int r = 0; r < m; r++)
+                            for (int j = 0; j < H; j++)
+                            {
+                                double g = p.DH[(long)r * H + j] + p.DYAt(t)[(long)r * p.LdY + j];
+                                sum += g * g;
+                            }
+                        flow[t] = Math.Sqrt(sum);
+                    }
                     int n = p.PrevRanges(t, ranges);
                     step.Run(cell, p, t, isBackward: true, ranges[..n]);
                 }

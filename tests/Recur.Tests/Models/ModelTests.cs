@@ -241,3 +241,56 @@ public class MemoryContrastTests
         Assert.InRange(right / (double)rows.Length, 0.10, 0.25);
     }
 }
+
+public class LongMemoryTaskTests
+{
+    [Fact]
+    public void AddingProblemHasTwoMarkersOnePerHalfAndTheirSumAsTarget()
+    {
+        var (x, y) = Synthetic.AddingProblem(200, 30, new Rng(1));
+        for (int s = 0; s < 200; s++)
+        {
+            var marked = Enumerable.Range(0, 30).Where(t => x[s][2 * t + 1] == 1f).ToArray();
+            Assert.Equal(2, marked.Length);
+            Assert.True(marked[0] < 15 && marked[1] >= 15);
+            Assert.Equal(x[s][2 * marked[0]] + x[s][2 * marked[1]], y[s], 6);
+        }
+    }
+
+    [Fact]
+    public void CopyTaskAsksForTheSymbolsAfterTheDelimiter()
+    {
+        var (x, y) = Synthetic.CopyTask(5, symbols: 4, delay: 10, new Rng(2));
+        Assert.All(x, s => Assert.Equal(18, s.Length));
+        for (int s = 0; s < 5; s++)
+        {
+            Assert.Equal(9, x[s][13]);
+            Assert.Equal(x[s][..4], y[s][14..]);
+            Assert.All(y[s][..14], v => Assert.Equal(0, v));
+        }
+    }
+
+    [Fact]
+    public void LstmRegressorSolvesAShortAddingProblemAndRecordsGradientFlow()
+    {
+        var model = new SequenceRegressor(new RegressorConfig { InputFeatures = 2, HiddenSize = 32 }, new Rng(3));
+        var rng = new Rng(4);
+        RegressionBatch Batch((float[][] X, float[] Y) d)
+        {
+            var inputs = new Tensor(d.X.Length, 20, 2);
+            for (int i = 0; i < d.X.Length; i++) d.X[i].CopyTo(inputs.Span.Slice(i * 40));
+            return new RegressionBatch { Inputs = inputs, Targets = Tensor.FromArray(d.Y, d.Y.Length, 1) };
+        }
+        new Trainer<RegressionBatch>(new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 1, MaxSteps = 400, ClipNorm = 1f })
+            .Fit(model, _ => Enumerable.Range(0, 400).Select(_ => Batch(Synthetic.AddingProblem(32, 20, rng))));
+        var test = Batch(Synthetic.AddingProblem(300, 20, new Rng(5)));
+        model.Training = false;
+        var p = model.Predict(test.Inputs);
+        double mse = Math.Pow(Metrics.Rmse(p.Span, test.Targets.Span), 2);
+        Assert.True(mse < 0.02, $"MSE {mse} (predicting the mean scores about 0.17)");
+        model.Rnn.RecordGradientFlow = true;
+        model.Step(test, backward: true);
+        Assert.Equal(20, model.LastGradientFlow!.Length);
+        Assert.All(model.LastGradientFlow, v => Assert.True(double.IsFinite(v) && v >= 0));
+    }
+}

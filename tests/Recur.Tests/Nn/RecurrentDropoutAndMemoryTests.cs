@@ -152,3 +152,31 @@ public class RecurrentVariationalDropoutTests
         Assert.Null(e.RecurrentMaskOriginal(0, 0));
     }
 }
+
+public class GradientFlowTests
+{
+    [Theory]
+    [InlineData(RecurrentMode.RnnTanh)]
+    [InlineData(RecurrentMode.Lstm)]
+    public void RecordsTheNormOfDLossDHAtEveryStepAsTheTwinComputesIt(RecurrentMode mode)
+    {
+        var c = new RecurrentTests.Config(mode, 1, false, true, false, false, true, T: 7, B: 5, I: 3, H: 6);
+        var (layer, reference) = RecurrentTests.Build(c, 3);
+        layer.RecordGradientFlow = true;
+        var rng = new Rng(4);
+        int[] lens = RecurrentTests.Lengths(c);
+        float[] x = RecurrentTests.RandomArray(rng, c.T * c.B * c.I), dy = RecurrentTests.RandomArray(rng, c.T * c.B * c.H);
+        using var r = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
+        r.Backward(Tensor.FromArray(dy, c.T, c.B, c.H));
+        var flow = r.GradientFlow()!;
+        double[] D(float[] a) => a.Select(v => (double)v).ToArray();
+        var squares = new double[c.T];
+        var fwd = reference.Forward(D(x), c.T, c.B, lens, null, null);
+        reference.Backward(fwd, c.T, c.B, lens, D(dy), null, null, squares);
+        for (int t = 0; t < c.T; t++) Assert.Equal(Math.Sqrt(squares[t]), flow[t], 4);
+        layer.RecordGradientFlow = false;
+        using var r2 = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
+        r2.Backward(Tensor.FromArray(dy, c.T, c.B, c.H));
+        Assert.Null(r2.GradientFlow());
+    }
+}

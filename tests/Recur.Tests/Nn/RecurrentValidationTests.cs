@@ -163,3 +163,24 @@ public class RecurrentOwnershipTests
         Assert.Equal(6 * 4 / 3, kept.Length);
     }
 }
+
+public class ForgetBiasTests
+{
+    [Fact]
+    public void SetsTheForgetGateBiasOfEveryLayerAndDirectionOnly()
+    {
+        var lstm = new Lstm(3, 4, numLayers: 2, bidirectional: true, rng: new Rng(1));
+        var before = lstm.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+        lstm.SetForgetGateBias(1f);
+        foreach (var (name, t) in lstm.StateDict())
+        {
+            var v = t.ToArray();
+            if (name.StartsWith("bias_ih"))
+                for (int i = 0; i < 16; i++) Assert.Equal(i is >= 4 and < 8 ? 1f : before[name][i], v[i]);
+            else if (name.StartsWith("bias_hh"))
+                for (int i = 0; i < 16; i++) Assert.Equal(i is >= 4 and < 8 ? 0f : before[name][i], v[i]);
+            else Assert.Equal(before[name], v);
+        }
+        Assert.Throws<InvalidOperationException>(() => new Gru(3, 4).SetForgetGateBias(1f));
+    }
+}

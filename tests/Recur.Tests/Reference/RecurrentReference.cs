@@ -176,7 +176,7 @@ public sealed class RecurrentReference
     }
 
     /// <summary>Backpropagation through time for dL/dy, dL/dh_n, dL/dc_n (any may be null).</summary>
-    public Gradients Backward(Result fwd, int T, int B, int[] lengths, double[]? dy, double[]? dhn, double[]? dcn)
+    public Gradients Backward(Result fwd, int T, int B, int[] lengths, double[]? dy, double[]? dhn, double[]? dcn, double[]? flowSquares = null)
     {
         var grads = ParameterShapes().ToDictionary(p => p.Name, p => new double[p.Length]);
         var dh0 = new double[L * D * B * H];
@@ -207,6 +207,8 @@ public sealed class RecurrentReference
                         var st = fwd.Caches[k][b][t];
                         var mask = MaskRow(k, b);
                         for (int j = 0; j < H; j++) dh[j] += dLayerOut[(t * B + b) * D * H + d * H + j];
+                        if (flowSquares is not null && k == 0)
+                            for (int j = 0; j < H; j++) flowSquares[t] += dh[j] * dh[j];
                         // Gradients of the input-side and recurrent-side pre-activations.
                         var dgi = new double[G * H];
                         var dgh = new double[G * H];

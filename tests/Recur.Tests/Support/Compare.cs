@@ -56,6 +56,8 @@ public static class Compare
 
         public void Check(string name, double[] actual, double[] expected) => Check(name, RelativeError(actual, expected));
 
+        public void Check(string name, float[] actual, float[] expected) => Check(name, RelativeError(actual, expected));
+
         public int Count => lines.Count;
 
         public void AssertAll()
