@@ -271,9 +271,9 @@ public class LongMemoryTaskTests
     }
 
     [Fact]
-    public void LstmRegressorSolvesAShortAddingProblemAndRecordsGradientFlow()
+    public void GruRegressorSolvesAShortAddingProblemAndRecordsGradientFlow()
     {
-        var model = new SequenceRegressor(new RegressorConfig { InputFeatures = 2, HiddenSize = 32 }, new Rng(3));
+        var model = new SequenceRegressor(new RegressorConfig { InputFeatures = 2, HiddenSize = 32, Cell = RecurrentMode.Gru }, new Rng(3));
         var rng = new Rng(4);
         RegressionBatch Batch((float[][] X, float[] Y) d)
         {
