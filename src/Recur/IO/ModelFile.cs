@@ -11,7 +11,7 @@ namespace Recur.IO;
 /// <summary>A trained model with everything needed to use it again: task, tokenizer, labels, metadata.</summary>
 public sealed class ModelBundle
 {
-    /// <summary>The model (a <see cref="SequenceClassifier"/>, <see cref="SequenceTagger"/>, <see cref="LanguageModel"/>, <see cref="Forecaster"/> or <see cref="Mlp"/>).</summary>
+    /// <summary>The model (a <see cref="SequenceClassifier"/>, <see cref="SequenceTagger"/>, <see cref="LanguageModel"/>, <see cref="Forecaster"/>, <see cref="Mlp"/> or a bare <see cref="Recurrent"/> stack).</summary>
     public required Module Model { get; init; }
 
     /// <summary>The tokenizer (and so the vocabulary) of token models.</summary>
@@ -171,6 +171,13 @@ public static class ModelFile
             Dims("classes", Get(m, "classes"), h);
             Dims("tags", Get(m, "tags"), h);
         }
+        if (m.TryGetProperty("input_size", out _))
+        {
+            long h = Get(m, "hidden_size");
+            Dims("hidden_size", h, h);
+            Dims("input_size", Get(m, "input_size"), h);
+            Dims("layers", Get(m, "layers"), h);
+        }
         if (m.TryGetProperty("window", out _))
         {
             long h = Get(m, "hidden_size");
@@ -237,8 +244,20 @@ public static class ModelFile
                 w.WriteBoolean("regression", m.Config.Regression);
                 w.WriteNumber("dropout", m.Config.Dropout);
                 break;
+            case Recurrent r:
+                w.WriteString("kind", "recurrent");
+                w.WriteString("cell", r.Mode.ToString());
+                w.WriteNumber("input_size", r.InputSize);
+                w.WriteNumber("hidden_size", r.HiddenSize);
+                w.WriteNumber("layers", r.NumLayers);
+                w.WriteBoolean("bidirectional", r.Bidirectional);
+                w.WriteBoolean("bias", r.HasBias);
+                w.WriteBoolean("batch_first", r.BatchFirst);
+                w.WriteNumber("dropout", r.Dropout);
+                w.WriteNumber("recurrent_dropout", r.RecurrentDropout);
+                break;
             default:
-                throw new ArgumentException($"cannot save a {model.GetType().Name}: model files hold classifiers, taggers, language models, forecasters and MLPs", nameof(model));
+                throw new ArgumentException($"cannot save a {model.GetType().Name}: model files hold classifiers, taggers, language models, forecasters, MLPs and bare recurrent stacks", nameof(model));
         }
         w.WriteEndObject();
     }
@@ -299,7 +318,11 @@ public static class ModelFile
                 Regression = m.GetProperty("regression").GetBoolean(),
                 Dropout = m.GetProperty("dropout").GetSingle(),
             }, rng),
-            _ => throw new RecurFormatException(path, "model.kind", $"expected classifier, tagger, language_model, forecaster or mlp, found '{kind}'"),
+            "recurrent" => new Recurrent(Enum.Parse<RecurrentMode>(m.GetProperty("cell").GetString()!), m.GetProperty("input_size").GetInt32(),
+                m.GetProperty("hidden_size").GetInt32(), m.GetProperty("layers").GetInt32(), m.GetProperty("bidirectional").GetBoolean(),
+                m.GetProperty("bias").GetBoolean(), m.GetProperty("batch_first").GetBoolean(), m.GetProperty("dropout").GetSingle(), rng,
+                m.GetProperty("recurrent_dropout").GetSingle()),
+            _ => throw new RecurFormatException(path, "model.kind", $"expected classifier, tagger, language_model, forecaster, mlp or recurrent, found '{kind}'"),
         };
     }
 
