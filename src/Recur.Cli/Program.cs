@@ -1,8 +1,20 @@
 using System.CommandLine;
 using Recur.Cli.Commands;
+using Recur.IO;
 
 var root = new RootCommand("recur: recurrent neural networks (RNN, LSTM, GRU) for .NET");
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());
-return root.Parse(args).Invoke();
+root.Subcommands.Add(PlotCommand.Create());
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e) when (e is RecurFormatException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException
+                              or System.Text.Json.JsonException or Recur.Training.TrainingDivergedException)
+{
+    // Expected failures (bad input, missing files, a diverged run): one clear line, no stack trace.
+    Console.Error.WriteLine($"recur: error: {e.Message}");
+    return 1;
+}

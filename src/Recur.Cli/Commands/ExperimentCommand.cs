@@ -82,7 +82,7 @@ internal static class ExperimentCommand
 
         var gradients = new Command("gradients", "Vanishing and exploding gradients made visible on the adding problem (RNN vs LSTM vs GRU, gradient flow, clipping)");
         var gLength = new Option<int>("--length") { Description = "Sequence length T of the adding problem", DefaultValueFactory = _ => 100 };
-        var gSteps = new Option<int>("--steps") { Description = "Training steps per model", DefaultValueFactory = _ => 3000 };
+        var gSteps = new Option<int>("--steps") { Description = "Training steps per model", DefaultValueFactory = _ => 6000 };
         gradients.Options.Add(gLength);
         gradients.Options.Add(gSteps);
         gradients.SetAction(r =>

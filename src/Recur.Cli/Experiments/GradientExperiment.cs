@@ -104,7 +104,16 @@ internal static class GradientExperiment
         int rows = norms.Values.Max(l => l.Count);
         WriteCsv(Path.Combine(o.Output, "exploding-gradient-norm.csv"), "step," + string.Join(",", norms.Keys),
             Enumerable.Range(0, rows).Select(i => $"{i + 1}," + string.Join(",", norms.Values.Select(l => i < l.Count ? l[i].ToString("R", inv) : ""))));
-        Console.WriteLine($"curves written to {Path.GetFullPath(o.Output)}");
+        Chart(Path.Combine(o.Output, "adding-problem-test-mse.csv"), $"Adding problem, T = {o.Length}: test MSE while training", "training step", "test MSE", false, ScottPlot.Alignment.UpperRight);
+        Chart(Path.Combine(o.Output, "gradient-flow.csv"), $"||dL/dh_t|| over time steps t (loss at t = {o.Length - 1})", "time step t", "||dL/dh_t||", true, ScottPlot.Alignment.LowerRight);
+        Chart(Path.Combine(o.Output, "exploding-gradient-norm.csv"), "Gradient norm before clipping: tanh RNN, large recurrent weights, SGD 0.1", "step", "global gradient norm", true, ScottPlot.Alignment.UpperRight);
+        Console.WriteLine($"curves (CSV) and charts (PNG) written to {Path.GetFullPath(o.Output)}");
+    }
+
+    private static void Chart(string csv, string title, string xLabel, string yLabel, bool logY, ScottPlot.Alignment legend)
+    {
+        var (_, series) = Reporting.Plots.ReadCsv(csv);
+        Reporting.Plots.Lines(Path.ChangeExtension(csv, ".png"), title, xLabel, yLabel, series, logY, legend);
     }
 
     private static RegressionBatch Batch((float[][] X, float[] Y) d, int length) => Batch(d.X, d.Y, length);
