@@ -118,6 +118,23 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>
     public void StartEpoch(int epoch) => carried = null;
 
     /// <inheritdoc/>
+    public IReadOnlyDictionary<string, Tensor> CaptureState()
+    {
+        var state = new Dictionary<string, Tensor>();
+        if (carried is null) return state;
+        state["hidden"] = carried.Hidden.Clone();
+        if (carried.Cell is { } c) state["cell"] = c.Clone();
+        return state;
+    }
+
+    /// <inheritdoc/>
+    public void RestoreState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        carried = state.TryGetValue("hidden", out var h) ? RecurrentState.From(h, state.GetValueOrDefault("cell")) : null;
+    }
+
+    /// <inheritdoc/>
     public BatchLoss Step(StreamChunk chunk, bool backward)
     {
         ArgumentNullException.ThrowIfNull(chunk);

@@ -96,7 +96,7 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
         combine = AddModule("combine", new Linear(de + hd, hd, rng: rng.Split()));
         output = AddModule("output", new Linear(hd, config.TargetVocabulary, rng: rng.Split()));
         dropout = AddModule("dropout", new Dropout(config.Dropout, rng.Split()));
-        samplingRng = rng.Split();
+        samplingRng = AddRng("sampling_rng", rng.Split());
     }
 
     /// <summary>The configuration.</summary>

@@ -15,7 +15,7 @@ public sealed class Dropout : Module
     {
         if (!(p >= 0f && p < 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout probability must be in [0, 1)");
         P = p;
-        this.rng = (rng ?? new Rng(0)).Split();
+        this.rng = AddRng("rng", (rng ?? new Rng(0)).Split());
     }
 
     /// <summary>Drop probability.</summary>

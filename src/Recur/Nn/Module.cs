@@ -10,6 +10,7 @@ public abstract class Module
 {
     private readonly List<Parameter> parameters = [];
     private readonly List<(string Name, Module Module)> children = [];
+    private readonly List<(string Name, Rng Rng)> rngs = [];
     private bool training = true;
 
     /// <summary>Training mode (dropout active) or evaluation mode; set recursively, like PyTorch's train()/eval().</summary>
@@ -39,6 +40,26 @@ public abstract class Module
         ArgumentNullException.ThrowIfNull(module);
         children.Add((name, module));
         return module;
+    }
+
+    /// <summary>Registers a random stream the module draws from while training (dropout masks, sampling), so
+    /// checkpoints can save and restore it (<see cref="NamedRngs"/>).</summary>
+    protected Rng AddRng(string name, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        if (string.IsNullOrEmpty(name) || name.Contains('.') || rngs.Any(r => r.Name == name))
+            throw new ArgumentException($"random stream names must be unique, non-empty and contain no '.', got '{name}'", nameof(name));
+        rngs.Add((name, rng));
+        return rng;
+    }
+
+    /// <summary>Every random stream of the module and its children, with dotted names, in registration order.</summary>
+    public IEnumerable<KeyValuePair<string, Rng>> NamedRngs()
+    {
+        foreach (var (n, r) in rngs) yield return new(n, r);
+        foreach (var (name, m) in children)
+            foreach (var kv in m.NamedRngs())
+                yield return new($"{name}.{kv.Key}", kv.Value);
     }
 
     private void CheckName(string name)

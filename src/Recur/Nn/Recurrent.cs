@@ -99,7 +99,7 @@ public class Recurrent : Module
         rng ??= new Rng(0);
         float bound = 1f / MathF.Sqrt(hiddenSize);
         foreach (var p in Parameters()) rng.FillUniform(p.Value.Span, -bound, bound);
-        dropoutRng = rng.Split();
+        dropoutRng = AddRng("dropout_rng", rng.Split());
     }
 
     /// <summary>The cell.</summary>

@@ -55,4 +55,11 @@ public sealed class Adagrad : Optimizer
         for (int i = 0; i < sums.Length; i++)
             if (sums[i] is { } x) yield return ("sum", i, x);
     }
+
+    /// <inheritdoc/>
+    protected override float[] Buffer(string name, int index, int length) => name switch
+    {
+        "sum" => State(ref sums, index, length),
+        _ => throw new ArgumentException($"Adagrad keeps 'sum', not '{name}'", nameof(name)),
+    };
 }

@@ -77,6 +77,14 @@ public class Adam : Optimizer
             if (v[i] is { } b) yield return ("exp_avg_sq", i, b);
         }
     }
+
+    /// <inheritdoc/>
+    protected override float[] Buffer(string name, int index, int length) => name switch
+    {
+        "exp_avg" => State(ref m, index, length),
+        "exp_avg_sq" => State(ref v, index, length),
+        _ => throw new ArgumentException($"Adam keeps 'exp_avg' and 'exp_avg_sq', not '{name}'", nameof(name)),
+    };
 }
 
 /// <summary>AdamW as <c>torch.optim.AdamW</c>: Adam with decoupled weight decay (default 0.01). See <see cref="Adam"/>.</summary>

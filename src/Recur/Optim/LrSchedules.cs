@@ -28,6 +28,16 @@ public abstract class LrSchedule
     /// <summary>After epoch <paramref name="epoch"/> (counting from 1), with the validation metric (lower is better) if any.</summary>
     public virtual float OnEpochEnd(int epoch, double? validationLoss) => Current;
 
+    /// <summary>The schedule's state for checkpoints: the current rate, then whatever the schedule keeps.</summary>
+    public virtual double[] GetState() => [Current];
+
+    /// <summary>Restores a state from <see cref="GetState"/>.</summary>
+    public virtual void SetState(ReadOnlySpan<double> state)
+    {
+        if (state.Length < 1) throw new ArgumentException("expected the current learning rate in the schedule state", nameof(state));
+        Current = (float)state[0];
+    }
+
     /// <summary>A constant rate.</summary>
     public static LrSchedule Constant(float lr) => new ConstantSchedule(lr);
 
@@ -123,6 +133,18 @@ public sealed class ReduceOnPlateauSchedule : LrSchedule
         this.patience = patience;
         this.threshold = threshold;
         this.minLearningRate = minLearningRate;
+    }
+
+    /// <inheritdoc/>
+    public override double[] GetState() => [Current, best, bad];
+
+    /// <inheritdoc/>
+    public override void SetState(ReadOnlySpan<double> state)
+    {
+        if (state.Length != 3) throw new ArgumentException($"expected 3 values (rate, best, bad epochs) in the plateau schedule state, found {state.Length}", nameof(state));
+        base.SetState(state);
+        best = state[1];
+        bad = checked((int)state[2]);
     }
 
     /// <inheritdoc/>

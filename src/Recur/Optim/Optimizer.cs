@@ -40,6 +40,30 @@ public abstract class Optimizer
     /// <summary>Steps taken so far.</summary>
     public long StepCount { get; private set; }
 
+    /// <summary>
+    /// Restores the state of a checkpoint: the step count and every buffer named by <see cref="StateBuffers"/> (name,
+    /// parameter index, values). Buffers not given stay as they are (unallocated buffers start at their initial value).
+    /// </summary>
+    public void LoadState(long stepCount, IEnumerable<(string Name, int Index, float[] Values)> buffers)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        ArgumentNullException.ThrowIfNull(buffers);
+        foreach (var (name, index, values) in buffers)
+        {
+            if ((uint)index >= (uint)parameters.Length)
+                throw new ArgumentException($"optimizer state '{name}' is for parameter {index}, but there are {parameters.Length}", nameof(buffers));
+            if (values.Length != parameters[index].Value.Length)
+                throw new ArgumentException($"optimizer state '{name}' of parameter {index} has {values.Length} values, expected {parameters[index].Value.Length}", nameof(buffers));
+            var slot = Buffer(name, index, values.Length);
+            values.CopyTo(slot, 0);
+        }
+        StepCount = stepCount;
+    }
+
+    /// <summary>The state buffer <paramref name="name"/> of parameter <paramref name="index"/>, allocated if needed
+    /// (for <see cref="LoadState"/>); unknown names are an error naming the ones this optimizer keeps.</summary>
+    protected abstract float[] Buffer(string name, int index, int length);
+
     /// <summary>Applies one update to every parameter from its current gradient.</summary>
     public void Step()
     {

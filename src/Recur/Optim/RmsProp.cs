@@ -77,4 +77,13 @@ public sealed class RmsProp : Optimizer
             if (buf[i] is { } z) yield return ("momentum_buffer", i, z);
         }
     }
+
+    /// <inheritdoc/>
+    protected override float[] Buffer(string name, int index, int length) => name switch
+    {
+        "square_avg" => State(ref sq, index, length),
+        "grad_avg" => State(ref avg, index, length),
+        "momentum_buffer" => State(ref buf, index, length),
+        _ => throw new ArgumentException($"RMSprop keeps 'square_avg', 'grad_avg' and 'momentum_buffer', not '{name}'", nameof(name)),
+    };
 }

@@ -68,4 +68,11 @@ public sealed class Sgd : Optimizer
         for (int i = 0; i < momentumBuffers.Length; i++)
             if (momentumBuffers[i] is { } b) yield return ("momentum_buffer", i, b);
     }
+
+    /// <inheritdoc/>
+    protected override float[] Buffer(string name, int index, int length) => name switch
+    {
+        "momentum_buffer" => momentumBuffers[index] ??= new float[length],
+        _ => throw new ArgumentException($"SGD keeps 'momentum_buffer', not '{name}'", nameof(name)),
+    };
 }

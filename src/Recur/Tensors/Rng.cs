@@ -43,6 +43,20 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>The complete state (for checkpoints): the four xoshiro words, then the cached normal deviate.</summary>
+    public ulong[] GetState() => [s0, s1, s2, s3, hasSpare ? 1UL : 0UL, BitConverter.DoubleToUInt64Bits(spareNormal)];
+
+    /// <summary>Restores a state from <see cref="GetState"/>; the stream then continues exactly where it was.</summary>
+    public void SetState(ReadOnlySpan<ulong> state)
+    {
+        if (state.Length != 6) throw new ArgumentException($"expected 6 state words, found {state.Length}", nameof(state));
+        if ((state[0] | state[1] | state[2] | state[3]) == 0) throw new ArgumentException("an all-zero xoshiro state is invalid", nameof(state));
+        if (state[4] > 1) throw new ArgumentException($"expected 0 or 1 for the spare flag, found {state[4]}", nameof(state));
+        (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3]);
+        hasSpare = state[4] == 1;
+        spareNormal = BitConverter.UInt64BitsToDouble(state[5]);
+    }
+
     /// <summary>A new generator whose stream is independent of this one's continuation.</summary>
     public Rng Split() => new(NextUInt64());
 

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using Recur.IO;
 using Recur.Nn;
 using Recur.Optim;
+using Recur.Tensors;
 
 namespace Recur.Training;
 
@@ -21,6 +23,12 @@ public interface ITrainable<in TBatch>
 
     /// <summary>Called before each epoch (a language model resets its carried state here).</summary>
     void StartEpoch(int epoch) { }
+
+    /// <summary>State carried from batch to batch inside an epoch (a language model's hidden state), for checkpoints.</summary>
+    IReadOnlyDictionary<string, Tensor> CaptureState() => new Dictionary<string, Tensor>();
+
+    /// <summary>Restores what <see cref="CaptureState"/> returned, after <see cref="StartEpoch"/> on resume.</summary>
+    void RestoreState(IReadOnlyDictionary<string, Tensor> state) { }
 }
 
 /// <summary>A validation result: the metric early stopping and best-model keeping follow, plus any others to log.</summary>
@@ -43,6 +51,8 @@ public enum ProgressKind
 {
     /// <summary>Every <see cref="TrainerOptions.LogEvery"/> steps.</summary>
     Step,
+    /// <summary>A checkpoint was written (the message gives the path).</summary>
+    Checkpoint,
     /// <summary>After each epoch, with the validation result if any.</summary>
     EpochEnd,
     /// <summary>A skipped step (non-finite loss or gradient) or another warning.</summary>
@@ -105,6 +115,18 @@ public sealed record TrainerOptions
     /// <summary>Steps between <see cref="ProgressKind.Step"/> events.</summary>
     public int LogEvery { get; init; } = 10;
 
+    /// <summary>Write a checkpoint here (atomically): every <see cref="CheckpointEvery"/> steps, at each epoch's end and on cancellation. Null: no checkpoints.</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Optimizer steps between checkpoints (null: only at epoch ends and on cancellation).</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>Extra string metadata stored in every checkpoint (e.g. the CLI's run configuration).</summary>
+    public IReadOnlyDictionary<string, string>? CheckpointMetadata { get; init; }
+
+    /// <summary>Continue the run saved in this checkpoint, exactly as if it had not stopped (same model, optimizer, schedule and data).</summary>
+    public string? ResumeFrom { get; init; }
+
     /// <summary>Validates the options; throws naming the option.</summary>
     public void Validate()
     {
@@ -115,6 +137,7 @@ public sealed record TrainerOptions
         if (ClipValue is { } v && !(v > 0f && float.IsFinite(v))) throw new ArgumentOutOfRangeException(nameof(ClipValue), v, "ClipValue must be finite and > 0");
         if (MaxConsecutiveBadSteps < 1) throw new ArgumentOutOfRangeException(nameof(MaxConsecutiveBadSteps), MaxConsecutiveBadSteps, "MaxConsecutiveBadSteps must be >= 1");
         if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be >= 1");
+        if (CheckpointEvery is < 1) throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, "CheckpointEvery must be >= 1");
         if (LogEvery < 1) throw new ArgumentOutOfRangeException(nameof(LogEvery), LogEvery, "LogEvery must be >= 1");
     }
 }
@@ -135,12 +158,30 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
     /// <summary>The optimizer.</summary>
     public Optimizer Optimizer { get; } = optimizer ?? throw new ArgumentNullException(nameof(optimizer));
 
+    private readonly List<(string Name, Rng Rng)> dataRngs = [];
+
+    /// <summary>
+    /// Registers a random stream that <c>epochBatches</c> draws from (e.g. a shuffling generator shared across
+    /// epochs). Its state at the start of every epoch goes into checkpoints, so a resumed run replays that
+    /// epoch's batches in the same order.
+    /// </summary>
+    public void TrackDataRng(string name, Rng rng)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(rng);
+        if (dataRngs.Any(d => d.Name == name)) throw new ArgumentException($"data random stream '{name}' is already tracked", nameof(name));
+        dataRngs.Add((name, rng));
+    }
+
     /// <summary>Trains <paramref name="model"/>.</summary>
     /// <param name="model">What to train.</param>
-    /// <param name="epochBatches">The batches of an epoch (epochs count from 1), e.g. seeded-shuffled per epoch.</param>
+    /// <param name="epochBatches">
+    /// The batches of an epoch (epochs count from 1), e.g. seeded-shuffled per epoch. For exact resumption the
+    /// batches must depend only on the epoch number and on random streams registered with <see cref="TrackDataRng"/>.
+    /// </param>
     /// <param name="validate">Evaluates the model after each epoch (null: no validation).</param>
     /// <param name="batchesPerEpoch">For the ETA, when known.</param>
-    /// <param name="cancellation">Stops training between steps.</param>
+    /// <param name="cancellation">Stops training between optimizer steps (with a checkpoint when one is configured).</param>
     public TrainingResult Fit(ITrainable<TBatch> model, Func<int, IEnumerable<TBatch>> epochBatches, Func<Evaluation>? validate = null,
         int? batchesPerEpoch = null, CancellationToken cancellation = default)
     {
@@ -148,35 +189,64 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
         ArgumentNullException.ThrowIfNull(epochBatches);
         options.Validate();
         var parameters = Optimizer.Parameters;
-        var clock = Stopwatch.StartNew();
-        var history = new List<EpochSummary>();
-        long step = 0, skipped = 0;
-        int badInARow = 0;
-        Evaluation? best = null;
-        int bestEpoch = 0, sinceBest = 0;
-        float[][]? bestValues = null;
         long? totalSteps = batchesPerEpoch is { } bpe ? (long)options.Epochs * bpe / options.GradientAccumulation : options.MaxSteps;
         if (options.MaxSteps is { } ms && totalSteps is { } ts) totalSteps = Math.Min(ms, ts);
         var reason = StopReason.Completed;
-        double items = 0;
-        double gradNorm = double.NaN;
+
+        LoopState s;
+        IReadOnlyDictionary<string, Tensor>? carried = null;
+        if (options.ResumeFrom is { } resumePath)
+        {
+            s = Checkpoint.Load(resumePath, model.Model, Optimizer, schedule, out var restored);
+            carried = restored;
+            foreach (var (name, rng) in dataRngs)
+            {
+                if (!s.EpochStartRngs.TryGetValue(name, out var words))
+                    throw new RecurFormatException(resumePath, $"__metadata__.trainer.epoch_start_rngs.{name}", "expected the state of this data random stream, found none");
+                rng.SetState(words);
+            }
+            Emit(ProgressKind.Checkpoint, s, totalSteps, null, null, $"resumed from {resumePath} at epoch {s.Epoch}, step {s.Step}");
+        }
+        else
+        {
+            s = new LoopState { LearningRate = Optimizer.LearningRate };
+        }
+        var clock = Stopwatch.StartNew();
+        clockBase = s.ElapsedBefore;
+        void Save(string why)
+        {
+            if (options.CheckpointPath is not { } path) return;
+            s.ElapsedBefore = clockBase + clock.Elapsed;
+            Checkpoint.Save(path, model.Model, Optimizer, schedule, s, model.CaptureState(), options.CheckpointMetadata);
+            Emit(ProgressKind.Checkpoint, s, totalSteps, clock, null, $"checkpoint ({why}) written to {path}");
+        }
 
         Optimizer.ZeroGrad();
-        for (int epoch = 1; epoch <= options.Epochs && reason == StopReason.Completed; epoch++)
+        bool done = options.MaxSteps is { } m0 && s.Step >= m0;
+        for (; s.Epoch <= options.Epochs && !done; s.Epoch++)
         {
+            int epoch = s.Epoch;
+            bool resumingThisEpoch = carried is not null;
+            if (!resumingThisEpoch)
+            {
+                s.BatchesDone = 0;
+                s.EpochLoss = s.EpochCount = s.WindowLoss = s.WindowCount = 0;
+                s.EpochStartRngs = dataRngs.ToDictionary(d => d.Name, d => d.Rng.GetState());
+            }
             model.StartEpoch(epoch);
+            if (carried is not null) { model.RestoreState(carried); carried = null; }
             model.Model.Training = true;
-            double epochLoss = 0, epochCount = 0, windowLoss = 0, windowCount = 0;
             double accLoss = 0;
-            int accumulated = 0, accCount = 0;
+            int accumulated = 0, accCount = 0, seen = 0, skipTo = s.BatchesDone;
             foreach (var batch in epochBatches(epoch))
             {
-                if (cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
+                if (seen++ < skipTo) continue; // replaying a resumed epoch: these batches were already trained on
+                if (accumulated == 0 && cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
                 var r = model.Step(batch, backward: true);
                 accLoss += r.Loss;
                 accumulated++;
                 accCount += r.Count;
-                items += r.Count;
+                s.Items += r.Count;
                 if (accumulated < options.GradientAccumulation) continue;
 
                 // One optimizer step from the averaged gradients of `accumulated` batches.
@@ -184,44 +254,46 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                 int count = accCount;
                 if (accumulated > 1)
                     foreach (var p in parameters) TensorPrimitives.Multiply(p.Grad.Span, 1f / accumulated, p.Grad.Span);
+                s.BatchesDone += accumulated;
                 accLoss = 0;
                 accumulated = accCount = 0;
-                gradNorm = GradientClipping.GlobalNorm(parameters);
-                if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+                s.GradNorm = GradientClipping.GlobalNorm(parameters);
+                if (!double.IsFinite(loss) || !double.IsFinite(s.GradNorm))
                 {
                     // A non-finite loss or gradient never reaches the weights.
                     Optimizer.ZeroGrad();
-                    skipped++;
-                    badInARow++;
-                    Emit(ProgressKind.Warning, epoch, step, totalSteps, loss, gradNorm, items, clock, null,
-                        $"step {step + 1} skipped: {(double.IsFinite(loss) ? "gradient norm" : "loss")} is {(double.IsFinite(loss) ? gradNorm : loss)} ({badInARow} in a row)");
-                    if (badInARow >= options.MaxConsecutiveBadSteps)
+                    s.Skipped++;
+                    s.BadInARow++;
+                    Emit(ProgressKind.Warning, s, totalSteps, clock, null,
+                        $"step {s.Step + 1} skipped: {(double.IsFinite(loss) ? "gradient norm" : "loss")} is {(double.IsFinite(loss) ? s.GradNorm : loss)} ({s.BadInARow} in a row)");
+                    if (s.BadInARow >= options.MaxConsecutiveBadSteps)
                         throw new TrainingDivergedException(
-                            $"training stopped: {badInARow} steps in a row had a non-finite loss or gradient (last loss {loss}, gradient norm {gradNorm}) at epoch {epoch}, step {step + 1}. " +
+                            $"training stopped: {s.BadInARow} steps in a row had a non-finite loss or gradient (last loss {loss}, gradient norm {s.GradNorm}) at epoch {epoch}, step {s.Step + 1}. " +
                             "Lower the learning rate, clip gradients harder (ClipNorm), or check the data for NaN/Inf.");
                     continue;
                 }
-                badInARow = 0;
+                s.BadInARow = 0;
                 if (options.ClipNorm is { } maxNorm) GradientClipping.ClipByNorm(parameters, maxNorm);
                 if (options.ClipValue is { } maxValue) GradientClipping.ClipByValue(parameters, maxValue);
-                step++;
-                if (schedule is not null) Optimizer.LearningRate = schedule.OnStep(step);
+                s.Step++;
+                if (schedule is not null) Optimizer.LearningRate = schedule.OnStep(s.Step);
                 Optimizer.Step();
                 Optimizer.ZeroGrad();
 
-                epochLoss += loss * count;
-                epochCount += count;
-                windowLoss += loss;
-                windowCount++;
-                if (step % options.LogEvery == 0)
+                s.EpochLoss += loss * count;
+                s.EpochCount += count;
+                s.WindowLoss += loss;
+                s.WindowCount++;
+                if (s.Step % options.LogEvery == 0)
                 {
-                    Emit(ProgressKind.Step, epoch, step, totalSteps, windowLoss / windowCount, gradNorm, items, clock, null, null);
-                    windowLoss = windowCount = 0;
+                    Emit(ProgressKind.Step, s, totalSteps, clock, null, null, s.WindowLoss / s.WindowCount);
+                    s.WindowLoss = s.WindowCount = 0;
                 }
-                if (options.MaxSteps is { } max && step >= max) break;
+                if (options.MaxSteps is { } max && s.Step >= max) { done = true; break; }
+                if (options.CheckpointEvery is { } every && s.Step % every == 0) Save($"step {s.Step}");
             }
             if (accumulated > 0) Optimizer.ZeroGrad(); // a partial accumulation at the epoch's end is dropped, not applied
-            if (reason == StopReason.Cancelled) break;
+            if (reason == StopReason.Cancelled) { Save("cancelled"); break; }
 
             Evaluation? val = null;
             if (validate is not null)
@@ -231,40 +303,59 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                 model.Model.Training = true;
             }
             if (schedule is not null) Optimizer.LearningRate = schedule.OnEpochEnd(epoch, val?.AsLoss);
-            double trainLoss = epochCount > 0 ? epochLoss / epochCount : double.NaN;
-            history.Add(new EpochSummary(epoch, step, trainLoss, Optimizer.LearningRate, val, clock.Elapsed));
-            Emit(ProgressKind.EpochEnd, epoch, step, totalSteps, trainLoss, gradNorm, items, clock, val, null);
+            double trainLoss = s.EpochCount > 0 ? s.EpochLoss / s.EpochCount : double.NaN;
+            s.History.Add(new EpochSummary(epoch, s.Step, trainLoss, Optimizer.LearningRate, val, clockBase + clock.Elapsed));
+            Emit(ProgressKind.EpochEnd, s, totalSteps, clock, val, null, trainLoss);
 
             if (val is not null)
             {
-                if (val.IsBetterThan(best))
+                if (val.IsBetterThan(s.Best))
                 {
-                    best = val;
-                    bestEpoch = epoch;
-                    sinceBest = 0;
-                    if (options.KeepBest) bestValues = parameters.Select(p => p.Value.ToArray()).ToArray();
+                    s.Best = val;
+                    s.BestEpoch = epoch;
+                    s.SinceBest = 0;
+                    if (options.KeepBest) s.BestValues = parameters.Select(p => p.Value.ToArray()).ToArray();
                 }
-                else if (options.EarlyStoppingPatience is { } patience && ++sinceBest >= patience)
+                else if (options.EarlyStoppingPatience is { } patience && ++s.SinceBest >= patience)
                 {
                     reason = StopReason.EarlyStopped;
+                    done = true;
                 }
             }
-            if (options.MaxSteps is { } maxSteps && step >= maxSteps) break;
+            if (options.MaxSteps is { } maxSteps && s.Step >= maxSteps) done = true;
+            if (!done && s.Epoch < options.Epochs)
+            {
+                // The next epoch starts from here: a checkpoint at the boundary resumes with that epoch's first batch.
+                s.Epoch++;
+                s.BatchesDone = 0;
+                s.EpochLoss = s.EpochCount = s.WindowLoss = s.WindowCount = 0;
+                s.EpochStartRngs = dataRngs.ToDictionary(d => d.Name, d => d.Rng.GetState());
+                model.StartEpoch(s.Epoch);
+                Save($"end of epoch {epoch}");
+                carried = model.CaptureState();
+                s.Epoch--;
+            }
         }
 
-        if (options.KeepBest && bestValues is not null)
-            for (int i = 0; i < parameters.Count; i++) bestValues[i].CopyTo(parameters[i].Value.Span);
+        if (options.KeepBest && s.BestValues is not null)
+            for (int i = 0; i < parameters.Count; i++) s.BestValues[i].CopyTo(parameters[i].Value.Span);
         model.Model.Training = false;
-        return new TrainingResult(reason, step, skipped, history, best, bestEpoch, clock.Elapsed);
+        return new TrainingResult(reason, s.Step, s.Skipped, s.History, s.Best, s.BestEpoch, clockBase + clock.Elapsed);
     }
 
-    private void Emit(ProgressKind kind, int epoch, long step, long? total, double loss, double gradNorm, double items, Stopwatch clock,
+    private TimeSpan clockBase;
+
+    private void Emit(ProgressKind kind, LoopState s, long? total, Stopwatch? clock, Evaluation? val, string? message, double loss = double.NaN) =>
+        Emit(kind, s.Epoch, s.Step, total, loss, s.GradNorm, s.Items, clock, val, message);
+
+    private void Emit(ProgressKind kind, int epoch, long step, long? total, double loss, double gradNorm, double items, Stopwatch? clock,
         Evaluation? val, string? message)
     {
         if (Progress is null) return;
-        double seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+        var elapsed = clockBase + (clock?.Elapsed ?? TimeSpan.Zero);
+        double seconds = Math.Max(elapsed.TotalSeconds, 1e-9);
         TimeSpan? eta = total is { } t && step > 0 && t > step ? TimeSpan.FromSeconds(seconds / step * (t - step)) : null;
         Progress(new TrainingProgress(kind, epoch, options.Epochs, step, total, loss, Optimizer.LearningRate, gradNorm,
-            items / seconds, clock.Elapsed, eta, val, message));
+            items / seconds, elapsed, eta, val, message));
     }
 }
