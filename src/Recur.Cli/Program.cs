@@ -6,12 +6,20 @@ var root = new RootCommand("recur: recurrent neural networks (RNN, LSTM, GRU) fo
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(UseCommands.Evaluate());
+root.Subcommands.Add(UseCommands.Predict());
+root.Subcommands.Add(UseCommands.Generate());
+root.Subcommands.Add(UseCommands.Translate());
+root.Subcommands.Add(ModelCommands.Inspect());
+root.Subcommands.Add(ModelCommands.Export());
+root.Subcommands.Add(ModelCommands.Import());
 root.Subcommands.Add(PlotCommand.Create());
 try
 {
     return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
-catch (Exception e) when (e is RecurFormatException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException
+catch (Exception e) when (e is RecurFormatException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException or FormatException or KeyNotFoundException
                               or System.Text.Json.JsonException or Recur.Training.TrainingDivergedException)
 {
     // Expected failures (bad input, missing files, a diverged run): one clear line, no stack trace.

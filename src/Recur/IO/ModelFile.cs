@@ -11,11 +11,14 @@ namespace Recur.IO;
 /// <summary>A trained model with everything needed to use it again: task, tokenizer, labels, metadata.</summary>
 public sealed class ModelBundle
 {
-    /// <summary>The model (a <see cref="SequenceClassifier"/>, <see cref="SequenceTagger"/>, <see cref="LanguageModel"/>, <see cref="Forecaster"/>, <see cref="Mlp"/> or a bare <see cref="Recurrent"/> stack).</summary>
+    /// <summary>The model (a <see cref="SequenceClassifier"/>, <see cref="SequenceTagger"/>, <see cref="LanguageModel"/>, <see cref="Forecaster"/>, <see cref="Mlp"/>, <see cref="Seq2Seq"/>, <see cref="ConditionalGenerator"/> or a bare <see cref="Recurrent"/> stack).</summary>
     public required Module Model { get; init; }
 
     /// <summary>The tokenizer (and so the vocabulary) of token models.</summary>
     public ITokenizer? Tokenizer { get; init; }
+
+    /// <summary>The target-side tokenizer of a <see cref="Seq2Seq"/> model (the source side is <see cref="Tokenizer"/>).</summary>
+    public ITokenizer? TargetTokenizer { get; init; }
 
     /// <summary>Class or tag names, in output order.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
@@ -49,6 +52,11 @@ public static class ModelFile
             {
                 w.WritePropertyName("tokenizer");
                 bundle.Tokenizer.Write(w);
+            }
+            if (bundle.TargetTokenizer is not null)
+            {
+                w.WritePropertyName("target_tokenizer");
+                bundle.TargetTokenizer.Write(w);
             }
             if (bundle.Labels is not null)
             {
@@ -89,13 +97,14 @@ public static class ModelFile
                 throw new RecurFormatException(path, "format_version", $"this file was written by a newer Recur (format {version}); this build reads up to format {FormatVersion}. Upgrade Recur to load it.");
             if (version < 1) throw new RecurFormatException(path, "format_version", $"expected a version >= 1, found {version}");
             Module model;
-            ITokenizer? tokenizer = null;
+            ITokenizer? tokenizer = null, targetTokenizer = null;
             long stored = st.Names.Sum(n => st.Info(n).ElementCount);
             try
             {
                 CheckSizes(path, root.GetProperty("model"), stored);
                 model = ReadModel(path, root.GetProperty("model"));
                 if (root.TryGetProperty("tokenizer", out var t)) tokenizer = Tokenizers.Read(t);
+                if (root.TryGetProperty("target_tokenizer", out var tt)) targetTokenizer = Tokenizers.Read(tt);
             }
             catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException or ArgumentException or FormatException)
             {
@@ -129,8 +138,11 @@ public static class ModelFile
                 SequenceClassifier c => c.Encoder,
                 SequenceTagger t => t.Encoder,
                 LanguageModel lm => lm.Encoder,
+                Seq2Seq s2s => s2s.Encoder,
                 _ => null,
             };
+            if (model is Seq2Seq seq && targetTokenizer is not null && seq.Config.TargetVocabulary != targetTokenizer.Vocabulary.Count)
+                throw new RecurFormatException(path, "target_tokenizer", $"expected a vocabulary of {seq.Config.TargetVocabulary} tokens to match the decoder, found {targetTokenizer.Vocabulary.Count}");
             if (tokenizer is not null && encoder?.Config.VocabularySize is { } expected && expected != tokenizer.Vocabulary.Count)
                 throw new RecurFormatException(path, "tokenizer", $"expected a vocabulary of {expected} tokens to match the embedding, found {tokenizer.Vocabulary.Count}");
             if (!st.Metadata.TryGetValue("sha256", out var expectedHash))
@@ -139,7 +151,7 @@ public static class ModelFile
             if (!string.Equals(expectedHash, actualHash, StringComparison.OrdinalIgnoreCase))
                 throw new RecurFormatException(path, "checksum", $"expected SHA-256 {expectedHash}, found {actualHash}: the file is damaged (truncated, corrupted or edited)");
             model.Training = false;
-            return new ModelBundle { Model = model, Tokenizer = tokenizer, Labels = labels, Metadata = metadata };
+            return new ModelBundle { Model = model, Tokenizer = tokenizer, TargetTokenizer = targetTokenizer, Labels = labels, Metadata = metadata };
         }
     }
 
@@ -170,6 +182,22 @@ public static class ModelFile
             Dims("encoder.layers", Get(enc, "layers"), h);
             Dims("classes", Get(m, "classes"), h);
             Dims("tags", Get(m, "tags"), h);
+        }
+        if (m.TryGetProperty("target_vocabulary", out _))
+        {
+            long h = Get(m, "decoder_hidden");
+            Dims("decoder_hidden", h, h);
+            Dims("target_vocabulary", Get(m, "target_vocabulary"), h);
+            Dims("decoder_embedding", Get(m, "target_vocabulary"), Get(m, "decoder_embedding"));
+            Dims("decoder_layers", Get(m, "decoder_layers"), h);
+        }
+        if (m.TryGetProperty("frame_size", out _))
+        {
+            long h = Get(m, "hidden_size");
+            Dims("hidden_size", h, h);
+            Dims("frame_size", Get(m, "frame_size"), h);
+            Dims("condition_size", Get(m, "condition_size"), h);
+            Dims("layers", Get(m, "layers"), h);
         }
         if (m.TryGetProperty("input_size", out _))
         {
@@ -256,8 +284,31 @@ public static class ModelFile
                 w.WriteNumber("dropout", r.Dropout);
                 w.WriteNumber("recurrent_dropout", r.RecurrentDropout);
                 break;
+            case Seq2Seq q:
+                w.WriteString("kind", "seq2seq");
+                var qc = q.Config;
+                WriteEncoder(w, qc.Encoder);
+                w.WriteNumber("target_vocabulary", qc.TargetVocabulary);
+                w.WriteNumber("bos_id", qc.BosId);
+                w.WriteNumber("eos_id", qc.EosId);
+                w.WriteNumber("decoder_embedding", qc.DecoderEmbedding);
+                w.WriteString("decoder_cell", qc.DecoderCell.ToString());
+                w.WriteNumber("decoder_hidden", qc.DecoderHidden);
+                w.WriteNumber("decoder_layers", qc.DecoderLayers);
+                w.WriteNumber("dropout", qc.Dropout);
+                break;
+            case ConditionalGenerator g:
+                w.WriteString("kind", "generator");
+                var gc = g.Config;
+                w.WriteNumber("condition_size", gc.ConditionSize);
+                w.WriteNumber("frame_size", gc.FrameSize);
+                w.WriteString("cell", gc.Cell.ToString());
+                w.WriteNumber("hidden_size", gc.HiddenSize);
+                w.WriteNumber("layers", gc.Layers);
+                w.WriteNumber("dropout", gc.Dropout);
+                break;
             default:
-                throw new ArgumentException($"cannot save a {model.GetType().Name}: model files hold classifiers, taggers, language models, forecasters, MLPs and bare recurrent stacks", nameof(model));
+                throw new ArgumentException($"cannot save a {model.GetType().Name}: model files hold classifiers, taggers, language models, forecasters, MLPs, seq2seq models, generators and bare recurrent stacks", nameof(model));
         }
         w.WriteEndObject();
     }
@@ -322,7 +373,28 @@ public static class ModelFile
                 m.GetProperty("hidden_size").GetInt32(), m.GetProperty("layers").GetInt32(), m.GetProperty("bidirectional").GetBoolean(),
                 m.GetProperty("bias").GetBoolean(), m.GetProperty("batch_first").GetBoolean(), m.GetProperty("dropout").GetSingle(), rng,
                 m.GetProperty("recurrent_dropout").GetSingle()),
-            _ => throw new RecurFormatException(path, "model.kind", $"expected classifier, tagger, language_model, forecaster, mlp or recurrent, found '{kind}'"),
+            "seq2seq" => new Seq2Seq(new Seq2SeqConfig
+            {
+                Encoder = ReadEncoder(m.GetProperty("encoder")),
+                TargetVocabulary = m.GetProperty("target_vocabulary").GetInt32(),
+                BosId = m.GetProperty("bos_id").GetInt32(),
+                EosId = m.GetProperty("eos_id").GetInt32(),
+                DecoderEmbedding = m.GetProperty("decoder_embedding").GetInt32(),
+                DecoderCell = Enum.Parse<RecurrentMode>(m.GetProperty("decoder_cell").GetString()!),
+                DecoderHidden = m.GetProperty("decoder_hidden").GetInt32(),
+                DecoderLayers = m.GetProperty("decoder_layers").GetInt32(),
+                Dropout = m.GetProperty("dropout").GetSingle(),
+            }, rng),
+            "generator" => new ConditionalGenerator(new GeneratorConfig
+            {
+                ConditionSize = m.GetProperty("condition_size").GetInt32(),
+                FrameSize = m.GetProperty("frame_size").GetInt32(),
+                Cell = Enum.Parse<RecurrentMode>(m.GetProperty("cell").GetString()!),
+                HiddenSize = m.GetProperty("hidden_size").GetInt32(),
+                Layers = m.GetProperty("layers").GetInt32(),
+                Dropout = m.GetProperty("dropout").GetSingle(),
+            }, rng),
+            _ => throw new RecurFormatException(path, "model.kind", $"expected classifier, tagger, language_model, forecaster, mlp, seq2seq, generator or recurrent, found '{kind}'"),
         };
     }
 

@@ -286,4 +286,39 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
         }
         return new ForecastReport(origins, model, naive, seasonal, actual, k);
     }
+
+    /// <summary>
+    /// The next k values after the end of <paramref name="columns"/> (raw, original units; gaps should be filled with
+    /// <see cref="Interpolate"/> first), forecast from the last window.
+    /// </summary>
+    public float[] ForecastNext(float[][] columns)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        if (columns.Length != Config.Features)
+            throw new ArgumentException($"expected {Config.Features} columns as in training, found {columns.Length}", nameof(columns));
+        int n = columns[0].Length, w = Config.Window, f = Config.Features, k = Config.Horizon;
+        if (n < w + FirstUsable)
+            throw new ArgumentException($"expected at least {w + FirstUsable} observations to fill the window, found {n}", nameof(columns));
+        var series = Transform(columns, Config.Difference);
+        var x = new Tensor(1, w, f);
+        for (int s = 0; s < w; s++)
+            for (int c = 0; c < f; c++)
+            {
+                float v = series[c][n - w + s];
+                if (!float.IsFinite(v)) throw new ArgumentException($"value {n - w + s} of column {c} in the last window is not finite ({v})", nameof(columns));
+                x.Span[s * f + c] = Normalizer.Apply(c, v);
+            }
+        bool was = Training;
+        Training = false;
+        var pred = PredictNormalized(x).ToArray();
+        Training = was;
+        var result = new float[k];
+        float level = columns[Config.Target][n - 1];
+        for (int h = 0; h < k; h++)
+        {
+            float value = Normalizer.Invert(Config.Target, pred[h]);
+            result[h] = Config.Difference ? (level += value) : value;
+        }
+        return result;
+    }
 }

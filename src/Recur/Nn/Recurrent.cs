@@ -126,6 +126,10 @@ public class Recurrent : Module
     /// diagnostics that make vanishing and exploding gradients visible. Costs one pass over dL/dh per step.
     /// </summary>
     public bool RecordGradientFlow { get; set; }
+
+    /// <summary>With <see cref="RecordGradientFlow"/>: ||dL/dh_t|| per step of the first layer's forward direction from
+    /// the latest backward pass (the array is filled during that pass), so a caller holding only the model can plot it.</summary>
+    public double[]? LastGradientFlow { get; internal set; }
     /// <summary>Number of directions D (2 when bidirectional).</summary>
     public int Directions => Bidirectional ? 2 : 1;
     /// <summary>Features per output step: D * H.</summary>

@@ -389,6 +389,7 @@ public sealed unsafe class RecurrentOutput : IDisposable, IBufferOwner
         {
             flow = new double[p.T];
             gradientFlow[l * dirs + d] = flow;
+            if (l == 0 && d == 0) layer.LastGradientFlow = flow;
         }
         int T = p.T, B = p.B, H = p.H, gh = p.G * H, inSize = p.InSize;
         long rows = (long)T * B;

@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Globalization;
+using Recur.Data;
+using Recur.IO;
+using Recur.IO.Onnx;
+using Recur.Models;
+using Recur.Nn;
+
+namespace Recur.Cli.Commands;
+
+/// <summary><c>recur inspect</c>, <c>export --onnx</c> and <c>import --torch</c>.</summary>
+internal static class ModelCommands
+{
+    public static Command Inspect()
+    {
+        var path = new Argument<string>("model") { Description = "Model file (model.recur)" };
+        var cmd = new Command("inspect", "Show a model file: kind, architecture, parameters, vocabulary, labels and training metadata");
+        cmd.Arguments.Add(path);
+        cmd.SetAction(parse =>
+        {
+            string file = parse.GetValue(path)!;
+            var b = ModelFile.Load(file);
+            var inv = CultureInfo.InvariantCulture;
+            Console.WriteLine($"{file}: {Describe(b.Model)}");
+            var ps = b.Model.NamedParameters().ToList();
+            Console.WriteLine(string.Create(inv, $"parameters: {ps.Sum(p => (long)p.Value.Value.Length):N0} in {ps.Count} tensors"));
+            foreach (var (name, p) in ps) Console.WriteLine($"  {name,-34} {Recur.Tensors.Tensor.ShapeString(p.Value.Shape)}");
+            if (b.Tokenizer is { } t) Console.WriteLine($"tokenizer: {t.Kind}, {t.Vocabulary.Count} tokens: {string.Join(" ", t.Vocabulary.Tokens.Take(20).Select(Show))}{(t.Vocabulary.Count > 20 ? " ..." : "")}");
+            if (b.TargetTokenizer is { } tt) Console.WriteLine($"target tokenizer: {tt.Kind}, {tt.Vocabulary.Count} tokens: {string.Join(" ", tt.Vocabulary.Tokens.Take(20).Select(Show))}{(tt.Vocabulary.Count > 20 ? " ..." : "")}");
+            if (b.Labels is { } l) Console.WriteLine($"labels ({l.Count}): {string.Join(", ", l.Take(30))}{(l.Count > 30 ? ", ..." : "")}");
+            if (b.Metadata.Count > 0)
+            {
+                Console.WriteLine("metadata:");
+                foreach (var (k, v) in b.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                    Console.WriteLine($"  {k,-34} {(v.Length <= 80 ? v : v[..77] + "...")}");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static string Show(string token) => token switch { "\n" => "\\n", "\t" => "\\t", " " => "␣", _ => token };
+
+    private static string Encoder(EncoderConfig e) =>
+        $"{(e.VocabularySize is { } v ? $"embedding {v}x{e.EmbeddingDim} -> " : $"{e.InputFeatures} features -> ")}{e.Layers}-layer {(e.Bidirectional ? "bidirectional " : "")}{e.Cell} {e.HiddenSize}" +
+        (e.Dropout > 0 ? $", dropout {e.Dropout}" : "") + (e.RecurrentDropout > 0 ? $", recurrent dropout {e.RecurrentDropout}" : "");
+
+    private static string Describe(Module m) => m switch
+    {
+        SequenceClassifier c => $"sequence classifier: {Encoder(c.Config.Encoder)} -> {c.Config.Pooling} pooling -> linear {c.Config.Classes} classes",
+        SequenceTagger t => $"sequence tagger: {Encoder(t.Config.Encoder)} -> linear {t.Config.Tags} tags per step",
+        LanguageModel lm => $"language model: {Encoder(lm.Config.Encoder)} -> linear over {lm.VocabularySize} tokens",
+        Seq2Seq s => $"seq2seq with Luong attention: encoder {Encoder(s.Config.Encoder)}; decoder {s.Config.DecoderLayers}-layer {s.Config.DecoderCell} {s.Config.DecoderHidden} over {s.Config.TargetVocabulary} tokens",
+        Forecaster f => $"forecaster: window {f.Config.Window} x {f.Config.Features} features -> {f.Config.Layers}-layer {f.Config.Cell} {f.Config.HiddenSize} -> next {f.Config.Horizon}{(f.Config.Difference ? " (differenced)" : "")}",
+        ConditionalGenerator g => $"conditional generator: condition {g.Config.ConditionSize} -> h0; {g.Config.Layers}-layer {g.Config.Cell} {g.Config.HiddenSize} -> {g.Config.FrameSize} sigmoid units per step",
+        Mlp p => $"feed-forward MLP: {p.Config.Inputs} -> {string.Join(" -> ", p.Config.Hidden)} -> {p.Config.Outputs}{(p.Config.Regression ? " (regression)" : " classes")}",
+        Recurrent r => $"recurrent stack: {r.NumLayers}-layer {(r.Bidirectional ? "bidirectional " : "")}{r.Mode} {r.InputSize} -> {r.HiddenSize}{(r.BatchFirst ? ", batch-first" : "")}",
+        _ => m.GetType().Name,
+    };
+
+    public static Command Export()
+    {
+        var path = new Argument<string>("model") { Description = "Model file (model.recur)" };
+        var onnx = new Option<string>("--onnx") { Description = "Write a standard ONNX graph (RNN/LSTM/GRU operators, time-major) to this file", Required = true };
+        var cmd = new Command("export", "Export a classifier, tagger, language model or recurrent stack to ONNX (runs in ONNX Runtime with no Recur code)");
+        cmd.Arguments.Add(path);
+        cmd.Options.Add(onnx);
+        cmd.SetAction(parse =>
+        {
+            var b = ModelFile.Load(parse.GetValue(path)!);
+            string target = parse.GetValue(onnx)!;
+            var sig = OnnxExport.Export(b.Model, target);
+            Console.WriteLine($"wrote {target}: inputs [{string.Join(", ", sig.Inputs)}] -> outputs [{string.Join(", ", sig.Outputs)}]");
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Import()
+    {
+        var torch = new Option<string>("--torch") { Description = "A safetensors file holding a PyTorch state_dict of an RNN/LSTM/GRU stack (plus embedding and linear head if present)", Required = true };
+        var output = new Option<string>("--output") { Description = "Model file to write", DefaultValueFactory = _ => "imported.recur" };
+        var prefix = new Option<string>("--prefix") { Description = "Key prefix of the recurrent module, e.g. 'lstm.' (default: detected)" };
+        var head = new Option<string>("--head-prefix") { Description = "Key prefix of the linear head, e.g. 'fc.' (default: detected; '' for none)" };
+        var embedding = new Option<string>("--embedding-prefix") { Description = "Key prefix of the embedding (default: detected; '' for none)" };
+        var relu = new Option<bool>("--relu") { Description = "An Elman RNN uses ReLU (a state dict does not say; default tanh)" };
+        var batchFirst = new Option<bool>("--batch-first") { Description = "A bare stack takes (B, T, F) input (PyTorch's default is time-first)" };
+        var vocab = new Option<string>("--vocab") { Description = "Vocabulary for an embedding: one token per line in id order (makes `recur predict` work on text)" };
+        var labels = new Option<string>("--labels") { Description = "Comma-separated class names of the head, in output order" };
+        var cmd = new Command("import", "Import a PyTorch state_dict (safetensors) as a Recur model file; the model then gives PyTorch's outputs");
+        foreach (var o in new Option[] { torch, output, prefix, head, embedding, relu, batchFirst, vocab, labels }) cmd.Options.Add(o);
+        cmd.SetAction(parse =>
+        {
+            var r = TorchImport.Import(parse.GetValue(torch)!, new TorchImportOptions
+            {
+                Prefix = parse.GetValue(prefix), HeadPrefix = parse.GetValue(head), EmbeddingPrefix = parse.GetValue(embedding),
+                Relu = parse.GetValue(relu), BatchFirst = parse.GetValue(batchFirst),
+            });
+            ITokenizer? tok = null;
+            if (parse.GetValue(vocab) is { } vp)
+            {
+                var tokens = DataFiles.Lines(DataFiles.ReadAllText(vp)).ToList();
+                tok = new WordTokenizer(new Vocabulary(tokens), lowercase: false);
+            }
+            var labelList = parse.GetValue(labels)?.Split(',', StringSplitOptions.TrimEntries).ToList();
+            if (r.Model is SequenceClassifier c && labelList is not null && labelList.Count != c.Config.Classes)
+                throw new ArgumentException($"--labels: expected {c.Config.Classes} names for the head's outputs, found {labelList.Count}");
+            var meta = new Dictionary<string, string> { ["imported_from"] = Path.GetFileName(parse.GetValue(torch)!) };
+            if (r.Model is SequenceClassifier { Encoder.Embedding: not null } && tok is not null && labelList is not null)
+            {
+                // Enough to use it like a trained text classifier: predict/evaluate with word tokens.
+                meta["config.task"] = "classify";
+                meta["config.data"] = "(imported)";
+                meta["config.lowercase"] = "false";
+            }
+            string target = parse.GetValue(output)!;
+            ModelFile.Save(target, new ModelBundle { Model = r.Model, Tokenizer = tok, Labels = labelList, Metadata = meta });
+            Console.WriteLine(r.Summary);
+            if (r.Ignored.Count > 0) Console.WriteLine($"ignored tensors: {string.Join(", ", r.Ignored)}");
+            Console.WriteLine($"wrote {target}");
+            return 0;
+        });
+        return cmd;
+    }
+}

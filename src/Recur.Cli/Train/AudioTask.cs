@@ -1,0 +1,196 @@
+using Recur.Data;
+using Recur.IO;
+using Recur.Models;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Cli.Train;
+
+/// <summary>
+/// Many-to-one on audio: a folder of WAV files (PCM 8/16-bit mono, optionally .wav.gz) -> MFCC frames -> a recurrent
+/// classifier. Labels come from the file name up to its first '_' (FSDD's "7_jackson_32.wav" is a 7) or from a CSV
+/// of file,label (--labels). Features are standardised with training statistics stored in the model file.
+/// </summary>
+internal static class AudioTask
+{
+    public static readonly TaskDef Def = new(Train, Evaluate, Predict);
+
+    private sealed record Clip(string File, float[] Frames, int Steps, string Label);
+
+    private static FeatureOptions Options(Settings s) => new() { Coefficients = s.Int("mfcc", 1, 128), MelBands = s.Int("mel-bands", 2, 256) };
+
+    private static List<string> Files(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: expected a folder of .wav or .wav.gz files, found no folder");
+        var files = Directory.GetFiles(folder).Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".wav.gz", StringComparison.OrdinalIgnoreCase))
+            .Order(StringComparer.Ordinal).ToList();
+        if (files.Count == 0) throw new RecurFormatException(folder, "folder", "expected .wav or .wav.gz files, found none");
+        return files;
+    }
+
+    private static Dictionary<string, string>? LabelCsv(Settings s)
+    {
+        if (s.Optional("labels") is not { } path) return null;
+        var t = DelimitedTable.Read(path, DelimitedTable.DelimiterFor(path), hasHeader: false, s.Limits);
+        if (t.Columns < 2) throw new RecurFormatException(path, "line 1", $"expected 2 columns (file,label), found {t.Columns}");
+        return t.Rows.ToDictionary(r => t.Cell(r, 0, "file name"), r => t.Cell(r, 1, "label"), StringComparer.Ordinal);
+    }
+
+    private static string LabelOf(string file, Dictionary<string, string>? csv)
+    {
+        string name = Path.GetFileName(file);
+        if (csv is not null)
+            return csv.TryGetValue(name, out var l) ? l : throw new RecurFormatException(file, "--labels", $"expected a row for '{name}' in the labels CSV, found none");
+        int cut = name.IndexOf('_');
+        if (cut <= 0) throw new RecurFormatException(file, "file name", $"expected '<label>_<anything>.wav' (or give --labels file,label), found '{name}'");
+        return name[..cut];
+    }
+
+    private static Clip Load(string file, Settings s, AudioFeatures? features, out AudioFeatures used, Dictionary<string, string>? labels, bool needLabel = true)
+    {
+        var audio = Wav.Read(file, s.Limits);
+        used = features ?? new AudioFeatures(audio.SampleRate, Options(s));
+        if (audio.SampleRate != used.SampleRate)
+            throw new RecurFormatException(file, "'fmt ' field 'sample rate'", $"expected {used.SampleRate} Hz like the training audio, found {audio.SampleRate}");
+        var frames = used.Compute(audio.Samples);
+        int steps = frames.Length / used.Width;
+        if (steps > s.Int("max-length", 1)) throw new RecurFormatException(file, "length", $"expected at most {s.Int("max-length", 1)} frames (--max-length), found {steps}");
+        return new Clip(file, frames, steps, needLabel ? LabelOf(file, labels) : "");
+    }
+
+    private static List<Clip> LoadAll(IEnumerable<string> files, Settings s, ref AudioFeatures? features, Dictionary<string, string>? labels)
+    {
+        var result = new List<Clip>();
+        foreach (var f in files) { result.Add(Load(f, s, features, out var used, labels)); features = used; }
+        return result;
+    }
+
+    private static SequenceBatch Batch(IReadOnlyList<Clip> clips, float[] mean, float[] std, int[]? targets)
+    {
+        int w = mean.Length, steps = clips.Max(c => c.Steps);
+        var x = new Tensor(clips.Count, steps, w);
+        for (int i = 0; i < clips.Count; i++)
+            for (int t = 0; t < clips[i].Steps; t++)
+                for (int c = 0; c < w; c++) x.Span[(i * steps + t) * w + c] = (clips[i].Frames[t * w + c] - mean[c]) / std[c];
+        return new SequenceBatch { Features = x, Lengths = clips.Select(c => c.Steps).ToArray(), Steps = steps, Targets = targets };
+    }
+
+    private static TaskOutcome? Train(RunContext ctx)
+    {
+        var s = ctx.Settings;
+        var labelsCsv = LabelCsv(s);
+        AudioFeatures? features = null;
+        var all = LoadAll(Files(s.Str("data")), s, ref features, labelsCsv);
+        List<Clip> train, valid;
+        if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(Files(vp), s, ref features, labelsCsv); }
+        else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
+        int w = features!.Width;
+        var mean = new float[w];
+        var std = new float[w];
+        double[] sum = new double[w], sq = new double[w];
+        long count = 0;
+        foreach (var c in train)
+            for (int t = 0; t < c.Steps; t++, count++)
+                for (int k = 0; k < w; k++) { double v = c.Frames[t * w + k]; sum[k] += v; sq[k] += v * v; }
+        for (int k = 0; k < w; k++) { mean[k] = (float)(sum[k] / count); std[k] = (float)Math.Sqrt(Math.Max(1e-12, sq[k] / count - mean[k] * (double)mean[k])); }
+        var labels = train.Select(c => c.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+        var trainY = Common.LabelIds(labels, train.Select(c => (c.Label, 0)).ToList(), s.Str("data"));
+        var validY = Common.LabelIds(labels, valid.Select(c => (c.Label, 0)).ToList(), s.Optional("valid") ?? s.Str("data"));
+        ctx.PrintConfig($"{train.Count} training / {valid.Count} validation recordings at {features.SampleRate} Hz, {w} MFCC per frame, {labels.Count} labels");
+
+        var model = new SequenceClassifier(new ClassifierConfig
+        {
+            Encoder = Common.Encoder(s, null, w),
+            Pooling = Enum.Parse<Pooling>(s.Choice("pooling", "last", "mean", "max"), ignoreCase: true),
+            Classes = labels.Count,
+        }, Common.ModelRng(s));
+        int batch = s.Int("batch-size", 1);
+        var shuffle = Common.ShuffleRng(s);
+        var lengths = train.Select(c => c.Steps).ToArray();
+        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), mean, std, b.Select(i => trainY[i]).ToArray())),
+            (train.Count + batch - 1) / batch,
+            valid.Count > 0 ? () => { var m = Score(model, valid, validY, labels, mean, std).Metrics; return new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] }); } : null,
+            shuffle);
+        if (ctx.Cancelled) return null;
+        var bundle = new ModelBundle
+        {
+            Model = model, Labels = labels,
+            Metadata = new Dictionary<string, string>
+            {
+                ["sample_rate"] = features.SampleRate.ToString(Common.Inv), ["feature_mean"] = Common.JoinFloats(mean), ["feature_std"] = Common.JoinFloats(std),
+            },
+        };
+        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, validY, labels, mean, std);
+        return new TaskOutcome
+        {
+            Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
+            Rnn = model.Encoder.Rnn, GradientProbe = Common.Probe(model, Batch(train.Take(batch).ToList(), mean, std, trainY.Take(batch).ToArray())),
+        };
+    }
+
+    private static TaskOutcome Score(SequenceClassifier model, List<Clip> clips, int[] y, IReadOnlyList<string> labels, float[] mean, float[] std)
+    {
+        bool was = model.Training;
+        model.Training = false;
+        var pred = new int[clips.Count];
+        double loss = 0;
+        for (int start = 0; start < clips.Count; start += 128)
+        {
+            var idx = Enumerable.Range(start, Math.Min(128, clips.Count - start)).ToArray();
+            var p = model.Predict(Batch(idx.Select(i => clips[i]).ToList(), mean, std, null));
+            for (int k = 0; k < idx.Length; k++)
+            {
+                var row = p.Span.Slice(k * labels.Count, labels.Count);
+                pred[idx[k]] = Common.ArgMax(row);
+                loss -= Math.Log(Math.Max(row[y[idx[k]]], 1e-30f));
+            }
+        }
+        model.Training = was;
+        var (acc, f1, confusion) = Common.ClassMetrics(pred, y, labels.Count);
+        return new TaskOutcome
+        {
+            Bundle = new ModelBundle { Model = model },
+            Metrics = new() { ["accuracy"] = acc, ["macro_f1"] = f1, ["loss"] = loss / Math.Max(1, clips.Count) },
+            Confusion = confusion, ConfusionLabels = labels,
+            Samples = clips.Take(20).Select((c, i) => (Path.GetFileName(c.File), c.Label, labels[pred[i]])).ToList(),
+        };
+    }
+
+    private static (AudioFeatures Features, float[] Mean, float[] Std) Stored(ModelBundle b, Settings s) =>
+        (new AudioFeatures(int.Parse(b.Metadata["sample_rate"], Common.Inv), Options(s)),
+         Common.ParseFloats(b.Metadata["feature_mean"], "feature_mean"), Common.ParseFloats(b.Metadata["feature_std"], "feature_std"));
+
+    private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
+    {
+        var (features, mean, std) = Stored(bundle, s);
+        AudioFeatures? f = features;
+        var clips = LoadAll(Files(path), s, ref f, LabelCsv(s));
+        var labels = bundle.Labels!;
+        var y = Common.LabelIds(labels, clips.Select(c => (c.Label, 0)).ToList(), path);
+        return Score((SequenceClassifier)bundle.Model, clips, y, labels, mean, std);
+    }
+
+    /// <summary>Each input line is the path of a WAV file.</summary>
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    {
+        var (features, mean, std) = Stored(bundle, s);
+        var model = (SequenceClassifier)bundle.Model;
+        var labels = bundle.Labels!;
+        foreach (var (text, _) in Common.InputLines(input))
+        {
+            string file = text.Trim();
+            var clip = Load(file, s, features, out _, null, needLabel: false);
+            var p = model.Predict(Batch([clip], mean, std, null)).ToArray();
+            int best = Common.ArgMax(p);
+            if (!json) { output.WriteLine($"{file}\t{labels[best]}\t{Common.F(p[best])}"); continue; }
+            output.WriteLine(Common.JsonLine(w =>
+            {
+                w.WriteString("file", file);
+                w.WriteString("label", labels[best]);
+                w.WriteStartObject("probabilities");
+                for (int i = 0; i < labels.Count; i++) w.WriteNumber(labels[i], Math.Round(p[i], 6));
+                w.WriteEndObject();
+            }));
+        }
+    }
+}

@@ -1,0 +1,143 @@
+using Recur.Data;
+using Recur.IO;
+using Recur.Models;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Cli.Train;
+
+/// <summary>Many-to-one on text: TSV/CSV with a text and a label column -> a recurrent classifier.</summary>
+internal static class ClassifyTask
+{
+    public static readonly TaskDef Def = new(Train, Evaluate, Predict);
+
+    internal sealed record Example(string Text, string Label, int Line);
+
+    /// <summary>Reads the text and label columns of a delimited file with the run's format options.</summary>
+    internal static List<Example> Read(string path, Settings s, bool needLabels = true)
+    {
+        var (table, text, label) = Open(path, s, "text-column", "label-column");
+        return table.Rows.Select(r => new Example(table.Cell(r, text, "text"), needLabels ? table.Cell(r, label, "label") : r.Cells[label], r.Line)).ToList();
+    }
+
+    /// <summary>A delimited table and two of its columns, with the header rule of <c>--header auto</c>.</summary>
+    internal static (DelimitedTable Table, int A, int B) Open(string path, Settings s, string columnA, string columnB)
+    {
+        string a = s.Str(columnA), b = s.Str(columnB);
+        bool named = !int.TryParse(a, out _) || !int.TryParse(b, out _);
+        bool header = s.Choice("header", "auto", "yes", "no") switch { "yes" => true, "no" => false, _ => named };
+        char delimiter = s.Choice("delimiter", "auto", "tab", "comma") switch { "tab" => '\t', "comma" => ',', _ => DelimitedTable.DelimiterFor(path) };
+        var table = DelimitedTable.Read(path, delimiter, header, s.Limits);
+        return (table, table.Column(a, "--" + columnA), table.Column(b, "--" + columnB));
+    }
+
+    private static TaskOutcome? Train(RunContext ctx)
+    {
+        var s = ctx.Settings;
+        string dataPath = s.Str("data");
+        var all = Read(dataPath, s);
+        List<Example> train, valid;
+        string validSource;
+        if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s); validSource = vp; }
+        else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); validSource = dataPath; }
+        var labels = train.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (labels.Count < 2) throw new Recur.IO.RecurFormatException(dataPath, "--label-column", $"expected at least 2 different labels in the training part, found {labels.Count}");
+        var tok = Common.BuildTokenizer(s, train.Select(e => e.Text).ToList(), "word");
+        var trainX = train.Select(e => Common.Encode(tok, e.Text, s, dataPath, e.Line)).ToList();
+        var trainY = Common.LabelIds(labels, train.Select(e => (e.Label, e.Line)).ToList(), dataPath);
+        var validX = valid.Select(e => Common.Encode(tok, e.Text, s, validSource, e.Line)).ToList();
+        var validY = Common.LabelIds(labels, valid.Select(e => (e.Label, e.Line)).ToList(), validSource);
+        ctx.PrintConfig($"{train.Count} training / {valid.Count} validation examples, {labels.Count} labels, vocabulary {tok.Vocabulary.Count} ({tok.Kind})");
+
+        var model = new SequenceClassifier(new ClassifierConfig
+        {
+            Encoder = Common.Encoder(s, tok.Vocabulary.Count, null),
+            Pooling = Enum.Parse<Pooling>(s.Choice("pooling", "last", "mean", "max"), ignoreCase: true),
+            Classes = labels.Count,
+        }, Common.ModelRng(s));
+        int batch = s.Int("batch-size", 1);
+        var shuffle = Common.ShuffleRng(s);
+        var lengths = trainX.Select(x => x.Length).ToArray();
+        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => SequenceBatch.FromTokens(trainX, b, b.Select(i => trainY[i]).ToArray())),
+            (trainX.Count + batch - 1) / batch,
+            valid.Count > 0 ? () => Eval(model, validX, validY, labels.Count).Evaluation : null, shuffle);
+        if (ctx.Cancelled) return null;
+
+        var bundle = new ModelBundle { Model = model, Tokenizer = tok, Labels = labels };
+        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, tok, labels, valid.Select(e => (e.Text, e.Label)).ToList(), validX, validY);
+        return new TaskOutcome
+        {
+            Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
+            Rnn = model.Encoder.Rnn, GradientProbe = Common.Probe(model, SequenceBatch.FromTokens(trainX, Enumerable.Range(0, Math.Min(batch, trainX.Count)).ToArray(), trainY[..Math.Min(batch, trainX.Count)])),
+        };
+    }
+
+    private static (Evaluation Evaluation, int[] Predicted, double Loss) Eval(SequenceClassifier model, List<int[]> x, int[] y, int classes)
+    {
+        bool was = model.Training;
+        model.Training = false;
+        var pred = new int[x.Count];
+        double loss = 0;
+        for (int start = 0; start < x.Count; start += 256)
+        {
+            var idx = Enumerable.Range(start, Math.Min(256, x.Count - start)).ToArray();
+            var b = SequenceBatch.FromTokens(x, idx, idx.Select(i => y[i]).ToArray());
+            var p = model.Predict(b);
+            for (int k = 0; k < idx.Length; k++)
+            {
+                var row = p.Span.Slice(k * classes, classes);
+                pred[idx[k]] = Common.ArgMax(row);
+                loss -= Math.Log(Math.Max(row[y[idx[k]]], 1e-30f));
+            }
+        }
+        model.Training = was;
+        double acc = Metrics.Accuracy(pred, y), f1 = Metrics.MacroF1(pred, y, classes);
+        return (new Evaluation("accuracy", acc, true, new Dictionary<string, double> { ["macro_f1"] = f1, ["loss"] = loss / Math.Max(1, x.Count) }), pred, loss / Math.Max(1, x.Count));
+    }
+
+    private static TaskOutcome Score(SequenceClassifier model, Data.ITokenizer tok, IReadOnlyList<string> labels, List<(string Text, string Label)> items, List<int[]> x, int[] y)
+    {
+        var (ev, pred, loss) = Eval(model, x, y, labels.Count);
+        var (acc, f1, confusion) = Common.ClassMetrics(pred, y, labels.Count);
+        return new TaskOutcome
+        {
+            Bundle = new ModelBundle { Model = model, Tokenizer = tok, Labels = labels },
+            Metrics = new() { ["accuracy"] = acc, ["macro_f1"] = f1, ["loss"] = loss },
+            Confusion = confusion, ConfusionLabels = labels,
+            Samples = items.Take(20).Select((it, i) => (it.Text, it.Label, labels[pred[i]])).ToList(),
+        };
+    }
+
+    private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
+    {
+        var model = (SequenceClassifier)bundle.Model;
+        var tok = bundle.Tokenizer ?? throw new RecurFormatException(path, "tokenizer", "expected the model's tokenizer, found none");
+        var labels = bundle.Labels ?? throw new RecurFormatException(path, "labels", "expected the model's labels, found none");
+        var data = Read(path, s);
+        var x = data.Select(e => Common.Encode(tok, e.Text, s, path, e.Line)).ToList();
+        var y = Common.LabelIds(labels, data.Select(e => (e.Label, e.Line)).ToList(), path);
+        return Score(model, tok, labels, data.Select(e => (e.Text, e.Label)).ToList(), x, y);
+    }
+
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    {
+        var model = (SequenceClassifier)bundle.Model;
+        var tok = bundle.Tokenizer!;
+        var labels = bundle.Labels!;
+        foreach (var (text, line) in Common.InputLines(input))
+        {
+            var ids = Common.Encode(tok, text, s, "input", line);
+            var p = model.Predict(SequenceBatch.FromTokens([ids], [0])).ToArray();
+            int best = Common.ArgMax(p);
+            if (!json) { output.WriteLine($"{labels[best]}\t{Common.F(p[best])}"); continue; }
+            output.WriteLine(Common.JsonLine(w =>
+            {
+                w.WriteString("text", text);
+                w.WriteString("label", labels[best]);
+                w.WriteStartObject("probabilities");
+                for (int i = 0; i < labels.Count; i++) w.WriteNumber(labels[i], Math.Round(p[i], 6));
+                w.WriteEndObject();
+            }));
+        }
+    }
+}

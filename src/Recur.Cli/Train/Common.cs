@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Recur.Data;
+using Recur.IO;
+using Recur.Models;
+using Recur.Nn;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Cli.Train;
+
+/// <summary>What every task provides to the commands: train, evaluate a data file, predict from lines of input.</summary>
+internal sealed record TaskDef(
+    Func<RunContext, TaskOutcome?> Train,
+    Func<ModelBundle, Settings, string, TaskOutcome> Evaluate,
+    Action<ModelBundle, Settings, TextReader, TextWriter, bool> Predict);
+
+internal static class TaskRegistry
+{
+    public static TaskDef Get(string task) => task switch
+    {
+        "classify" => ClassifyTask.Def,
+        "tag" => TagTask.Def,
+        "lm" => LmTask.Def,
+        "mlp" => MlpTask.Def,
+        "seq2seq" => Seq2SeqTask.Def,
+        "forecast" => ForecastTask.Def,
+        "audio" => AudioTask.Def,
+        "music" => MusicTask.Def,
+        _ => throw new ArgumentException($"--task: expected one of {string.Join(", ", Settings.Tasks)}, found '{task}'"),
+    };
+
+    /// <summary>The settings a model was trained with (stored as config.* metadata), for evaluate and predict.</summary>
+    public static Settings SettingsOf(ModelBundle bundle, string path)
+    {
+        var stored = bundle.Metadata.Where(kv => kv.Key.StartsWith("config.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[7..], kv => kv.Value);
+        if (!stored.ContainsKey("task"))
+            throw new RecurFormatException(path, "metadata.config.task", "expected the training configuration `recur train` stores, found none (models from other tools: use the library API)");
+        return Settings.FromDictionary(stored);
+    }
+}
+
+internal static class Common
+{
+    public static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static RecurrentMode Cell(Settings s) => s.Choice("cell", "lstm", "gru", "rnn-tanh", "rnn-relu") switch
+    {
+        "gru" => RecurrentMode.Gru,
+        "rnn-tanh" => RecurrentMode.RnnTanh,
+        "rnn-relu" => RecurrentMode.RnnRelu,
+        _ => RecurrentMode.Lstm,
+    };
+
+    public static EncoderConfig Encoder(Settings s, int? vocabulary, int? features) => new()
+    {
+        VocabularySize = vocabulary,
+        InputFeatures = features,
+        EmbeddingDim = s.Int("embedding", 1),
+        Cell = Cell(s),
+        HiddenSize = s.Int("hidden", 1),
+        Layers = s.Int("layers", 1),
+        Bidirectional = s.Bool("bidirectional"),
+        Dropout = s.Float("dropout", 0f, 0.99f),
+        RecurrentDropout = s.Float("recurrent-dropout", 0f, 0.99f),
+    };
+
+    public static string TokenizerKind(Settings s, string fallback)
+    {
+        string k = s.Choice("tokenizer", "auto", "char", "word", "bpe");
+        return k == "auto" ? fallback : k;
+    }
+
+    public static ITokenizer BuildTokenizer(Settings s, IReadOnlyList<string> texts, string fallback, IEnumerable<string>? extraSpecials = null)
+    {
+        int minCount = s.Int("min-count", 1), maxVocab = s.Int("max-vocab", 2);
+        bool lower = s.Bool("lowercase");
+        return TokenizerKind(s, fallback) switch
+        {
+            "char" => new CharTokenizer(Vocabulary.Build(texts.SelectMany(CharTokenizer.Split), minCount, maxVocab, extraSpecials)),
+            "bpe" => BpeTokenizer.Build(lower ? texts.Select(t => t.ToLowerInvariant()) : texts, minCount, maxVocab, extraSpecials),
+            _ => WordTokenizer.Build(texts, lower, minCount, maxVocab, extraSpecials),
+        };
+    }
+
+    /// <summary>Token ids of one example, or an error naming the file and line for an empty or too long sequence.</summary>
+    public static int[] Encode(ITokenizer tok, string text, Settings s, string source, int line)
+    {
+        var ids = tok.Encode(text);
+        if (ids.Length == 0) throw new RecurFormatException(source, $"line {line}", "expected at least one token, found an empty sequence");
+        int max = s.Int("max-length", 1);
+        if (ids.Length > max) throw new RecurFormatException(source, $"line {line}", $"expected at most {max} tokens (--max-length), found {ids.Length}");
+        return ids;
+    }
+
+    /// <summary>Seeded train/validation indices of n examples.</summary>
+    public static (int[] Train, int[] Valid) Split(int n, Settings s)
+    {
+        float f = s.Float("valid-fraction", 0f, 0.9f);
+        var (train, valid) = Batching.Split(n, 1 - f, new Rng(s.Seed));
+        if (train.Length == 0) throw new ArgumentException($"--data: {n} examples leave none to train on after holding out --valid-fraction {f}");
+        return (train, valid);
+    }
+
+    public static Rng ModelRng(Settings s) => new(s.Seed + 1);
+    public static Rng ShuffleRng(Settings s) => new(s.Seed + 2);
+
+    /// <summary>Label ids for a label column; labels the model does not know are an error naming file and line.</summary>
+    public static int[] LabelIds(IReadOnlyList<string> labels, IReadOnlyList<(string Label, int Line)> items, string source)
+    {
+        var index = labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i, StringComparer.Ordinal);
+        return items.Select(it => index.TryGetValue(it.Label, out int id) ? id
+            : throw new RecurFormatException(source, $"line {it.Line} field 'label'", $"expected one of the model's labels [{string.Join(", ", labels.Take(20))}{(labels.Count > 20 ? ", ..." : "")}], found '{it.Label}'")).ToArray();
+    }
+
+    public static (double Accuracy, double MacroF1, int[,] Confusion) ClassMetrics(int[] predicted, int[] truth, int classes) =>
+        (Metrics.Accuracy(predicted, truth), Metrics.MacroF1(predicted, truth, classes), Metrics.ConfusionMatrix(predicted, truth, classes));
+
+    public static int ArgMax(ReadOnlySpan<float> v)
+    {
+        int best = 0;
+        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    /// <summary>Non-empty lines of a prediction input.</summary>
+    public static IEnumerable<(string Text, int Line)> InputLines(TextReader input)
+    {
+        int n = 0;
+        while (input.ReadLine() is { } line)
+        {
+            n++;
+            if (line.Trim().Length > 0) yield return (line, n);
+        }
+    }
+
+    public static string JsonLine(Action<Utf8JsonWriter> body)
+    {
+        var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            body(w);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    public static string F(double v) => v.ToString("G6", Inv);
+
+    /// <summary>Evaluation of a loss over batches (mean weighted by counts).</summary>
+    public static double MeanLoss<T>(ITrainable<T> model, IEnumerable<T> batches)
+    {
+        bool was = model.Model.Training;
+        model.Model.Training = false;
+        double total = 0, count = 0;
+        foreach (var b in batches) { var l = model.Step(b, backward: false); total += l.Loss * l.Count; count += l.Count; }
+        model.Model.Training = was;
+        return count > 0 ? total / count : double.NaN;
+    }
+
+    /// <summary>One backward pass on a batch (for the gradient-flow plot); the gradients are cleared afterwards.</summary>
+    public static Action Probe<T>(ITrainable<T> model, T batch) => () =>
+    {
+        model.Step(batch, backward: true);
+        foreach (var p in model.Model.Parameters()) p.Grad.Span.Clear();
+    };
+
+    public static float[] ParseFloats(string csv, string what) =>
+        csv.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(x => float.TryParse(x, NumberStyles.Float, Inv, out float v) ? v
+            : throw new FormatException($"{what}: expected numbers, found '{x}'")).ToArray();
+
+    public static string JoinFloats(IEnumerable<float> v) => string.Join(",", v.Select(x => x.ToString("R", Inv)));
+}

@@ -1,0 +1,193 @@
+using Recur.Data;
+using Recur.IO;
+using Recur.Models;
+using Recur.Nn;
+using Recur.Tensors;
+using Recur.Training;
+
+namespace Recur.Cli.Train;
+
+/// <summary>
+/// One-to-one: a feed-forward network on numeric columns of a CSV/TSV (classification of the label column, or
+/// regression with --regression). Features are standardised with training statistics stored in the model file.
+/// </summary>
+internal static class MlpTask
+{
+    public static readonly TaskDef Def = new(Train, Evaluate, Predict);
+
+    private sealed record Rows(float[][] X, string[] Labels, int[] Lines);
+
+    private static (DelimitedTable Table, int[] Features, int Label) Open(string path, Settings s, int? expectedFeatures = null)
+    {
+        string labelSpec = s.Str("label-column");
+        var featureSpecs = s.Str("feature-columns").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        bool named = !int.TryParse(labelSpec, out _) || featureSpecs.Any(f => !int.TryParse(f, out _));
+        bool header = s.Choice("header", "auto", "yes", "no") switch { "yes" => true, "no" => false, _ => named };
+        char delimiter = s.Choice("delimiter", "auto", "tab", "comma") switch { "tab" => '\t', "comma" => ',', _ => DelimitedTable.DelimiterFor(path) };
+        var table = DelimitedTable.Read(path, delimiter, header, s.Limits);
+        int label = table.Column(labelSpec, "--label-column");
+        var features = featureSpecs.Length > 0 ? featureSpecs.Select(f => table.Column(f, "--feature-columns")).ToArray()
+            : Enumerable.Range(0, table.Columns).Where(c => c != label).ToArray();
+        if (features.Length == 0) throw new RecurFormatException(path, "--feature-columns", "expected at least one feature column, found none");
+        if (expectedFeatures is { } n && features.Length != n)
+            throw new RecurFormatException(path, "--feature-columns", $"expected {n} feature columns as the model was trained with, found {features.Length}");
+        return (table, features, label);
+    }
+
+    private static Rows Read(string path, Settings s, int? expectedFeatures = null)
+    {
+        var (t, features, label) = Open(path, s, expectedFeatures);
+        return new Rows(t.Rows.Select(r => features.Select(c => t.Number(r, c)).ToArray()).ToArray(),
+            t.Rows.Select(r => t.Cell(r, label, "label")).ToArray(), t.Rows.Select(r => r.Line).ToArray());
+    }
+
+    private static DenseBatch Batch(float[][] x, float[] mean, float[] std, int[] idx, int[]? classes, float[]? values)
+    {
+        int f = mean.Length;
+        var inputs = new Tensor(idx.Length, f);
+        for (int k = 0; k < idx.Length; k++)
+            for (int c = 0; c < f; c++) inputs.Span[k * f + c] = (x[idx[k]][c] - mean[c]) / std[c];
+        return new DenseBatch
+        {
+            Inputs = inputs,
+            Classes = classes is null ? null : idx.Select(i => classes[i]).ToArray(),
+            Values = values is null ? null : Tensor.FromArray(idx.Select(i => values[i]).ToArray(), idx.Length, 1),
+        };
+    }
+
+    private static float[] Values(Rows r, string source) =>
+        r.Labels.Select((l, i) => float.TryParse(l, System.Globalization.NumberStyles.Float, Common.Inv, out float v) && float.IsFinite(v) ? v
+            : throw new RecurFormatException(source, $"line {r.Lines[i]} field 'label'", $"expected a finite number (--regression), found '{l}'")).ToArray();
+
+    private static TaskOutcome? Train(RunContext ctx)
+    {
+        var s = ctx.Settings;
+        string dataPath = s.Str("data");
+        bool regression = s.Bool("regression");
+        var all = Read(dataPath, s);
+        Rows train, valid;
+        string validSource = dataPath;
+        if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s, all.X[0].Length); validSource = vp; }
+        else
+        {
+            var (ti, vi) = Common.Split(all.X.Length, s);
+            Rows Pick(int[] idx) => new(idx.Select(i => all.X[i]).ToArray(), idx.Select(i => all.Labels[i]).ToArray(), idx.Select(i => all.Lines[i]).ToArray());
+            train = Pick(ti);
+            valid = Pick(vi);
+        }
+        int f = train.X[0].Length;
+        var mean = new float[f];
+        var std = new float[f];
+        for (int c = 0; c < f; c++)
+        {
+            double m = train.X.Average(r => r[c]);
+            double v = train.X.Average(r => (r[c] - m) * (r[c] - m));
+            mean[c] = (float)m;
+            std[c] = (float)Math.Max(Math.Sqrt(v), 1e-6);
+        }
+        var labels = regression ? null : train.Labels.Distinct().Order(StringComparer.Ordinal).ToList();
+        int[]? trainC = labels is null ? null : Common.LabelIds(labels, train.Labels.Select((l, i) => (l, train.Lines[i])).ToList(), dataPath);
+        int[]? validC = labels is null ? null : Common.LabelIds(labels, valid.Labels.Select((l, i) => (l, valid.Lines[i])).ToList(), validSource);
+        float[]? trainV = regression ? Values(train, dataPath) : null, validV = regression ? Values(valid, validSource) : null;
+        ctx.PrintConfig($"{train.X.Length} training / {valid.X.Length} validation rows, {f} features, {(regression ? "regression" : $"{labels!.Count} classes")}");
+
+        var hidden = s.Str("mlp-hidden").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(h => int.TryParse(h, out int v) && v >= 1 ? v
+            : throw new ArgumentException($"--mlp-hidden: expected comma-separated widths >= 1, found '{s.Str("mlp-hidden")}'")).ToArray();
+        var model = new Mlp(new MlpConfig { Inputs = f, Hidden = hidden, Outputs = regression ? 1 : labels!.Count, Regression = regression, Dropout = s.Float("dropout", 0f, 0.99f) }, Common.ModelRng(s));
+        int batch = s.Int("batch-size", 1);
+        var shuffle = Common.ShuffleRng(s);
+        var all0 = new int[train.X.Length];
+        ctx.Fit(model, _ => Batching.Batches(all0, batch, shuffle, bucket: false).Select(b => Batch(train.X, mean, std, b, trainC, trainV)),
+            (train.X.Length + batch - 1) / batch,
+            valid.X.Length > 0 ? () =>
+            {
+                var m = Score(model, valid, mean, std, labels, validC, validV).Metrics;
+                return regression ? new Evaluation("rmse", m["rmse"], false, new Dictionary<string, double> { ["mae"] = m["mae"] })
+                    : new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] });
+            } : null, shuffle);
+        if (ctx.Cancelled) return null;
+        var bundle = new ModelBundle
+        {
+            Model = model, Labels = labels,
+            Metadata = new Dictionary<string, string> { ["feature_mean"] = Common.JoinFloats(mean), ["feature_std"] = Common.JoinFloats(std) },
+        };
+        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, mean, std, labels, validC, validV);
+        return new TaskOutcome { Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples };
+    }
+
+    private static TaskOutcome Score(Mlp model, Rows data, float[] mean, float[] std, IReadOnlyList<string>? labels, int[]? classes, float[]? values)
+    {
+        bool was = model.Training;
+        model.Training = false;
+        var idx = Enumerable.Range(0, data.X.Length).ToArray();
+        var b = Batch(data.X, mean, std, idx, classes, values);
+        var y = model.Forward(b.Inputs);
+        double loss = model.Step(b, backward: false).Loss;
+        model.Training = was;
+        if (labels is null)
+        {
+            var pred = y.ToArray();
+            return new TaskOutcome
+            {
+                Bundle = new ModelBundle { Model = model },
+                Metrics = new() { ["mae"] = Metrics.Mae(pred, values!), ["rmse"] = Metrics.Rmse(pred, values!), ["loss"] = loss },
+                Samples = idx.Take(20).Select(i => (string.Join(",", data.X[i].Select(v => Common.F(v))), Common.F(values![i]), Common.F(pred[i]))).ToList(),
+            };
+        }
+        int n = labels.Count;
+        var predicted = idx.Select(i => Common.ArgMax(y.Span.Slice(i * n, n))).ToArray();
+        var (acc, f1, confusion) = Common.ClassMetrics(predicted, classes!, n);
+        return new TaskOutcome
+        {
+            Bundle = new ModelBundle { Model = model },
+            Metrics = new() { ["accuracy"] = acc, ["macro_f1"] = f1, ["loss"] = loss },
+            Confusion = confusion, ConfusionLabels = labels,
+            Samples = idx.Take(20).Select(i => (string.Join(",", data.X[i].Select(v => Common.F(v))), labels[classes![i]], labels[predicted[i]])).ToList(),
+        };
+    }
+
+    private static (float[] Mean, float[] Std) Stats(ModelBundle bundle) =>
+        (Common.ParseFloats(bundle.Metadata["feature_mean"], "feature_mean"), Common.ParseFloats(bundle.Metadata["feature_std"], "feature_std"));
+
+    private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
+    {
+        var model = (Mlp)bundle.Model;
+        var (mean, std) = Stats(bundle);
+        var data = Read(path, s, model.Config.Inputs);
+        var labels = bundle.Labels;
+        return Score(model, data, mean, std, labels,
+            labels is null ? null : Common.LabelIds(labels, data.Labels.Select((l, i) => (l, data.Lines[i])).ToList(), path),
+            labels is null ? Values(data, path) : null);
+    }
+
+    /// <summary>Each input line: the feature values, comma- or TAB-separated.</summary>
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    {
+        var model = (Mlp)bundle.Model;
+        var (mean, std) = Stats(bundle);
+        foreach (var (text, line) in Common.InputLines(input))
+        {
+            var cells = text.Split(text.Contains('\t') ? '\t' : ',');
+            if (cells.Length != model.Config.Inputs)
+                throw new RecurFormatException("input", $"line {line}", $"expected {model.Config.Inputs} feature values, found {cells.Length}");
+            var x = cells.Select((c, i) => float.TryParse(c.Trim(), System.Globalization.NumberStyles.Float, Common.Inv, out float v) && float.IsFinite(v) ? v
+                : throw new RecurFormatException("input", $"line {line} field {i}", $"expected a finite number, found '{c}'")).ToArray();
+            var y = model.Forward(Batch([x], mean, std, [0], null, null).Inputs).ToArray();
+            if (bundle.Labels is not { } labels)
+            {
+                output.WriteLine(json ? Common.JsonLine(w => w.WriteNumber("value", y[0])) : Common.F(y[0]));
+                continue;
+            }
+            var p = Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).ToArray();
+            int best = Common.ArgMax(p);
+            if (!json) { output.WriteLine($"{labels[best]}\t{Common.F(p[best])}"); continue; }
+            output.WriteLine(Common.JsonLine(w =>
+            {
+                w.WriteString("label", labels[best]);
+                w.WriteStartObject("probabilities");
+                for (int i = 0; i < labels.Count; i++) w.WriteNumber(labels[i], Math.Round(p[i], 6));
+                w.WriteEndObject();
+            }));
+        }
+    }
+}

@@ -1,0 +1,301 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Recur.Cli.Experiments;
+using Recur.Cli.Reporting;
+using Recur.IO;
+using Recur.Nn;
+using Recur.Optim;
+using Recur.Tensors;
+using Recur.Training;
+using Spectre.Console;
+
+namespace Recur.Cli.Train;
+
+/// <summary>What a task hands back after training: the model bundle and what the report shows.</summary>
+internal sealed class TaskOutcome
+{
+    public required ModelBundle Bundle { get; init; }
+    /// <summary>Test (or final validation) metrics with the evaluate command's keys.</summary>
+    public Dictionary<string, double> Metrics { get; init; } = [];
+    public int[,]? Confusion { get; init; }
+    public IReadOnlyList<string>? ConfusionLabels { get; init; }
+    /// <summary>Sample predictions: (input, expected, predicted).</summary>
+    public List<(string Input, string Expected, string Predicted)> Samples { get; init; } = [];
+    /// <summary>The model's recurrent stack and one batch run for the gradient-flow curve (null: no curve).</summary>
+    public Action? GradientProbe { get; init; }
+    public Recurrent? Rnn { get; init; }
+}
+
+/// <summary>
+/// One training run of <c>recur train</c>: the run folder (config.json, metrics.jsonl, checkpoint.ckpt, model.recur,
+/// curves.png, gradient-norm.png, gradient-flow.png, report.html), progress (a live bar on a terminal, plain lines
+/// otherwise), checkpoints with exact resume, and Ctrl-C/SIGTERM handling (checkpoint, then exit 130).
+/// </summary>
+internal sealed class RunContext : IDisposable
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private readonly CancellationTokenSource cts = new();
+    private readonly List<PosixSignalRegistration> signals = [];
+    private readonly StreamWriter metricsLog;
+    private readonly List<(long Step, double Loss, double GradNorm)> steps = [];
+    private readonly List<EpochSummary> epochs = [];
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+
+    public RunContext(Settings settings, bool resume)
+    {
+        Settings = settings;
+        Resume = resume;
+        Dir = Path.GetFullPath(settings.Str("output"));
+        Directory.CreateDirectory(Dir);
+        if (!resume && File.Exists(CheckpointPath))
+            throw new ArgumentException($"--output: {Dir} holds the checkpoint of an earlier run; continue it with --resume, or choose another --output");
+        AtomicFile.Write(Path.Combine(Dir, "config.json"), fs => fs.Write(Encoding.UTF8.GetBytes(settings.Json())));
+        string metricsPath = Path.Combine(Dir, "metrics.jsonl");
+        if (resume && File.Exists(metricsPath))
+        {
+            // Rows after the checkpoint will be written again by the resumed run: drop them.
+            long at = ResumeStep();
+            var kept = File.ReadAllLines(metricsPath).Where(l => StepOf(l) <= at).ToList();
+            File.WriteAllLines(metricsPath, kept);
+        }
+        else if (File.Exists(metricsPath)) File.Delete(metricsPath);
+        metricsLog = new StreamWriter(metricsPath, append: true, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
+            signals.Add(PosixSignalRegistration.Create(sig, c => { c.Cancel = true; cts.Cancel(); }));
+    }
+
+    public Settings Settings { get; }
+    public bool Resume { get; }
+    public string Dir { get; }
+    public string CheckpointPath => Path.Combine(Dir, "checkpoint.ckpt");
+    public string ModelPath => Path.Combine(Dir, "model.recur");
+    public TrainingResult? Result { get; private set; }
+    public bool Interactive => !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null;
+
+    private long ResumeStep()
+    {
+        if (!File.Exists(CheckpointPath)) throw new FileNotFoundException($"--resume: no checkpoint at {CheckpointPath}", CheckpointPath);
+        var file = SafeTensorsFile.Load(CheckpointPath);
+        using var doc = JsonDocument.Parse(file.Metadata.GetValueOrDefault("trainer") ?? "{}");
+        return doc.RootElement.TryGetProperty("step", out var s) && s.TryGetInt64(out long x) ? x : 0;
+    }
+
+    private static long StepOf(string jsonLine)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(jsonLine);
+            return doc.RootElement.TryGetProperty("step", out var s) && s.TryGetInt64(out long x) ? x : long.MaxValue;
+        }
+        catch (JsonException) { return long.MaxValue; }
+    }
+
+    public void PrintConfig(string summary)
+    {
+        Console.WriteLine($"recur train --task {Settings.Task}: {summary}");
+        Console.WriteLine("configuration (saved to " + Path.Combine(Dir, "config.json") + "):");
+        foreach (var (k, v) in Settings.Relevant) Console.WriteLine($"  {k,-20} {v}");
+    }
+
+    public Optimizer MakeOptimizer(Module model)
+    {
+        float lr = Settings.Float("lr", 0f), wd = Settings.Float("weight-decay", 0f);
+        var ps = model.Parameters();
+        return Settings.Choice("optimizer", "adam", "adamw", "sgd", "rmsprop", "adagrad") switch
+        {
+            "adam" => new Adam(ps, lr, weightDecay: wd),
+            "adamw" => new AdamW(ps, lr, weightDecay: wd),
+            "sgd" => new Sgd(ps, lr, momentum: 0.9f, weightDecay: wd),
+            "rmsprop" => new RmsProp(ps, lr, weightDecay: wd),
+            _ => new Adagrad(ps, lr, weightDecay: wd),
+        };
+    }
+
+    private LrSchedule? MakeSchedule(long totalSteps)
+    {
+        float lr = Settings.Float("lr", 0f);
+        return Settings.Choice("schedule", "none", "cosine", "plateau", "step") switch
+        {
+            "cosine" => new CosineWarmupSchedule(lr, Settings.Int("warmup", 0), Math.Max(1, totalSteps), lr / 20),
+            "plateau" => new ReduceOnPlateauSchedule(lr, 0.5f, patience: 1),
+            "step" => new StepSchedule(lr, 10, 0.5f),
+            _ => null,
+        };
+    }
+
+    /// <summary>Trains with the run's options; <paramref name="shuffle"/> is the data stream shared across epochs.</summary>
+    public TrainingResult Fit<TBatch>(ITrainable<TBatch> model, Func<int, IEnumerable<TBatch>> batches, int batchesPerEpoch,
+        Func<Evaluation>? validate, Rng? shuffle)
+    {
+        int epochsN = Settings.Int("epochs", 1);
+        var optimizer = MakeOptimizer(model.Model);
+        var schedule = MakeSchedule((long)epochsN * batchesPerEpoch);
+        float clip = Settings.Float("clip-norm", 0f);
+        int patience = Settings.Int("patience", 0);
+        int every = Settings.Int("checkpoint-every", 0);
+        var trainer = new Trainer<TBatch>(optimizer, new TrainerOptions
+        {
+            Epochs = epochsN,
+            ClipNorm = clip > 0 ? clip : null,
+            EarlyStoppingPatience = patience > 0 ? patience : null,
+            LogEvery = Settings.Int("log-every", 1),
+            CheckpointPath = CheckpointPath,
+            CheckpointEvery = every > 0 ? every : null,
+            CheckpointMetadata = new Dictionary<string, string> { ["config"] = Settings.Json() },
+            ResumeFrom = Resume ? CheckpointPath : null,
+        }, schedule);
+        if (shuffle is not null) trainer.TrackDataRng("shuffle", shuffle);
+        trainer.Progress += Log;
+
+        if (!Interactive)
+        {
+            trainer.Progress += ProgressPrinter.Print;
+            Result = trainer.Fit(model, batches, validate, batchesPerEpoch, cts.Token);
+        }
+        else
+        {
+            AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("training", maxValue: Math.Max(1, (double)epochsN * batchesPerEpoch));
+                    trainer.Progress += p =>
+                    {
+                        task.Value = Math.Min(task.MaxValue, p.Step);
+                        if (p.Kind == ProgressKind.Step)
+                            task.Description = string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} lr {p.LearningRate:G3} |g| {p.GradientNorm:F2} {p.ItemsPerSecond:F0}/s");
+                        else if (p.Kind == ProgressKind.EpochEnd)
+                            AnsiConsole.MarkupLine(Markup.Escape(string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs}: train loss {p.Loss:F4}{(p.Validation is { } v ? $", validation {v.Name} {v.Value:F4}" : "")} ({ProgressPrinter.Format(p.Elapsed)})")));
+                        else if (p.Kind == ProgressKind.Warning)
+                            AnsiConsole.MarkupLine("[yellow]warning:[/] " + Markup.Escape(p.Message ?? ""));
+                    };
+                    Result = trainer.Fit(model, batches, validate, batchesPerEpoch, cts.Token);
+                });
+        }
+        epochs.Clear();
+        epochs.AddRange(Result!.History);
+        return Result;
+    }
+
+    public bool Cancelled => Result?.Reason == StopReason.Cancelled;
+
+    private void Log(TrainingProgress p)
+    {
+        var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("kind", p.Kind.ToString().ToLowerInvariant());
+            w.WriteNumber("epoch", p.Epoch);
+            w.WriteNumber("step", p.Step);
+            Num(w, "loss", p.Loss);
+            Num(w, "lr", p.LearningRate);
+            Num(w, "grad_norm", p.GradientNorm);
+            Num(w, "items_per_second", p.ItemsPerSecond);
+            Num(w, "elapsed_seconds", p.Elapsed.TotalSeconds);
+            if (p.Validation is { } v)
+            {
+                Num(w, "val_" + v.Name, v.Value);
+                if (v.Others is not null) foreach (var (k, x) in v.Others) Num(w, "val_" + k, x);
+            }
+            if (p.Message is not null) w.WriteString("message", p.Message);
+            w.WriteEndObject();
+        }
+        metricsLog.WriteLine(Encoding.UTF8.GetString(ms.ToArray()));
+        if (p.Kind == ProgressKind.Step) steps.Add((p.Step, p.Loss, p.GradientNorm));
+    }
+
+    private static void Num(Utf8JsonWriter w, string name, double v)
+    {
+        if (double.IsFinite(v)) w.WriteNumber(name, v);
+        else w.WriteNull(name);
+    }
+
+    /// <summary>Saves the model, metrics, plots and report, and prints where they are.</summary>
+    public void Finish(TaskOutcome outcome, string taskLine)
+    {
+        var meta = new Dictionary<string, string>(outcome.Bundle.Metadata);
+        foreach (var (k, v) in Settings.Values) meta["config." + k] = v;
+        meta["task"] = Settings.Task;
+        meta["steps"] = (Result?.Steps ?? 0).ToString(Inv);
+        meta["epochs_run"] = (Result?.History.Count ?? 0).ToString(Inv);
+        meta["stop_reason"] = Result?.Reason.ToString() ?? "";
+        foreach (var (k, v) in outcome.Metrics) meta["metric." + k] = ModelFile.Format(v);
+        var bundle = new ModelBundle
+        {
+            Model = outcome.Bundle.Model, Tokenizer = outcome.Bundle.Tokenizer, TargetTokenizer = outcome.Bundle.TargetTokenizer,
+            Labels = outcome.Bundle.Labels, Metadata = meta,
+        };
+        ModelFile.Save(ModelPath, bundle);
+        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics))));
+
+        var pictures = new List<(string Title, string File)>();
+        if (epochs.Count > 0)
+        {
+            var x = epochs.Select(e => (double)e.Epoch).ToArray();
+            var series = new List<Series> { new("train loss", x, epochs.Select(e => e.TrainLoss).ToArray()) };
+            if (epochs.All(e => e.Validation is not null))
+                series.Add(new($"validation {epochs[0].Validation!.Name}", x, epochs.Select(e => e.Validation!.Value).ToArray()));
+            Plots.Lines(Path.Combine(Dir, "curves.png"), "Training and validation", "epoch", "value", series);
+            pictures.Add(("Training and validation curves", "curves.png"));
+        }
+        if (steps.Count > 1)
+        {
+            Plots.Lines(Path.Combine(Dir, "gradient-norm.png"), "Global gradient norm before clipping", "step", "||g||",
+                [new("gradient norm", steps.Select(s => (double)s.Step).ToArray(), steps.Select(s => s.GradNorm).ToArray())], logY: true);
+            pictures.Add(("Global gradient norm (before clipping) per logged step", "gradient-norm.png"));
+        }
+        if (outcome.Rnn is { } rnn && outcome.GradientProbe is { } probe)
+        {
+            rnn.RecordGradientFlow = true;
+            try { probe(); }
+            finally { rnn.RecordGradientFlow = false; }
+            if (rnn.LastGradientFlow is { Length: > 1 } flow)
+            {
+                Plots.Lines(Path.Combine(Dir, "gradient-flow.png"), "||dLoss/dh_t|| per time step (first layer)", "time step t", "||dL/dh_t||",
+                    [new("trained model, one training batch", Enumerable.Range(0, flow.Length).Select(i => (double)i).ToArray(), flow.Select(v => Math.Max(v, 1e-30)).ToArray())], logY: true);
+                pictures.Add(("Gradient flow: ||dLoss/dh_t|| for every time step t", "gradient-flow.png"));
+            }
+        }
+        HtmlReport.Write(Path.Combine(Dir, "report.html"), Settings, Result, outcome, pictures.Select(p => (p.Title, Path.Combine(Dir, p.File))).ToList(), taskLine);
+
+        Console.WriteLine(taskLine);
+        foreach (var (k, v) in outcome.Metrics) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
+        foreach (var (i, e, p) in outcome.Samples.Take(5)) Console.WriteLine($"  {Clip(i)}\n    expected: {Clip(e)}\n    predicted: {Clip(p)}");
+        Console.WriteLine($"model: {ModelPath}");
+        Console.WriteLine($"run folder: {Dir} (config.json, metrics.jsonl, metrics.json, {string.Join(", ", pictures.Select(p => p.File))}, report.html)");
+    }
+
+    public static string MetricsJson(IReadOnlyDictionary<string, double> metrics)
+    {
+        var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            foreach (var (k, v) in metrics) Num(w, k, v);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    private static string Clip(string s) => s.Length <= 120 ? s : s[..117] + "...";
+
+    /// <summary>After Ctrl-C: say where the checkpoint is and how to continue.</summary>
+    public int Interrupted()
+    {
+        Console.WriteLine($"interrupted: checkpoint saved to {CheckpointPath}");
+        Console.WriteLine($"continue with: recur train --output {Dir} --resume");
+        return 130;
+    }
+
+    public void Dispose()
+    {
+        foreach (var s in signals) s.Dispose();
+        metricsLog.Dispose();
+        cts.Dispose();
+    }
+}
