@@ -15,6 +15,7 @@ root.Subcommands.Add(ModelCommands.Inspect());
 root.Subcommands.Add(ModelCommands.Export());
 root.Subcommands.Add(ModelCommands.Import());
 root.Subcommands.Add(PlotCommand.Create());
+root.Subcommands.Add(DataCommand.Create());
 try
 {
     return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
