@@ -23,6 +23,9 @@ internal static class ProgressPrinter
                     : "";
                 Console.WriteLine(string.Create(inv, $"epoch {p.Epoch}/{p.Epochs} done: train loss {p.Loss:F4}{val}  ({Format(p.Elapsed)})"));
                 break;
+            case ProgressKind.Checkpoint:
+                Console.WriteLine($"  {p.Message}");
+                break;
             default:
                 Console.WriteLine($"  warning: {p.Message}");
                 break;

@@ -95,7 +95,7 @@ internal static class ClassifyTask
         return (new Evaluation("accuracy", acc, true, new Dictionary<string, double> { ["macro_f1"] = f1, ["loss"] = loss / Math.Max(1, x.Count) }), pred, loss / Math.Max(1, x.Count));
     }
 
-    private static TaskOutcome Score(SequenceClassifier model, Data.ITokenizer tok, IReadOnlyList<string> labels, List<(string Text, string Label)> items, List<int[]> x, int[] y)
+    private static TaskOutcome Score(SequenceClassifier model, Recur.Data.ITokenizer tok, IReadOnlyList<string> labels, List<(string Text, string Label)> items, List<int[]> x, int[] y)
     {
         var (ev, pred, loss) = Eval(model, x, y, labels.Count);
         var (acc, f1, confusion) = Common.ClassMetrics(pred, y, labels.Count);

@@ -22,9 +22,16 @@ internal static class MlpTask
         string labelSpec = s.Str("label-column");
         var featureSpecs = s.Str("feature-columns").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         bool named = !int.TryParse(labelSpec, out _) || featureSpecs.Any(f => !int.TryParse(f, out _));
-        bool header = s.Choice("header", "auto", "yes", "no") switch { "yes" => true, "no" => false, _ => named };
         char delimiter = s.Choice("delimiter", "auto", "tab", "comma") switch { "tab" => '\t', "comma" => ',', _ => DelimitedTable.DelimiterFor(path) };
-        var table = DelimitedTable.Read(path, delimiter, header, s.Limits);
+        string text = DataFiles.ReadAllText(path, s.Limits);
+        bool header = s.Choice("header", "auto", "yes", "no") switch
+        {
+            "yes" => true,
+            "no" => false,
+            // auto: a header when columns are named, or when the first row is not all numbers apart from the label.
+            _ => named || FirstRowHasText(DelimitedTable.Parse(text, path, delimiter, hasHeader: false), labelSpec),
+        };
+        var table = DelimitedTable.Parse(text, path, delimiter, header);
         int label = table.Column(labelSpec, "--label-column");
         var features = featureSpecs.Length > 0 ? featureSpecs.Select(f => table.Column(f, "--feature-columns")).ToArray()
             : Enumerable.Range(0, table.Columns).Where(c => c != label).ToArray();
@@ -32,6 +39,12 @@ internal static class MlpTask
         if (expectedFeatures is { } n && features.Length != n)
             throw new RecurFormatException(path, "--feature-columns", $"expected {n} feature columns as the model was trained with, found {features.Length}");
         return (table, features, label);
+    }
+
+    private static bool FirstRowHasText(DelimitedTable t, string labelSpec)
+    {
+        int label = t.Column(labelSpec, "--label-column");
+        return t.Rows[0].Cells.Where((_, i) => i != label).Any(c => !float.TryParse(c, System.Globalization.NumberStyles.Float, Common.Inv, out _));
     }
 
     private static Rows Read(string path, Settings s, int? expectedFeatures = null)

@@ -47,9 +47,17 @@ internal sealed class RunContext : IDisposable
     public RunContext(Settings settings, bool resume)
     {
         Settings = settings;
-        Resume = resume;
         Dir = Path.GetFullPath(settings.Str("output"));
         Directory.CreateDirectory(Dir);
+        // A process killed while writing leaves its temporary file (never a half-written target): clear them away.
+        foreach (var stale in Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix)) File.Delete(stale);
+        if (resume && !File.Exists(CheckpointPath))
+        {
+            // Stopped before its first checkpoint: nothing was kept, so continuing is starting again with the saved configuration.
+            Console.WriteLine($"note: no checkpoint in {Dir} yet; starting the run from the beginning with its saved configuration");
+            resume = false;
+        }
+        Resume = resume;
         if (!resume && File.Exists(CheckpointPath))
             throw new ArgumentException($"--output: {Dir} holds the checkpoint of an earlier run; continue it with --resume, or choose another --output");
         AtomicFile.Write(Path.Combine(Dir, "config.json"), fs => fs.Write(Encoding.UTF8.GetBytes(settings.Json())));
@@ -219,7 +227,9 @@ internal sealed class RunContext : IDisposable
     public void Finish(TaskOutcome outcome, string taskLine)
     {
         var meta = new Dictionary<string, string>(outcome.Bundle.Metadata);
-        foreach (var (k, v) in Settings.Values) meta["config." + k] = v;
+        // The run folder is where this copy was written, not part of the model: left out so that two runs of the same
+        // configuration write byte-identical model files.
+        foreach (var (k, v) in Settings.Values) if (k != "output") meta["config." + k] = v;
         meta["task"] = Settings.Task;
         meta["steps"] = (Result?.Steps ?? 0).ToString(Inv);
         meta["epochs_run"] = (Result?.History.Count ?? 0).ToString(Inv);

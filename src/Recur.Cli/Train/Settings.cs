@@ -206,7 +206,7 @@ internal sealed class Settings
         }
     }
 
-    public Data.ReadLimits Limits => new(MaxFileBytes: (long)Int("max-file-mb", 1) * 1024 * 1024, MaxSequenceLength: Int("max-length", 1), MaxVocabulary: Math.Max(Int("max-vocab", 2), 2));
+    public Recur.Data.ReadLimits Limits => new(MaxFileBytes: (long)Int("max-file-mb", 1) * 1024 * 1024, MaxSequenceLength: Int("max-length", 1), MaxVocabulary: Math.Max(Int("max-vocab", 2), 2));
 
     public string Json()
     {

@@ -31,4 +31,21 @@ public static class CliRunner
         await p.WaitForExitAsync(timeout.Token);
         return (p.ExitCode, await stdout, await stderr);
     }
+
+    /// <summary>Starts the tool with redirected output (the caller waits, reads and disposes).</summary>
+    public static Process Start(params string[] args)
+    {
+        Assert.True(File.Exists(Dll), $"{Dll} is missing");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    /// <summary>Sends a POSIX signal (TERM, INT, KILL) to a process.</summary>
+    public static void Signal(Process p, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, UseShellExecute = false })!;
+        kill.WaitForExit();
+    }
 }

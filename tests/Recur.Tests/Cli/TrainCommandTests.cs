@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Recur.Data;
+using Recur.IO;
+using Recur.Tensors;
+
+namespace Recur.Tests.Cli;
+
+/// <summary>
+/// `recur train` for every task on small data the test generates, then evaluate (JSON keys), predict, generate,
+/// translate, inspect and export on the result; and the run folder's contents.
+/// </summary>
+public sealed class TrainCommandTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("recur-train-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        string path = Path.Combine(dir, name);
+        File.WriteAllText(path, text, new UTF8Encoding(false));
+        return path;
+    }
+
+    /// <summary>Writes the task's data and returns (training args, evaluate data, one predict input line or null, expected metric keys).</summary>
+    private (string[] Args, string EvalData, string? PredictLine, string[] Keys) Prepare(string task)
+    {
+        var rng = new Rng(7);
+        int R(int n) => (int)(rng.NextUInt64() % (ulong)n);
+        var sb = new StringBuilder();
+        switch (task)
+        {
+            case "classify":
+            {
+                string[] good = ["great", "good", "lovely"], bad = ["awful", "bad", "poor"], filler = ["the", "food", "was", "really", "service"];
+                sb.Append("text\tlabel\n");
+                for (int i = 0; i < 120; i++)
+                {
+                    bool pos = i % 2 == 0;
+                    sb.Append($"{filler[R(5)]} {filler[R(5)]} {(pos ? good : bad)[R(3)]} {filler[R(5)]}\t{(pos ? "pos" : "neg")}\n");
+                }
+                string p = Write("cls.tsv", sb.ToString());
+                return (["--data", p, "--text-column", "text", "--label-column", "label"], p, "the food was great", ["accuracy", "macro_f1", "loss"]);
+            }
+            case "tag":
+            {
+                var lex = new (string W, string T)[] { ("the", "DET"), ("a", "DET"), ("dog", "NOUN"), ("cat", "NOUN"), ("runs", "VERB"), ("sleeps", "VERB") };
+                for (int i = 0; i < 60; i++)
+                {
+                    foreach (int k in new[] { R(2), 2 + R(2), 4 + R(2) }) sb.Append($"{lex[k].W} {lex[k].T}\n");
+                    sb.Append('\n');
+                }
+                string p = Write("tag.conll", sb.ToString());
+                return (["--data", p], p, "the cat runs", ["accuracy", "macro_f1", "loss"]);
+            }
+            case "lm":
+            {
+                for (int i = 0; i < 300; i++) sb.Append("abcab ");
+                string p = Write("lm.txt", sb.ToString());
+                return (["--data", p, "--bptt", "16", "--batch-size", "4"], p, "abca", ["loss", "perplexity", "bits_per_char"]);
+            }
+            case "seq2seq":
+            {
+                string[] v = ["one", "two", "three", "four", "five"];
+                sb.Append("source,target\n");
+                for (int i = 0; i < 80; i++)
+                {
+                    var s = Enumerable.Range(0, 2 + R(3)).Select(_ => v[R(5)]).ToArray();
+                    sb.Append($"{string.Join(' ', s)},{string.Join(' ', s.Reverse())}\n");
+                }
+                string p = Write("s2s.csv", sb.ToString());
+                return (["--data", p, "--source-column", "source", "--target-column", "target", "--beam", "2"], p, "one two", ["bleu", "bleu_greedy", "loss"]);
+            }
+            case "forecast":
+            {
+                sb.Append("t,value\n");
+                for (int i = 0; i < 120; i++) sb.Append(string.Create(CultureInfo.InvariantCulture, $"{i},{(i == 50 ? "" : (10 + 3 * Math.Sin(i * Math.PI / 6)).ToString("F3", CultureInfo.InvariantCulture))}\n"));
+                string p = Write("series.csv", sb.ToString());
+                return (["--data", p, "--column", "value", "--window", "12", "--season", "12", "--horizon", "2"], p, null, ["mae", "rmse", "naive_mae", "naive_rmse", "seasonal_naive_mae"]);
+            }
+            case "audio":
+            {
+                string folder = Path.Combine(dir, "wav");
+                Directory.CreateDirectory(folder);
+                for (int i = 0; i < 16; i++)
+                {
+                    bool high = i % 2 == 0;
+                    var samples = Enumerable.Range(0, 2400).Select(t => (float)(0.5 * Math.Sin(2 * Math.PI * (high ? 2000 : 300) * t / 8000.0))).ToArray();
+                    File.WriteAllBytes(Path.Combine(folder, $"{(high ? "high" : "low")}_{i}.wav"), Wav.Write16(samples, 8000));
+                }
+                return (["--data", folder, "--pooling", "mean"], folder, Path.Combine(folder, "high_0.wav"), ["accuracy", "macro_f1", "loss"]);
+            }
+            case "music":
+            {
+                var pieces = Enumerable.Range(0, 12).Select(k => new Piece([.. new[] { 0, 2, 4, 5, 7 }.Select(d => new[] { 60 + k + d }), new[] { 60 + k, 64 + k, 67 + k }])).ToList();
+                string p = Path.Combine(dir, "music.json");
+                PianoRoll.WriteJson(p, pieces);
+                return (["--data", p, "--batch-size", "4"], p, null, ["nll_per_step"]);
+            }
+            default: // mlp
+            {
+                sb.Append("x1,x2,label\n");
+                for (int i = 0; i < 100; i++)
+                {
+                    double a = R(1000) / 500.0 - 1, b = R(1000) / 500.0 - 1;
+                    sb.Append(string.Create(CultureInfo.InvariantCulture, $"{a:F3},{b:F3},{(a + b > 0 ? "up" : "down")}\n"));
+                }
+                string p = Write("mlp.csv", sb.ToString());
+                return (["--data", p], p, "0.5,0.5", ["accuracy", "macro_f1", "loss"]);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("classify")]
+    [InlineData("tag")]
+    [InlineData("lm")]
+    [InlineData("seq2seq")]
+    [InlineData("forecast")]
+    [InlineData("audio")]
+    [InlineData("music")]
+    [InlineData("mlp")]
+    public async Task EveryTaskTrainsEvaluatesAndPredictsFromFiles(string task)
+    {
+        var (args, evalData, predictLine, keys) = Prepare(task);
+        string run = Path.Combine(dir, "run");
+        var (code, stdout, stderr) = await CliRunner.Run(["train", "--task", task, "--epochs", "2", "--hidden", "8", "--embedding", "8", "--output", run, .. args]);
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains("configuration (saved to", stdout);
+        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "model.recur", "curves.png", "report.html" })
+            Assert.True(File.Exists(Path.Combine(run, f)), $"{f} missing in the run folder:\n{stdout}");
+        Assert.False(File.Exists(Path.Combine(run, "checkpoint.ckpt")), "a finished run removes its checkpoint");
+        Assert.Contains("<h2>Metrics</h2>", File.ReadAllText(Path.Combine(run, "report.html")));
+        Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(run, "report.html")));
+        using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
+            Assert.Equal(task, config.RootElement.GetProperty("task").GetString());
+        var logRows = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
+        Assert.Contains(logRows, l => l.Contains("\"kind\":\"epochend\""));
+
+        string model = Path.Combine(run, "model.recur");
+        (code, stdout, stderr) = await CliRunner.Run("evaluate", "--model", model, "--data", evalData, "--json", "-");
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        using (var metrics = JsonDocument.Parse(stdout))
+            foreach (var k in keys)
+                Assert.True(metrics.RootElement.TryGetProperty(k, out var v) && v.ValueKind == JsonValueKind.Number, $"metric {k} missing in {stdout}");
+
+        (code, stdout, stderr) = await CliRunner.Run("inspect", model);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("parameters:", stdout);
+
+        if (predictLine is not null)
+        {
+            string input = Write("input.txt", predictLine + "\n");
+            (code, stdout, stderr) = await CliRunner.Run("predict", "--model", model, "--input", input, "--format", "jsonl");
+            Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+            using var row = JsonDocument.Parse(stdout.Trim());
+            Assert.Equal(JsonValueKind.Object, row.RootElement.ValueKind);
+        }
+        switch (task)
+        {
+            case "forecast":
+                (code, stdout, stderr) = await CliRunner.Run("predict", "--model", model, "--input", evalData);
+                Assert.True(code == 0, stderr);
+                Assert.Equal(2, stdout.Trim().Split('\n').Length); // --horizon 2
+                break;
+            case "lm":
+                (code, stdout, stderr) = await CliRunner.Run("generate", "--model", model, "--prompt", "abc", "--length", "20", "--seed", "3");
+                Assert.True(code == 0, stderr);
+                Assert.StartsWith("abc", stdout);
+                Assert.True(stdout.TrimEnd('\n').Length > 3, stdout); // 20 sampled tokens follow (an untrained model may sample <unk>)
+                break;
+            case "music":
+                string mid = Path.Combine(dir, "out.mid");
+                (code, _, stderr) = await CliRunner.Run("generate", "--model", model, "--length", "8", "--midi", mid);
+                Assert.True(code == 0, stderr);
+                Assert.Equal("MThd"u8.ToArray(), File.ReadAllBytes(mid)[..4]);
+                break;
+            case "seq2seq":
+                string src = Write("src.txt", "one two three\n");
+                (code, stdout, stderr) = await CliRunner.Run("translate", "--model", model, "--input", src, "--beam", "3");
+                Assert.True(code == 0, stderr);
+                Assert.Single(stdout.Trim().Split('\n'));
+                break;
+            case "tag" or "classify":
+                string onnx = Path.Combine(dir, "model.onnx");
+                (code, stdout, stderr) = await CliRunner.Run("export", model, "--onnx", onnx);
+                Assert.True(code == 0, stderr);
+                Assert.True(new FileInfo(onnx).Length > 100);
+                break;
+        }
+    }
+
+    [Fact]
+    public async Task SameSeedGivesByteIdenticalModelFiles()
+    {
+        var (args, _, _, _) = Prepare("classify");
+        string a = Path.Combine(dir, "a"), b = Path.Combine(dir, "b");
+        string[] common = ["train", "--task", "classify", "--epochs", "2", "--hidden", "8", "--dropout", "0.2", .. args];
+        Assert.Equal(0, (await CliRunner.Run([.. common, "--output", a])).ExitCode);
+        Assert.Equal(0, (await CliRunner.Run([.. common, "--output", b])).ExitCode);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a, "model.recur")), File.ReadAllBytes(Path.Combine(b, "model.recur")));
+        // A different seed gives a different model: the comparison can fail.
+        string c = Path.Combine(dir, "c");
+        Assert.Equal(0, (await CliRunner.Run([.. common, "--output", c, "--seed", "2"])).ExitCode);
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(a, "model.recur")), File.ReadAllBytes(Path.Combine(c, "model.recur")));
+    }
+
+    [Fact]
+    public async Task BadDataGetsOneLineErrorsNamingFileAndLine()
+    {
+        string missingColumn = Write("bad.tsv", "a good one\tpos\nonly text here\n");
+        var (code, _, stderr) = await CliRunner.Run("train", "--task", "classify", "--data", missingColumn, "--output", Path.Combine(dir, "x"));
+        Assert.Equal(1, code);
+        Assert.Contains("bad.tsv: line 2: expected 2 columns", stderr);
+
+        string headerOnly = Write("header.csv", "text,label\n");
+        (code, _, stderr) = await CliRunner.Run("train", "--task", "classify", "--data", headerOnly, "--text-column", "text", "--label-column", "label", "--output", Path.Combine(dir, "y"));
+        Assert.Equal(1, code);
+        Assert.Contains("header.csv", stderr);
+        Assert.Contains("only the header", stderr);
+
+        string noColumn = Write("named.csv", "text,label\nhi,pos\n");
+        (code, _, stderr) = await CliRunner.Run("train", "--task", "classify", "--data", noColumn, "--text-column", "review", "--output", Path.Combine(dir, "z"));
+        Assert.Equal(1, code);
+        Assert.Contains("expected a column named 'review', found [text, label]", stderr);
+
+        (code, _, stderr) = await CliRunner.Run("train", "--task", "poetry", "--data", noColumn);
+        Assert.Equal(1, code);
+        Assert.Contains("--task: expected one of classify, tag, lm", stderr);
+
+        (code, _, stderr) = await CliRunner.Run("train", "--task", "classify", "--data", noColumn, "--epochs", "zero");
+        Assert.Equal(1, code);
+        Assert.Contains("--epochs: expected an integer", stderr);
+    }
+
+    [Fact]
+    public async Task UnknownLabelAtEvaluationIsAnErrorNamingTheLine()
+    {
+        var (args, _, _, _) = Prepare("classify");
+        string run = Path.Combine(dir, "run");
+        Assert.Equal(0, (await CliRunner.Run(["train", "--task", "classify", "--epochs", "1", "--hidden", "8", "--output", run, .. args])).ExitCode);
+        string other = Write("other.tsv", "text\tlabel\ngreat food\tpos\nawful food\tneutral\n");
+        var (code, _, stderr) = await CliRunner.Run("evaluate", "--model", Path.Combine(run, "model.recur"), "--data", other);
+        Assert.Equal(1, code);
+        Assert.Contains("other.tsv: line 3 field 'label': expected one of the model's labels [neg, pos], found 'neutral'", stderr);
+    }
+
+    /// <summary>
+    /// SIGTERM (as Ctrl-C's SIGINT) makes training write a checkpoint and exit 130; `--resume` then finishes the run, and
+    /// the model file is byte-identical to that of a run that was never stopped.
+    /// </summary>
+    [Fact]
+    public async Task InterruptedRunResumesToTheSameModelFile()
+    {
+        var (args, _, _, _) = Prepare("lm");
+        string[] common = ["train", "--task", "lm", "--epochs", "40", "--hidden", "16", "--dropout", "0.1", "--checkpoint-every", "7", .. args];
+        string a = Path.Combine(dir, "a"), b = Path.Combine(dir, "b");
+        Assert.Equal(0, (await CliRunner.Run([.. common, "--output", a])).ExitCode);
+
+        using var p = CliRunner.Start([.. common, "--output", b]);
+        string ckpt = Path.Combine(b, "checkpoint.ckpt");
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(ckpt) && clock.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(20, TestContext.Current.CancellationToken);
+        Assert.True(File.Exists(ckpt), "no checkpoint appeared");
+        CliRunner.Signal(p, "TERM");
+        await p.WaitForExitAsync(TestContext.Current.CancellationToken);
+        string output = await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        Assert.True(p.ExitCode == 130, $"exit {p.ExitCode}\n{output}");
+        Assert.Contains("--resume", output);
+        Assert.False(File.Exists(Path.Combine(b, "model.recur")));
+
+        var (code, stdout, stderr) = await CliRunner.Run("train", "--output", b, "--resume");
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a, "model.recur")), File.ReadAllBytes(Path.Combine(b, "model.recur")));
+    }
+}
