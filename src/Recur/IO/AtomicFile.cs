@@ -9,6 +9,14 @@ public static class AtomicFile
     /// <summary>Suffix of the temporary files; a crash can leave one behind, never a half-written target.</summary>
     public const string TempSuffix = ".tmp-recur";
 
+    /// <summary>
+    /// Fault injection for crash-safety tests: when the environment variable <c>RECUR_FAULT_WRITE_DELAY_MS</c> holds a
+    /// positive number, every write pauses that long after the temporary file is written and before it is renamed,
+    /// widening the window in which a killed process leaves a temporary file behind. Read once per process.
+    /// </summary>
+    private static readonly int FaultDelayMs =
+        int.TryParse(Environment.GetEnvironmentVariable("RECUR_FAULT_WRITE_DELAY_MS"), out int ms) && ms > 0 ? Math.Min(ms, 10_000) : 0;
+
     /// <summary>Writes <paramref name="path"/> atomically with the bytes produced by <paramref name="write"/>.</summary>
     public static void Write(string path, Action<Stream> write)
     {
@@ -25,6 +33,7 @@ public static class AtomicFile
                 write(fs);
                 fs.Flush(flushToDisk: true);
             }
+            if (FaultDelayMs > 0) Thread.Sleep(FaultDelayMs);
             File.Move(temp, full, overwrite: true);
         }
         catch

@@ -236,6 +236,46 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("--epochs: expected an integer", stderr);
     }
 
+    /// <summary>Rows of the bad-input table in docs/reliability.md that are checked through the command line.</summary>
+    [Theory]
+    [InlineData("empty file", "classify", "empty.tsv", "", "", "empty.tsv: file: expected rows of data, found an empty file")]
+    [InlineData("sequence over the maximum", "classify", "long.tsv", "a b c d e f\tpos\nb c\tneg\n", "--max-length=4", "long.tsv: line 1: expected at most 4 tokens (--max-length), found 6")]
+    [InlineData("empty sequence", "music", "empty.json", "[[[60]], []]", "", "empty.json: piece 1: expected at least one step, found an empty piece")]
+    [InlineData("non-numeric value in a numeric column", "mlp", "text.csv", "x,label\n1.5,a\nfast,b\n", "", "text.csv: line 3 column 'x': expected a finite number, found \"fast\"")]
+    [InlineData("NaN in a numeric column", "mlp", "nan.csv", "x,label\n1.5,a\nNaN,b\n", "", "nan.csv: line 3 column 'x': expected a finite number, found \"NaN\"")]
+    [InlineData("Inf in a series", "forecast", "inf.csv", "value\n1\n2\nInfinity\n", "", "inf.csv: line 4 column 'value': expected a finite number, found \"Infinity\"")]
+    [InlineData("text that is not UTF-8", "lm", "latin1.txt", "caf\u00e9", "", "latin1.txt: line 1 (byte 3): expected UTF-8 text")]
+    [InlineData("extra column", "classify", "extra.tsv", "good\tpos\nbad\tneg\tx\n", "", "extra.tsv: line 2: expected 2 columns like the first row, found 3 (extra columns")]
+    public async Task BadInputRowsGetAClearErrorThroughTheCommand(string row, string task, string file, string content, string extra, string expected)
+    {
+        string path = Path.Combine(dir, file);
+        if (file == "latin1.txt") File.WriteAllBytes(path, Encoding.Latin1.GetBytes(content.Replace("\\n", "\n")));
+        else File.WriteAllText(path, content.Replace("\\t", "\t").Replace("\\n", "\n"));
+        string[] args = ["train", "--task", task, "--data", path, "--output", Path.Combine(dir, "run"), "--epochs", "1"];
+        if (extra.Length > 0) args = [.. args, extra];
+        var (code, stdout, stderr) = await CliRunner.Run(args);
+        Assert.True(code == 1, $"{row}: exit {code}\n{stdout}\n{stderr}");
+        Assert.Contains(expected, stderr);
+        Assert.StartsWith("recur: error: ", stderr);
+        Assert.Single(stderr.Trim().Split('\n')); // one line, no stack trace
+    }
+
+    [Fact]
+    public async Task AModelWhoseInputWidthDoesNotMatchTheDataIsRejected()
+    {
+        var (args, _, _, _) = Prepare("mlp");
+        string run = Path.Combine(dir, "run");
+        Assert.Equal(0, (await CliRunner.Run(["train", "--task", "mlp", "--epochs", "1", "--output", run, .. args])).ExitCode);
+        string wide = Write("wide.csv", "x1,x2,x3,label\n0.1,0.2,0.3,up\n");
+        var (code, _, stderr) = await CliRunner.Run("evaluate", "--model", Path.Combine(run, "model.recur"), "--data", wide);
+        Assert.Equal(1, code);
+        Assert.Contains("wide.csv: --feature-columns: expected 2 feature columns as the model was trained with, found 3", stderr);
+        string input = Write("in.txt", "0.1,0.2,0.3\n");
+        (code, _, stderr) = await CliRunner.Run("predict", "--model", Path.Combine(run, "model.recur"), "--input", input);
+        Assert.Equal(1, code);
+        Assert.Contains("line 1: expected 2 feature values, found 3", stderr);
+    }
+
     [Fact]
     public async Task UnknownLabelAtEvaluationIsAnErrorNamingTheLine()
     {
