@@ -77,7 +77,7 @@ public static class RnnBenchmark
         }
         if (json is not null)
         {
-            File.WriteAllText(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }) + "\n", new UTF8Encoding(false));
+            File.WriteAllText(json, ToJson(rows) + "\n", new UTF8Encoding(false));
             Console.WriteLine($"wrote {json}");
         }
         return 0;
@@ -139,5 +139,33 @@ public static class RnnBenchmark
         }
         times.Sort();
         return times[times.Count / 2];
+    }
+
+    /// <summary>The rows as an indented JSON array, written without reflection (the NativeAOT build runs this too).</summary>
+    private static string ToJson(List<Dictionary<string, object?>> rows)
+    {
+        var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartArray();
+            foreach (var row in rows)
+            {
+                w.WriteStartObject();
+                foreach (var (k, v) in row)
+                {
+                    switch (v)
+                    {
+                        case null: w.WriteNull(k); break;
+                        case string str: w.WriteString(k, str); break;
+                        case int n: w.WriteNumber(k, n); break;
+                        case double d: w.WriteNumber(k, d); break;
+                        default: w.WriteString(k, Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)); break;
+                    }
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
     }
 }

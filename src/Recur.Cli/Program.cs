@@ -15,7 +15,10 @@ root.Subcommands.Add(ModelCommands.Inspect());
 root.Subcommands.Add(ModelCommands.Export());
 root.Subcommands.Add(ModelCommands.Import());
 root.Subcommands.Add(PlotCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
+// `recur bench` passes its options straight to the engine benchmark (shared with bench/Recur.Bench).
+if (args is ["bench", ..] && !args.Contains("--help") && !args.Contains("-h")) return Recur.Bench.RnnBenchmark.Run(args[1..]);
 try
 {
     return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });

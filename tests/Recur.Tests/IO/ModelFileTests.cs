@@ -77,6 +77,49 @@ public class ModelFileTests
     }
 
     [Fact]
+    public void Seq2SeqWithBothTokenizersAndAGeneratorRoundTripAndDecodeTheSame()
+    {
+        using var d = new TempDir();
+        var src = WordTokenizer.Build(["un deux trois"]);
+        var tgt = WordTokenizer.Build(["one two three"], extraSpecials: [Vocabulary.Bos, Vocabulary.Eos]);
+        var s2s = new Seq2Seq(new Seq2SeqConfig
+        {
+            Encoder = new EncoderConfig { VocabularySize = src.Vocabulary.Count, EmbeddingDim = 4, HiddenSize = 5, Bidirectional = true },
+            TargetVocabulary = tgt.Vocabulary.Count, BosId = tgt.Vocabulary.Id(Vocabulary.Bos), EosId = tgt.Vocabulary.Id(Vocabulary.Eos),
+            DecoderEmbedding = 3, DecoderHidden = 10, DecoderCell = RecurrentMode.Gru,
+        }, new Rng(8));
+        string path = Path.Combine(d.Path, "s2s.recur");
+        ModelFile.Save(path, new ModelBundle { Model = s2s, Tokenizer = src, TargetTokenizer = tgt });
+        var loaded = ModelFile.Load(path);
+        var l = Assert.IsType<Seq2Seq>(loaded.Model);
+        Assert.Equal(s2s.Config, l.Config);
+        Assert.Equal(tgt.Vocabulary.Tokens, loaded.TargetTokenizer!.Vocabulary.Tokens);
+        var ids = src.Encode("deux trois un");
+        s2s.Training = false;
+        Assert.Equal(s2s.Beam(ids, 6, 3), l.Beam(ids, 6, 3));
+
+        var gen = new ConditionalGenerator(new GeneratorConfig { ConditionSize = 2, FrameSize = 5, HiddenSize = 6, Layers = 2, Cell = RecurrentMode.Gru }, new Rng(9));
+        path = Path.Combine(d.Path, "gen.recur");
+        ModelFile.Save(path, new ModelBundle { Model = gen });
+        var g = Assert.IsType<ConditionalGenerator>(ModelFile.Load(path).Model);
+        Assert.Equal(gen.Config, g.Config);
+        gen.Training = false;
+        Assert.Equal(gen.Generate([1f, 0f], 7, 1f, new Rng(3)), g.Generate([1f, 0f], 7, 1f, new Rng(3)));
+    }
+
+    [Fact]
+    public void AVocabularyThatDoesNotMatchTheEmbeddingIsRejected()
+    {
+        using var d = new TempDir();
+        var (bundle, _) = Classifier();
+        string path = Path.Combine(d.Path, "m.recur");
+        var other = WordTokenizer.Build(["a completely different and larger vocabulary of words"]);
+        ModelFile.Save(path, new ModelBundle { Model = bundle.Model, Tokenizer = other });
+        var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+        Assert.Contains($"expected a vocabulary of {bundle.Tokenizer!.Vocabulary.Count} tokens to match the embedding, found {other.Vocabulary.Count}", e.Message);
+    }
+
+    [Fact]
     public void ANewerFormatVersionGetsAClearMessage()
     {
         using var d = new TempDir();

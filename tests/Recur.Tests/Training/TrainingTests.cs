@@ -188,6 +188,29 @@ public class TrainerTests
     }
 
     [Fact]
+    public void APoisonedStepNeverReachesACheckpoint()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"recur-poison-{Guid.NewGuid():N}.ckpt");
+        try
+        {
+            var m = new LinearProblem(6) { Poison = call => call % 2 == 1 };
+            var t = new Trainer<int>(new Adam(m.Parameters(), 0.1f), new TrainerOptions { Epochs = 3, CheckpointPath = path, CheckpointEvery = 1, MaxConsecutiveBadSteps = 3 });
+            int checkpoints = 0;
+            t.Progress += p =>
+            {
+                if (p.Kind != ProgressKind.Checkpoint) return;
+                checkpoints++;
+                var file = Recur.IO.SafeTensorsFile.Load(path);
+                foreach (var name in file.Names)
+                    Assert.All(file.ReadFloat32(name), v => Assert.True(float.IsFinite(v), $"{name} holds {v}"));
+            };
+            var r = t.Fit(m, _ => [-1, -1, -1, -1]);
+            Assert.True(r.SkippedSteps > 0 && checkpoints > 0, $"skipped {r.SkippedSteps}, checkpoints {checkpoints}");
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void TooManyBadStepsInARowStopTrainingWithAClearMessage()
     {
         var m = new LinearProblem(3) { Poison = call => call >= 2 };
