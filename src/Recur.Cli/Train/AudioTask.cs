@@ -19,9 +19,30 @@ internal static class AudioTask
 
     private static FeatureOptions Options(Settings s) => new() { Coefficients = s.Int("mfcc", 1, 128), MelBands = s.Int("mel-bands", 2, 256) };
 
-    private static List<string> Files(string folder)
+    /// <summary>
+    /// The WAV files of a folder, or of a list file: one path per line (relative to the list's folder), optionally
+    /// followed by a comma or TAB and the label (list labels take the place of --labels).
+    /// </summary>
+    private static List<string> Files(string folder, Dictionary<string, string>? listLabels = null)
     {
-        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: expected a folder of .wav or .wav.gz files, found no folder");
+        if (File.Exists(folder))
+        {
+            string baseDir = Path.GetDirectoryName(Path.GetFullPath(folder)) ?? ".";
+            var list = new List<string>();
+            var lines = DataFiles.Lines(DataFiles.ReadAllText(folder));
+            for (int i = 0; i < lines.Count; i++)
+            {
+                if (lines[i].Trim().Length == 0) continue;
+                var cells = lines[i].Split(lines[i].Contains('\t') ? '\t' : ',');
+                string file = Path.Combine(baseDir, cells[0].Trim());
+                if (!File.Exists(file)) throw new RecurFormatException(folder, $"line {i + 1}", $"expected an existing WAV file, found '{cells[0].Trim()}' (paths are relative to the list's folder)");
+                list.Add(file);
+                if (cells.Length > 1 && listLabels is not null) listLabels[Path.GetFileName(file)] = cells[1].Trim();
+            }
+            if (list.Count == 0) throw new RecurFormatException(folder, "file", "expected one WAV path per line, found none");
+            return list;
+        }
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: expected a folder of .wav or .wav.gz files (or a list file), found neither");
         var files = Directory.GetFiles(folder).Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".wav.gz", StringComparison.OrdinalIgnoreCase))
             .Order(StringComparer.Ordinal).ToList();
         if (files.Count == 0) throw new RecurFormatException(folder, "folder", "expected .wav or .wav.gz files, found none");
@@ -78,11 +99,18 @@ internal static class AudioTask
     private static TaskOutcome? Train(RunContext ctx)
     {
         var s = ctx.Settings;
-        var labelsCsv = LabelCsv(s);
+        var listed = new Dictionary<string, string>(StringComparer.Ordinal);
+        var files = Files(s.Str("data"), listed);
+        var labelsCsv = LabelCsv(s) ?? (listed.Count > 0 ? listed : null);
         AudioFeatures? features = null;
-        var all = LoadAll(Files(s.Str("data")), s, ref features, labelsCsv);
+        var all = LoadAll(files, s, ref features, labelsCsv);
         List<Clip> train, valid;
-        if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(Files(vp), s, ref features, labelsCsv); }
+        if (s.Optional("valid") is { } vp)
+        {
+            train = all;
+            var vFiles = Files(vp, listed);
+            valid = LoadAll(vFiles, s, ref features, LabelCsv(s) ?? (listed.Count > 0 ? listed : null));
+        }
         else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
         int w = features!.Width;
         var mean = new float[w];
@@ -164,7 +192,9 @@ internal static class AudioTask
     {
         var (features, mean, std) = Stored(bundle, s);
         AudioFeatures? f = features;
-        var clips = LoadAll(Files(path), s, ref f, LabelCsv(s));
+        var listed = new Dictionary<string, string>(StringComparer.Ordinal);
+        var files = Files(path, listed);
+        var clips = LoadAll(files, s, ref f, LabelCsv(s) ?? (listed.Count > 0 ? listed : null));
         var labels = bundle.Labels!;
         var y = Common.LabelIds(labels, clips.Select(c => (c.Label, 0)).ToList(), path);
         return Score((SequenceClassifier)bundle.Model, clips, y, labels, mean, std);

@@ -91,7 +91,9 @@ public sealed class TrainCommandTests : IDisposable
                     var samples = Enumerable.Range(0, 2400).Select(t => (float)(0.5 * Math.Sin(2 * Math.PI * (high ? 2000 : 300) * t / 8000.0))).ToArray();
                     File.WriteAllBytes(Path.Combine(folder, $"{(high ? "high" : "low")}_{i}.wav"), Wav.Write16(samples, 8000));
                 }
-                return (["--data", folder, "--pooling", "mean"], folder, Path.Combine(folder, "high_0.wav"), ["accuracy", "macro_f1", "loss"]);
+                // Evaluation reads a list file (paths relative to it, with labels) instead of the folder.
+                string list = Write("clips.csv", "wav/high_0.wav,high\nwav/low_1.wav,low\nwav/high_2.wav,high\n");
+                return (["--data", folder, "--pooling", "mean"], list, Path.Combine(folder, "high_0.wav"), ["accuracy", "macro_f1", "loss"]);
             }
             case "music":
             {
