@@ -200,7 +200,7 @@ public static class ModelFile
         if (m.TryGetProperty("encoder", out var enc))
         {
             long h = Get(enc, "hidden_size");
-            Dims("encoder.layers", Get(enc, "layers"), h, h);
+            Dims("encoder.layers x hidden_size^2", Get(enc, "layers"), h, h);
             if (enc.TryGetProperty("vocabulary_size", out _))
             {
                 Dims("encoder.vocabulary_size", Get(enc, "vocabulary_size"), Get(enc, "embedding_dim"));
@@ -213,13 +213,13 @@ public static class ModelFile
         if (m.TryGetProperty("input_size", out _))
         {
             long h = Get(m, "hidden_size");
-            Dims("layers", Get(m, "layers"), h, h);
+            Dims("layers x hidden_size^2", Get(m, "layers"), h, h);
             Dims("input_size", Get(m, "input_size"), h);
         }
         if (m.TryGetProperty("window", out _))
         {
             long h = Get(m, "hidden_size");
-            Dims("layers", Get(m, "layers"), h, h);
+            Dims("layers x hidden_size^2", Get(m, "layers"), h, h);
             Dims("features", Get(m, "features"), h);
             Dims("horizon", Get(m, "horizon"), h);
         }
