@@ -20,9 +20,15 @@ public static class DataFiles
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>The whole file as text. <c>.gz</c> files are decompressed. Invalid UTF-8 is an error naming the byte offset.</summary>
-    public static string ReadAllText(string path, ReadLimits? limits = null)
+    public static string ReadAllText(string path, ReadLimits? limits = null) => DecodeText(ReadAllBytes(path, limits), path);
+
+    /// <summary>
+    /// Bytes as strict UTF-8 text (a leading byte-order mark is dropped); invalid UTF-8 is a
+    /// <see cref="RecurFormatException"/> naming <paramref name="source"/>, the line and the byte offset.
+    /// </summary>
+    public static string DecodeText(byte[] bytes, string source)
     {
-        var bytes = ReadAllBytes(path, limits);
+        ArgumentNullException.ThrowIfNull(bytes);
         int start = bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
         try
         {
@@ -33,7 +39,7 @@ public static class DataFiles
             long offset = start + (e.Index >= 0 ? e.Index : 0);
             int line = 1;
             for (long i = 0; i < Math.Min(offset, bytes.Length); i++) if (bytes[i] == (byte)'\n') line++;
-            throw new RecurFormatException(path, $"line {line} (byte {offset})",
+            throw new RecurFormatException(source, $"line {line} (byte {offset})",
                 $"expected UTF-8 text, found the invalid byte sequence {Convert.ToHexString(e.BytesUnknown ?? [])}");
         }
     }
@@ -41,11 +47,21 @@ public static class DataFiles
     /// <summary>The file's bytes, decompressed when the name ends in <c>.gz</c>, at most <see cref="ReadLimits.MaxFileBytes"/>.</summary>
     public static byte[] ReadAllBytes(string path, ReadLimits? limits = null)
     {
-        limits ??= ReadLimits.Default;
         var info = new FileInfo(path);
         if (!info.Exists) throw new FileNotFoundException($"{path}: file not found", path);
         using var file = File.OpenRead(path);
-        Stream s = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? new GZipStream(file, CompressionMode.Decompress) : file;
+        return ReadAllBytes(file, path, path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase), limits);
+    }
+
+    /// <summary>
+    /// A stream's bytes, gzip-decompressed when <paramref name="gzip"/> is set, at most
+    /// <see cref="ReadLimits.MaxFileBytes"/> (after decompression); <paramref name="source"/> names the data in errors.
+    /// </summary>
+    public static byte[] ReadAllBytes(Stream stream, string source, bool gzip, ReadLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        limits ??= ReadLimits.Default;
+        Stream s = gzip ? new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true) : stream;
         using var ms = new MemoryStream();
         var buffer = new byte[1 << 16];
         try
@@ -54,17 +70,17 @@ public static class DataFiles
             while ((n = s.Read(buffer)) > 0)
             {
                 if (ms.Length + n > limits.MaxFileBytes)
-                    throw new RecurFormatException(path, "file size", $"expected at most {limits.MaxFileBytes} bytes (ReadLimits.MaxFileBytes), found more");
+                    throw new RecurFormatException(source, "file size", $"expected at most {limits.MaxFileBytes} bytes (ReadLimits.MaxFileBytes), found more");
                 ms.Write(buffer, 0, n);
             }
         }
         catch (InvalidDataException e)
         {
-            throw new RecurFormatException(path, $"gzip stream (byte {ms.Length} of output)", $"expected valid gzip data, found: {e.Message}");
+            throw new RecurFormatException(source, $"gzip stream (byte {ms.Length} of output)", $"expected valid gzip data, found: {e.Message}");
         }
         finally
         {
-            if (s != file) s.Dispose();
+            if (s != stream) s.Dispose();
         }
         return ms.ToArray();
     }

@@ -14,10 +14,13 @@ public sealed record Piece(int[][] Steps);
 public static class PianoRoll
 {
     /// <summary>Reads pieces from JSON, validating structure and pitch range; errors name the piece and step.</summary>
-    public static List<Piece> ReadJson(string path, ReadLimits? limits = null)
+    public static List<Piece> ReadJson(string path, ReadLimits? limits = null) =>
+        ParseJson(DataFiles.ReadAllText(path, limits), path, limits);
+
+    /// <summary>Parses piano-roll JSON text (see <see cref="ReadJson"/>); <paramref name="path"/> names it in errors.</summary>
+    public static List<Piece> ParseJson(string text, string path, ReadLimits? limits = null)
     {
         limits ??= ReadLimits.Default;
-        string text = DataFiles.ReadAllText(path, limits);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new RecurFormatException(path, $"line {e.LineNumber + 1}", $"expected JSON, found: {e.Message}"); }

@@ -16,9 +16,13 @@ public static class Readers
     /// Text + label per line, separated by TAB (the label after the <b>last</b> TAB, both trimmed), as the UCI
     /// sentiment files. Empty lines are skipped; a line without a TAB or with an empty text or label is an error.
     /// </summary>
-    public static List<LabeledText> ReadLabeledTsv(string path, ReadLimits? limits = null)
+    public static List<LabeledText> ReadLabeledTsv(string path, ReadLimits? limits = null) =>
+        ParseLabeledTsv(DataFiles.ReadAllText(path, limits), path);
+
+    /// <summary>Parses the text of a labelled TSV file (see <see cref="ReadLabeledTsv"/>), <paramref name="content"/>; <paramref name="path"/> names it in errors.</summary>
+    public static List<LabeledText> ParseLabeledTsv(string content, string path)
     {
-        var lines = DataFiles.Lines(DataFiles.ReadAllText(path, limits));
+        var lines = DataFiles.Lines(content);
         var result = new List<LabeledText>();
         for (int i = 0; i < lines.Count; i++)
         {
@@ -40,10 +44,14 @@ public static class Readers
     /// CoNLL-style tagging data: one token per line, the token in the first column and its tag in the last
     /// (whitespace-separated), sentences separated by blank lines, <c>-DOCSTART-</c> lines skipped.
     /// </summary>
-    public static List<TaggedSentence> ReadConll(string path, ReadLimits? limits = null)
+    public static List<TaggedSentence> ReadConll(string path, ReadLimits? limits = null) =>
+        ParseConll(DataFiles.ReadAllText(path, limits), path, limits);
+
+    /// <summary>Parses the text of a CoNLL file (see <see cref="ReadConll"/>); <paramref name="path"/> names it in errors.</summary>
+    public static List<TaggedSentence> ParseConll(string text, string path, ReadLimits? limits = null)
     {
         limits ??= ReadLimits.Default;
-        var lines = DataFiles.Lines(DataFiles.ReadAllText(path, limits));
+        var lines = DataFiles.Lines(text);
         var result = new List<TaggedSentence>();
         var tokens = new List<string>();
         var tags = new List<string>();
@@ -78,9 +86,14 @@ public static class Readers
     /// values are removed). An empty cell is a missing value (NaN); anything else that is not a finite number is an
     /// error naming the line and column.
     /// </summary>
-    public static float[][] ReadTimeSeriesCsv(string path, IReadOnlyList<string> columns, ReadLimits? limits = null)
+    public static float[][] ReadTimeSeriesCsv(string path, IReadOnlyList<string> columns, ReadLimits? limits = null) =>
+        ParseTimeSeriesCsv(DataFiles.ReadAllText(path, limits), path, columns);
+
+    /// <summary>Parses the text of a time-series CSV file (see <see cref="ReadTimeSeriesCsv"/>); <paramref name="path"/> names it in errors.</summary>
+    public static float[][] ParseTimeSeriesCsv(string text, string path, IReadOnlyList<string> columns)
     {
-        var lines = DataFiles.Lines(DataFiles.ReadAllText(path, limits));
+        ArgumentNullException.ThrowIfNull(columns);
+        var lines = DataFiles.Lines(text);
         while (lines.Count > 0 && lines[^1].Trim().Length == 0) lines.RemoveAt(lines.Count - 1);
         if (lines.Count == 0) throw new RecurFormatException(path, "line 1", "expected a header row, found an empty file");
         var header = SplitCsv(lines[0]);

@@ -16,9 +16,13 @@ public static class TranslationData
     public static readonly string[] EnglishPrefixes = ["i am ", "i m ", "he is", "he s ", "she is", "she s ", "you are", "you re ", "we are", "we re ", "they are", "they re "];
 
     /// <summary>Reads <c>left&lt;TAB&gt;right</c> lines (gzip transparently). Each line needs exactly one TAB-separated pair of non-empty sides.</summary>
-    public static List<SentencePair> ReadTsv(string path, ReadLimits? limits = null)
+    public static List<SentencePair> ReadTsv(string path, ReadLimits? limits = null) =>
+        ParseTsv(DataFiles.ReadAllText(path, limits), path);
+
+    /// <summary>Parses the text of a sentence-pair file (see <see cref="ReadTsv"/>); <paramref name="path"/> names it in errors.</summary>
+    public static List<SentencePair> ParseTsv(string text, string path)
     {
-        var lines = DataFiles.Lines(DataFiles.ReadAllText(path, limits));
+        var lines = DataFiles.Lines(text);
         var pairs = new List<SentencePair>(lines.Count);
         for (int i = 0; i < lines.Count; i++)
         {

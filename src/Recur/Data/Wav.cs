@@ -23,7 +23,7 @@ public static class Wav
             throw new RecurFormatException(source, "header (bytes 0-11)", $"expected 'RIFF....WAVE', found {(b.Length < 12 ? $"only {b.Length} bytes" : $"'{Ascii(b, 0, 4)}....{Ascii(b, 8, 4)}'")}");
         int pos = 12;
         int? channels = null, rate = null, bits = null, format = null;
-        while (pos + 8 <= b.Length)
+        while (pos <= b.Length - 8)
         {
             string id = Ascii(b, pos, 4);
             long size = BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(pos + 4));
@@ -58,7 +58,9 @@ public static class Wav
                 else for (int i = 0; i < samples.Length; i++) samples[i] = BinaryPrimitives.ReadInt16LittleEndian(data[(2 * i)..]) / 32768f;
                 return new Audio(samples, rate!.Value);
             }
-            pos = body + (int)Math.Min(size + (size & 1), int.MaxValue - body); // chunks are word-aligned
+            long next = body + size + (size & 1); // chunks are word-aligned
+            if (next > b.Length) break; // a chunk that runs past the end leaves no room for another (and pos cannot overflow)
+            pos = (int)next;
         }
         throw new RecurFormatException(source, "chunks", format is null ? "expected 'fmt ' and 'data' chunks, found neither (truncated file?)" : "expected a 'data' chunk, found none (truncated file?)");
     }

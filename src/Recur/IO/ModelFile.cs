@@ -81,9 +81,18 @@ public static class ModelFile
     }
 
     /// <summary>Reads and validates a model file; errors are <see cref="RecurFormatException"/> naming the file and field.</summary>
-    public static ModelBundle Load(string path, long maxBytes = SafeTensorsFile.DefaultMaxFileBytes)
+    public static ModelBundle Load(string path, long maxBytes = SafeTensorsFile.DefaultMaxFileBytes) =>
+        Read(SafeTensorsFile.Load(path, maxBytes));
+
+    /// <summary>
+    /// Parses and validates model-file bytes (as <see cref="Load"/> does a file); <paramref name="source"/> names them
+    /// in errors, which are <see cref="RecurFormatException"/>.
+    /// </summary>
+    public static ModelBundle Parse(byte[] data, string source) => Read(SafeTensorsFile.Parse(data, source));
+
+    private static ModelBundle Read(SafeTensorsFile st)
     {
-        var st = SafeTensorsFile.Load(path, maxBytes);
+        string path = st.SourceName;
         if (!st.Metadata.TryGetValue("recur", out var json) || st.Metadata.GetValueOrDefault("format") != "recur-model")
             throw new RecurFormatException(path, "__metadata__", "expected a Recur model file (format 'recur-model' with a 'recur' configuration), found none; a plain PyTorch state_dict needs `recur import --torch`");
         JsonDocument doc;
@@ -92,12 +101,16 @@ public static class ModelFile
         using (doc)
         {
             var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                throw new RecurFormatException(path, "__metadata__.recur", $"expected a JSON object, found {root.ValueKind}");
             int version = Int(path, root, "format_version");
             if (version > FormatVersion)
                 throw new RecurFormatException(path, "format_version", $"this file was written by a newer Recur (format {version}); this build reads up to format {FormatVersion}. Upgrade Recur to load it.");
             if (version < 1) throw new RecurFormatException(path, "format_version", $"expected a version >= 1, found {version}");
             Module model;
             ITokenizer? tokenizer = null, targetTokenizer = null;
+            List<string>? labels = null;
+            var metadata = new Dictionary<string, string>();
             long stored = st.Names.Sum(n => st.Info(n).ElementCount);
             try
             {
@@ -105,15 +118,31 @@ public static class ModelFile
                 model = ReadModel(path, root.GetProperty("model"));
                 if (root.TryGetProperty("tokenizer", out var t)) tokenizer = Tokenizers.Read(t);
                 if (root.TryGetProperty("target_tokenizer", out var tt)) targetTokenizer = Tokenizers.Read(tt);
+                if (root.TryGetProperty("labels", out var ls))
+                {
+                    if (ls.ValueKind != JsonValueKind.Array || ls.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String))
+                        throw new RecurFormatException(path, "__metadata__.recur field 'labels'", $"expected an array of strings, found {Clip(ls.GetRawText())}");
+                    labels = [.. ls.EnumerateArray().Select(x => x.GetString()!)];
+                }
+                if (root.TryGetProperty("metadata", out var md))
+                {
+                    if (md.ValueKind != JsonValueKind.Object)
+                        throw new RecurFormatException(path, "__metadata__.recur field 'metadata'", $"expected an object of strings, found {md.ValueKind}");
+                    foreach (var p in md.EnumerateObject())
+                    {
+                        if (p.Value.ValueKind != JsonValueKind.String)
+                            throw new RecurFormatException(path, $"__metadata__.recur field 'metadata.{p.Name}'", $"expected a string, found {p.Value.ValueKind}");
+                        if (!metadata.TryAdd(p.Name, p.Value.GetString()!))
+                            throw new RecurFormatException(path, $"__metadata__.recur field 'metadata.{p.Name}'", "expected unique keys, found a duplicate");
+                    }
+                }
             }
+            // KeyNotFound: a missing field; InvalidOperation: a value of the wrong kind, or a string with an escaped lone
+            // surrogate; Argument: a size or combination the model's constructor rejects.
             catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException or ArgumentException or FormatException)
             {
                 throw new RecurFormatException(path, "__metadata__.recur", $"expected a valid model configuration, found: {e.Message}");
             }
-            var labels = root.TryGetProperty("labels", out var ls) ? ls.EnumerateArray().Select(x => x.GetString() ?? "").ToList() : null;
-            var metadata = root.TryGetProperty("metadata", out var md)
-                ? md.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? "")
-                : [];
 
             // Tensors: exactly the model's parameters, with the configured shapes.
             var own = model.NamedParameters().ToDictionary(kv => kv.Key, kv => kv.Value);
@@ -156,32 +185,42 @@ public static class ModelFile
     }
 
     /// <summary>
-    /// Every weight matrix a configuration implies is stored in the file, so no configured dimension product can
-    /// exceed the stored element count: checked before anything is allocated, so a damaged or hostile configuration
-    /// cannot make the loader allocate more than the file could hold.
+    /// Every weight matrix a configuration implies is stored in the file, so the sizes of a set of distinct weight
+    /// matrices (each recurrent layer's hidden-to-hidden weights, the first layer's input weights, the embedding, the
+    /// heads, the MLP's layers) cannot add up to more than the stored element count. Checked before anything is
+    /// allocated, so a damaged or hostile configuration cannot make the loader allocate more than a small multiple
+    /// (gates, directions, biases) of what the file holds.
     /// </summary>
     private static void CheckSizes(string path, JsonElement m, long stored)
     {
+        const long Cap = long.MaxValue / 4;
+        long need = 0;
         void Dims(string what, params long[] dims)
         {
             long product = 1;
             foreach (long d in dims)
             {
                 if (d < 1) throw new RecurFormatException(path, $"model.{what}", $"expected positive sizes, found {d}");
-                product = Math.Min(product * d, long.MaxValue / 4);
+                product = product > Cap / d ? Cap : product * d; // saturating: the operands come from the file
             }
-            if (product > stored)
-                throw new RecurFormatException(path, $"model.{what}", $"configured sizes ({string.Join(" x ", dims)}) need more values than the file's {stored} stored elements");
+            need = Math.Min(need + product, Cap);
+            if (need > stored)
+                throw new RecurFormatException(path, $"model.{what}",
+                    $"configured sizes ({string.Join(" x ", dims)}) need more values (at least {need} in all so far) than the file's {stored} stored elements");
         }
         long Get(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.TryGetInt64(out long x) ? x : 1;
         if (m.TryGetProperty("encoder", out var enc))
         {
             long h = Get(enc, "hidden_size");
-            Dims("encoder.hidden_size", h, h);
-            if (enc.TryGetProperty("vocabulary_size", out _)) Dims("encoder.vocabulary_size", Get(enc, "vocabulary_size"), Get(enc, "embedding_dim"));
-            Dims("encoder.layers", Get(enc, "layers"), h);
-            Dims("classes", Get(m, "classes"), h);
-            Dims("tags", Get(m, "tags"), h);
+            Dims("encoder.layers x hidden_size^2", Get(enc, "layers"), h, h);
+            if (enc.TryGetProperty("vocabulary_size", out _))
+            {
+                Dims("encoder.vocabulary_size", Get(enc, "vocabulary_size"), Get(enc, "embedding_dim"));
+                Dims("encoder.embedding_dim", Get(enc, "embedding_dim"), h);
+            }
+            if (enc.TryGetProperty("input_features", out _)) Dims("encoder.input_features", Get(enc, "input_features"), h);
+            if (m.TryGetProperty("classes", out _)) Dims("classes", Get(m, "classes"), h);
+            if (m.TryGetProperty("tags", out _)) Dims("tags", Get(m, "tags"), h);
         }
         if (m.TryGetProperty("target_vocabulary", out _))
         {
@@ -202,26 +241,26 @@ public static class ModelFile
         if (m.TryGetProperty("input_size", out _))
         {
             long h = Get(m, "hidden_size");
-            Dims("hidden_size", h, h);
+            Dims("layers x hidden_size^2", Get(m, "layers"), h, h);
             Dims("input_size", Get(m, "input_size"), h);
-            Dims("layers", Get(m, "layers"), h);
         }
         if (m.TryGetProperty("window", out _))
         {
             long h = Get(m, "hidden_size");
-            Dims("hidden_size", h, h);
+            Dims("layers x hidden_size^2", Get(m, "layers"), h, h);
             Dims("features", Get(m, "features"), h);
             Dims("horizon", Get(m, "horizon"), h);
-            Dims("layers", Get(m, "layers"), h);
         }
         if (m.TryGetProperty("inputs", out _))
         {
             long prev = Get(m, "inputs");
             if (m.TryGetProperty("hidden", out var hs) && hs.ValueKind == JsonValueKind.Array)
-                foreach (var x in hs.EnumerateArray()) { long w = x.TryGetInt64(out long v) ? v : 0; Dims("hidden", prev, w); prev = w; }
+                foreach (var x in hs.EnumerateArray()) { long w = x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out long v) ? v : 0; Dims("hidden", prev, w); prev = w; }
             Dims("outputs", prev, Get(m, "outputs"));
         }
     }
+
+    private static string Clip(string s) => s.Length <= 60 ? s : s[..57] + "...";
 
     private static int Int(string path, JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.TryGetInt32(out int i) ? i

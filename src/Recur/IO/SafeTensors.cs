@@ -100,6 +100,14 @@ public sealed class SafeTensorsFile
         long dataStart = 8 + (long)headerLen;
         long dataLength = data.Length - dataStart;
 
+        // JsonDocument checks UTF-8 only when a string is read; check it all here, to name the byte.
+        if (!System.Text.Unicode.Utf8.IsValid(data.AsSpan(8, (int)headerLen)))
+        {
+            int bad = 0;
+            try { _ = new UTF8Encoding(false, throwOnInvalidBytes: true).GetCharCount(data, 8, (int)headerLen); }
+            catch (DecoderFallbackException e) { bad = Math.Max(e.Index, 0); }
+            throw new RecurFormatException(source, $"JSON header (byte {8 + bad})", "expected UTF-8 text, found an invalid byte sequence");
+        }
         JsonDocument doc;
         try
         {
@@ -116,23 +124,31 @@ public sealed class SafeTensorsFile
                 throw new RecurFormatException(source, "JSON header", $"expected an object, found {root.ValueKind}");
             var tensors = new Dictionary<string, SafeTensorInfo>();
             var metadata = new Dictionary<string, string>();
-            foreach (var prop in root.EnumerateObject())
+            try
             {
-                if (tensors.ContainsKey(prop.Name) || (prop.Name == "__metadata__" && metadata.Count > 0))
-                    throw new RecurFormatException(source, $"tensor '{prop.Name}'", "expected unique names, found a duplicate");
-                if (prop.Name == "__metadata__")
+                foreach (var prop in root.EnumerateObject())
                 {
-                    if (prop.Value.ValueKind != JsonValueKind.Object)
-                        throw new RecurFormatException(source, "__metadata__", $"expected an object of strings, found {prop.Value.ValueKind}");
-                    foreach (var m in prop.Value.EnumerateObject())
+                    if (tensors.ContainsKey(prop.Name) || (prop.Name == "__metadata__" && metadata.Count > 0))
+                        throw new RecurFormatException(source, $"tensor '{prop.Name}'", "expected unique names, found a duplicate");
+                    if (prop.Name == "__metadata__")
                     {
-                        if (m.Value.ValueKind != JsonValueKind.String)
-                            throw new RecurFormatException(source, $"__metadata__ field '{m.Name}'", $"expected a string, found {m.Value.ValueKind}");
-                        metadata[m.Name] = m.Value.GetString()!;
+                        if (prop.Value.ValueKind != JsonValueKind.Object)
+                            throw new RecurFormatException(source, "__metadata__", $"expected an object of strings, found {prop.Value.ValueKind}");
+                        foreach (var m in prop.Value.EnumerateObject())
+                        {
+                            if (m.Value.ValueKind != JsonValueKind.String)
+                                throw new RecurFormatException(source, $"__metadata__ field '{m.Name}'", $"expected a string, found {m.Value.ValueKind}");
+                            metadata[m.Name] = m.Value.GetString()!;
+                        }
+                        continue;
                     }
-                    continue;
+                    tensors[prop.Name] = ParseEntry(source, prop.Name, prop.Value, dataLength);
                 }
-                tensors[prop.Name] = ParseEntry(source, prop.Name, prop.Value, dataLength);
+            }
+            catch (InvalidOperationException e)
+            {
+                // A name or string with an escaped lone surrogate (\ud800) cannot be read as a .NET string.
+                throw new RecurFormatException(source, "JSON header", $"expected valid JSON strings, found: {e.Message}");
             }
 
             // Entries must tile the data section exactly: no overlaps, no holes.
@@ -184,7 +200,8 @@ public sealed class SafeTensorsFile
             throw new RecurFormatException(source, $"{where} field 'shape'", $"expected at most 8 dimensions, found {shape.Count}");
         if (!e.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw new RecurFormatException(source, $"{where} field 'data_offsets'", "expected [begin, end], found none");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw new RecurFormatException(source, $"{where} field 'data_offsets'", $"expected 0 <= begin <= end, found {off.GetRawText()}");
         if (end > dataLength)
             throw new RecurFormatException(source, $"{where} field 'data_offsets'", $"end {end} runs past the {dataLength}-byte data section (truncated file?)");

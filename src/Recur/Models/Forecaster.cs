@@ -119,6 +119,8 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
         config.Validate();
         if (normalizer.Mean.Length != config.Features)
             throw new ArgumentException($"normalizer has {normalizer.Mean.Length} columns, the config {config.Features}", nameof(normalizer));
+        if (normalizer.Std.Length != config.Features)
+            throw new ArgumentException($"normalizer has {normalizer.Std.Length} standard deviations, the config {config.Features} columns", nameof(normalizer));
         Config = config;
         Normalizer = normalizer;
         Rnn = AddModule("rnn", new Recurrent(config.Cell, config.Features, config.HiddenSize, config.Layers, batchFirst: true,
