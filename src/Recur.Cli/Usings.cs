@@ -1,1 +1,6 @@
 global using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+global using Recur.Data;
+global using Recur.IO;
+global using Recur.Models;
+global using Recur.Tensors;
+global using Recur.Training;

@@ -1,8 +1,3 @@
-using Recur.Data;
-using Recur.IO;
-using Recur.Models;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Train;
 
@@ -210,17 +205,7 @@ internal static class AudioTask
         {
             string file = text.Trim();
             var clip = Load(file, s, features, out _, null, needLabel: false);
-            var p = model.Predict(Batch([clip], mean, std, null)).ToArray();
-            int best = Common.ArgMax(p);
-            if (!json) { output.WriteLine($"{file}\t{labels[best]}\t{Common.F(p[best])}"); continue; }
-            output.WriteLine(Common.JsonLine(w =>
-            {
-                w.WriteString("file", file);
-                w.WriteString("label", labels[best]);
-                w.WriteStartObject("probabilities");
-                for (int i = 0; i < labels.Count; i++) w.WriteNumber(labels[i], Math.Round(p[i], 6));
-                w.WriteEndObject();
-            }));
+            Common.PrintClassification(output, json, labels, model.Predict(Batch([clip], mean, std, null)).Span, "file", file);
         }
     }
 }

@@ -1,8 +1,3 @@
-using Recur.Data;
-using Recur.IO;
-using Recur.Models;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Train;
 
@@ -127,17 +122,7 @@ internal static class ClassifyTask
         foreach (var (text, line) in Common.InputLines(input))
         {
             var ids = Common.Encode(tok, text, s, "input", line);
-            var p = model.Predict(SequenceBatch.FromTokens([ids], [0])).ToArray();
-            int best = Common.ArgMax(p);
-            if (!json) { output.WriteLine($"{labels[best]}\t{Common.F(p[best])}"); continue; }
-            output.WriteLine(Common.JsonLine(w =>
-            {
-                w.WriteString("text", text);
-                w.WriteString("label", labels[best]);
-                w.WriteStartObject("probabilities");
-                for (int i = 0; i < labels.Count; i++) w.WriteNumber(labels[i], Math.Round(p[i], 6));
-                w.WriteEndObject();
-            }));
+            Common.PrintClassification(output, json, labels, model.Predict(SequenceBatch.FromTokens([ids], [0])).Span, "text", text);
         }
     }
 }

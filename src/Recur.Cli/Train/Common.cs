@@ -1,12 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Recur.Data;
-using Recur.IO;
-using Recur.Models;
 using Recur.Nn;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Train;
 
@@ -172,4 +167,24 @@ internal static class Common
             : throw new FormatException($"{what}: expected numbers, found '{x}'")).ToArray();
 
     public static string JoinFloats(IEnumerable<float> v) => string.Join(",", v.Select(x => x.ToString("R", Inv)));
+
+    /// <summary>One classification on a prediction line: "[key TAB] label TAB p", or a JSON object with the key, the label and every probability.</summary>
+    public static void PrintClassification(TextWriter output, bool json, IReadOnlyList<string> labels, ReadOnlySpan<float> probabilities, string? key = null, string? keyValue = null)
+    {
+        int best = ArgMax(probabilities);
+        if (!json)
+        {
+            output.WriteLine($"{(keyValue is null || key == "text" ? "" : keyValue + "\t")}{labels[best]}\t{F(probabilities[best])}");
+            return;
+        }
+        var p = probabilities.ToArray();
+        output.WriteLine(JsonLine(w =>
+        {
+            if (key is not null) w.WriteString(key, keyValue);
+            w.WriteString("label", labels[best]);
+            w.WriteStartObject("probabilities");
+            for (int i = 0; i < labels.Count; i++) w.WriteNumber(labels[i], Math.Round(p[i], 6));
+            w.WriteEndObject();
+        }));
+    }
 }

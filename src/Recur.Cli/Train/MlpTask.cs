@@ -1,9 +1,4 @@
-using Recur.Data;
-using Recur.IO;
-using Recur.Models;
 using Recur.Nn;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Train;
 
@@ -191,16 +186,7 @@ internal static class MlpTask
                 output.WriteLine(json ? Common.JsonLine(w => w.WriteNumber("value", y[0])) : Common.F(y[0]));
                 continue;
             }
-            var p = Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).ToArray();
-            int best = Common.ArgMax(p);
-            if (!json) { output.WriteLine($"{labels[best]}\t{Common.F(p[best])}"); continue; }
-            output.WriteLine(Common.JsonLine(w =>
-            {
-                w.WriteString("label", labels[best]);
-                w.WriteStartObject("probabilities");
-                for (int i = 0; i < labels.Count; i++) w.WriteNumber(labels[i], Math.Round(p[i], 6));
-                w.WriteEndObject();
-            }));
+            Common.PrintClassification(output, json, labels, Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).Span);
         }
     }
 }

@@ -1,9 +1,4 @@
 using System.Globalization;
-using Recur.Data;
-using Recur.IO;
-using Recur.Models;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Train;
 

@@ -5,11 +5,8 @@ using System.Text;
 using System.Text.Json;
 using Recur.Cli.Experiments;
 using Recur.Cli.Reporting;
-using Recur.IO;
 using Recur.Nn;
 using Recur.Optim;
-using Recur.Tensors;
-using Recur.Training;
 using Spectre.Console;
 
 namespace Recur.Cli.Train;

@@ -1,8 +1,3 @@
-using Recur.Data;
-using Recur.IO;
-using Recur.Models;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Train;
 

@@ -16,13 +16,12 @@ public static class CliRunner
         }
     }
 
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args) => Run(args, null);
+
+    /// <summary>Runs the tool; <paramref name="environment"/> sets (or, with a null value, removes) variables of the child.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> Run(string[] args, IReadOnlyDictionary<string, string?>? environment)
     {
-        Assert.True(File.Exists(Dll), $"{Dll} is missing; the CLI is built as a project reference of the tests");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
+        using var p = Start(args, environment);
         var ct = TestContext.Current.CancellationToken;
         var stdout = p.StandardOutput.ReadToEndAsync(ct);
         var stderr = p.StandardError.ReadToEndAsync(ct);
@@ -33,10 +32,13 @@ public static class CliRunner
     }
 
     /// <summary>Starts the tool with redirected output (the caller waits, reads and disposes).</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        Assert.True(File.Exists(Dll), $"{Dll} is missing");
+        Assert.True(File.Exists(Dll), $"{Dll} is missing; the CLI is built as a project reference of the tests");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (environment is not null)
+            foreach (var (k, v) in environment)
+                if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         return Process.Start(psi)!;

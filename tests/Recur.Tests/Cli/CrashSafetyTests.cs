@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Recur.IO;
 using Recur.Tensors;
@@ -39,13 +38,10 @@ public sealed class CrashSafetyTests : IDisposable
         {
             Assert.True(++lives < 200, "the run never finished");
             bool resume = File.Exists(Path.Combine(run, "config.json"));
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(CliRunner.Dll);
-            foreach (var a in resume ? new[] { "train", "--output", run, "--resume" } : [.. config, "--output", run]) psi.ArgumentList.Add(a);
             // Widen the checkpoint-write window (and so slow the killed lives: each checkpointed step takes >= 60 ms, so 20
             // lives cannot finish the run); the last life runs at full speed. The delay changes timing, never results.
-            if (kills < 20) psi.Environment["RECUR_FAULT_WRITE_DELAY_MS"] = "60";
-            using var p = Process.Start(psi)!;
+            var env = new Dictionary<string, string?> { ["RECUR_FAULT_WRITE_DELAY_MS"] = kills < 20 ? "60" : null };
+            using var p = CliRunner.Start(resume ? ["train", "--output", run, "--resume"] : [.. config, "--output", run], env);
             var outTask = p.StandardOutput.ReadToEndAsync(ct);
             var errTask = p.StandardError.ReadToEndAsync(ct);
             if (kills < 20)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -171,23 +170,8 @@ public class DataFetchTests
     }
 
     /// <summary>Runs the CLI with RECUR_DATA_MIRROR and RECUR_DATA_DIR removed, so the caller's environment cannot leak in.</summary>
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args)
-    {
-        Assert.True(File.Exists(CliRunner.Dll), $"{CliRunner.Dll} is missing; the CLI is built as a project reference of the tests");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.Environment.Remove("RECUR_DATA_MIRROR");
-        psi.Environment.Remove("RECUR_DATA_DIR");
-        psi.ArgumentList.Add(CliRunner.Dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var ct = TestContext.Current.CancellationToken;
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(TimeSpan.FromMinutes(3));
-        await p.WaitForExitAsync(timeout.Token);
-        return (p.ExitCode, await stdout, await stderr);
-    }
+    private static Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args) =>
+        CliRunner.Run(args, new Dictionary<string, string?> { ["RECUR_DATA_MIRROR"] = null, ["RECUR_DATA_DIR"] = null });
 }
 
 /// <summary>
