@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-180}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors model tsv translation-tsv conll timeseries wav pianoroll text)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors model tsv translation-tsv conll timeseries wav pianoroll text table)
 findings=${FINDINGS:-/tmp/recur-findings}
 out=fuzz/bin
 export PATH="$PATH:$HOME/.dotnet/tools"

@@ -23,6 +23,7 @@ public static class Targets
         ["wav"] = WavFile,
         ["pianoroll"] = PianoRollJson,
         ["text"] = Text,
+        ["table"] = Table,
     };
 
     /// <summary>Runs target <paramref name="name"/> on <paramref name="data"/>, treating a <see cref="RecurFormatException"/> as a clean rejection.</summary>
@@ -72,6 +73,26 @@ public static class Targets
         var bundle = ModelFile.Parse(data, "fuzz.model");
         _ = bundle.Model.NamedParameters().Count();
         if (bundle.Tokenizer is { } t) _ = t.Decode(t.Encode("the quick brown fox"));
+    }
+
+    /// <summary>
+    /// The TSV/CSV reader of <c>recur train</c> (<see cref="DelimitedTable"/>): the first byte picks the delimiter (bit 0)
+    /// and the header (bit 1); the rest is the file. Then what the tasks do: resolve columns by index and by name, read
+    /// cells as text and as numbers.
+    /// </summary>
+    private static void Table(byte[] data)
+    {
+        if (data.Length == 0) return;
+        char delimiter = (data[0] & 1) == 0 ? '\t' : ',';
+        bool header = (data[0] & 2) != 0;
+        var table = DelimitedTable.Parse(Decode(data[1..], "fuzz.csv"), "fuzz.csv", delimiter, header);
+        int a = table.Column("0", "--text-column"), b = table.Column("-1", "--label-column");
+        if (table.Header is { Count: > 0 } h) _ = table.Column(h[^1], "--label-column");
+        foreach (var row in table.Rows)
+        {
+            _ = table.Cell(row, a, "text");
+            _ = table.Number(row, b);
+        }
     }
 
     private static void LabeledTsv(byte[] data)
