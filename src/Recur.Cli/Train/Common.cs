@@ -155,11 +155,20 @@ internal static class Common
         return count > 0 ? total / count : double.NaN;
     }
 
-    /// <summary>One backward pass on a batch (for the gradient-flow plot); the gradients are cleared afterwards.</summary>
+    /// <summary>
+    /// One backward pass on a batch for the gradient-flow plot, in evaluation mode (no dropout, so no random stream is
+    /// consumed and training is the same with or without it); the gradients are cleared afterwards.
+    /// </summary>
     public static Action Probe<T>(ITrainable<T> model, T batch) => () =>
     {
-        model.Step(batch, backward: true);
-        foreach (var p in model.Model.Parameters()) p.Grad.Span.Clear();
+        bool was = model.Model.Training;
+        model.Model.Training = false;
+        try { model.Step(batch, backward: true); }
+        finally
+        {
+            model.Model.Training = was;
+            foreach (var p in model.Model.Parameters()) p.Grad.Span.Clear();
+        }
     };
 
     public static float[] ParseFloats(string csv, string what) =>

@@ -188,6 +188,24 @@ internal sealed class RunContext : IDisposable
 
     public bool Cancelled => Result?.Reason == StopReason.Cancelled;
 
+    private string InitialFlowPath => Path.Combine(Dir, "gradient-flow-init.csv");
+
+    /// <summary>
+    /// ||dLoss/dh_t|| per step of one training batch before any training, kept in the run folder (so a resumed run
+    /// still has it) and drawn beside the trained model's curve at the end.
+    /// </summary>
+    public void ProbeAtStart(Recurrent rnn, Action probe)
+    {
+        if (Resume) return;
+        rnn.RecordGradientFlow = true;
+        try { probe(); }
+        finally { rnn.RecordGradientFlow = false; }
+        if (rnn.LastGradientFlow is not { } flow) return;
+        var text = new StringBuilder("t,grad_norm\n");
+        for (int t = 0; t < flow.Length; t++) text.Append(string.Create(Inv, $"{t},{flow[t]:R}\n"));
+        AtomicFile.Write(InitialFlowPath, fs => fs.Write(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
     private void Log(TrainingProgress p)
     {
         var ms = new MemoryStream();
@@ -263,9 +281,16 @@ internal sealed class RunContext : IDisposable
             finally { rnn.RecordGradientFlow = false; }
             if (rnn.LastGradientFlow is { Length: > 1 } flow)
             {
-                Plots.Lines(Path.Combine(Dir, "gradient-flow.png"), "||dLoss/dh_t|| per time step (first layer)", "time step t", "||dL/dh_t||",
-                    [new("trained model, one training batch", Enumerable.Range(0, flow.Length).Select(i => (double)i).ToArray(), flow.Select(v => Math.Max(v, 1e-30)).ToArray())], logY: true);
-                pictures.Add(("Gradient flow: ||dLoss/dh_t|| for every time step t", "gradient-flow.png"));
+                static double[] Steps(int n) => Enumerable.Range(0, n).Select(i => (double)i).ToArray();
+                var series = new List<Series>();
+                if (File.Exists(InitialFlowPath))
+                {
+                    var init = File.ReadAllLines(InitialFlowPath).Skip(1).Select(l => double.Parse(l.Split(',')[1], Inv)).ToArray();
+                    series.Add(new("at initialisation", Steps(init.Length), init.Select(v => Math.Max(v, 1e-30)).ToArray()));
+                }
+                series.Add(new("after training", Steps(flow.Length), flow.Select(v => Math.Max(v, 1e-30)).ToArray()));
+                Plots.Lines(Path.Combine(Dir, "gradient-flow.png"), "||dLoss/dh_t|| per time step, one training batch (first layer)", "time step t", "||dL/dh_t||", series, logY: true);
+                pictures.Add(("Gradient flow: ||dLoss/dh_t|| for every time step t, at initialisation and after training", "gradient-flow.png"));
             }
         }
         HtmlReport.Write(Path.Combine(Dir, "report.html"), Settings, Result, outcome, pictures.Select(p => (p.Title, Path.Combine(Dir, p.File))).ToList(), taskLine);
