@@ -7,8 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-artifacts/aot}"; seconds="${2:-2}"; isa="${3:-x86-64-v3}"
 mkdir -p "$out"
+# NativeAOT links with clang: Debian's `clang` package, or the versioned clang-14 that the base image may have alone.
+cc=$(command -v clang || command -v clang-14 || true)
+[ -n "$cc" ] || { echo "NativeAOT needs clang (Debian: apt-get install clang)" >&2; exit 1; }
 dotnet build src/Recur.Cli -c Release -v quiet -nologo
-dotnet publish src/Recur.Cli/Recur.Cli.csproj -c Release -r linux-x64 -p:PublishAot=true -p:IlcInstructionSet="$isa" -o "$out/bin" -v quiet -nologo
+dotnet publish src/Recur.Cli/Recur.Cli.csproj -c Release -r linux-x64 -p:PublishAot=true -p:IlcInstructionSet="$isa" -p:CppCompilerAndLinker="$(basename "$cc")" -o "$out/bin" -v quiet -nologo
 "$out/bin/Recur.Cli" info
 "$out/bin/Recur.Cli" info | grep -q "Vector256 True" || { echo "the AOT binary does not use 256-bit vectors" >&2; exit 1; }
 ls -l "$out/bin/Recur.Cli"
