@@ -10,7 +10,7 @@ namespace Recur.Cli.Commands;
 /// <summary>
 /// <c>recur quickstart</c>: trains a small LSTM on a task it generates (report which marker, if any, appeared
 /// anywhere in a sequence, which needs memory to the last step), shows progress, prints predictions and saves the
-/// weights. No files or downloads.
+/// model file. No files or downloads.
 /// </summary>
 internal static class QuickstartCommand
 {
@@ -83,16 +83,31 @@ internal static class QuickstartCommand
             int pred = ArgMax(probs, b);
             Console.WriteLine($"  {string.Concat(symbols.Select(s => (char)('A' + s)))} -> {names[pred],-4} (p={probs[b, pred]:F3}), true {names[ty[b]]}");
         }
-        string path = Path.GetFullPath(Path.Combine(output, "model.safetensors"));
-        var tensors = lstm.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>("lstm." + kv.Key, kv.Value.Value))
-            .Concat(head.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>("head." + kv.Key, kv.Value.Value)));
-        SafeTensorsFile.Save(path, tensors, new Dictionary<string, string>
+        // The same weights as a model file (a classifier over one-hot symbols with last-state pooling): what
+        // `recur inspect`, `recur export --onnx` and the library's ModelFile.Load read.
+        var classifier = new SequenceClassifier(new ClassifierConfig
         {
-            ["task"] = "quickstart-marker-memory",
-            ["architecture"] = $"lstm(input={Symbols}, hidden={hidden}) -> linear({hidden}, {Classes})",
-            ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Encoder = new EncoderConfig { InputFeatures = Symbols, HiddenSize = hidden, Cell = RecurrentMode.Lstm },
+            Pooling = Pooling.Last,
+            Classes = Classes,
+        }, new Rng(seed));
+        classifier.Encoder.Rnn.LoadStateDict(lstm.StateDict());
+        classifier.Head.LoadStateDict(head.StateDict());
+        string path = Path.GetFullPath(Path.Combine(output, "model.recur"));
+        ModelFile.Save(path, new ModelBundle
+        {
+            Model = classifier,
+            Labels = names,
+            Metadata = new Dictionary<string, string>
+            {
+                ["task"] = "quickstart-marker-memory",
+                ["seed"] = seed.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["steps"] = steps.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["held_out_accuracy"] = ModelFile.Format(correct / 256.0),
+            },
         });
-        Console.WriteLine($"saved the trained weights to {path} ({clock.Elapsed.TotalSeconds:F1} s in all)");
+        Console.WriteLine($"saved the model to {path} ({clock.Elapsed.TotalSeconds:F1} s in all)");
+        Console.WriteLine($"next: recur inspect {path}   |   recur export {path} --onnx quickstart.onnx   |   recur train --help");
         return 0;
     }
 
