@@ -139,8 +139,16 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(run, "report.html")));
         using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
             Assert.Equal(task, config.RootElement.GetProperty("task").GetString());
-        var logRows = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
-        Assert.Contains(logRows, l => l.Contains("\"kind\":\"epochend\""));
+        var logRows = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(2, logRows.Count(r => r.GetProperty("kind").GetString() == "epochend"));
+        Assert.All(logRows.Where(r => r.GetProperty("kind").GetString() == "step"), r =>
+        {
+            Assert.True(r.GetProperty("step").GetInt64() > 0);
+            Assert.Equal(JsonValueKind.Number, r.GetProperty("loss").ValueKind);
+            Assert.Equal(JsonValueKind.Number, r.GetProperty("lr").ValueKind);
+        });
+        if (task is "classify" or "tag" or "audio" or "mlp")
+            Assert.Contains("<h2>Confusion matrix</h2>", File.ReadAllText(Path.Combine(run, "report.html")));
 
         string model = Path.Combine(run, "model.recur");
         (code, stdout, stderr) = await CliRunner.Run("evaluate", "--model", model, "--data", evalData, "--json", "-");
