@@ -74,7 +74,8 @@ internal static class Common
         return TokenizerKind(s, fallback) switch
         {
             "char" => new CharTokenizer(Vocabulary.Build(texts.SelectMany(CharTokenizer.Split), minCount, maxVocab, extraSpecials)),
-            "bpe" => BpeTokenizer.Build(lower ? texts.Select(t => t.ToLowerInvariant()) : texts, minCount, maxVocab, extraSpecials),
+            // GPT-2 byte-level BPE keeps case (its merges are case-sensitive); --lowercase applies to word tokens.
+            "bpe" => BpeTokenizer.Build(texts, minCount, maxVocab, extraSpecials),
             _ => WordTokenizer.Build(texts, lower, minCount, maxVocab, extraSpecials),
         };
     }

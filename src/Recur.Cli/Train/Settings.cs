@@ -58,7 +58,7 @@ internal sealed class Settings
         new("regression", "false", "Predict the label column as a number (MSE) instead of a class", "mlp"),
         new("mlp-hidden", "64,64", "Hidden layer widths of the feed-forward network", "mlp"),
         new("tokenizer", "auto", "char, word or bpe (auto: char for lm, word otherwise)", "classify,tag,lm,seq2seq"),
-        new("lowercase", "true", "Lower-case text before word or BPE tokenisation", "classify,lm,seq2seq"),
+        new("lowercase", "true", "Lower-case text before word tokenisation (char and BPE keep case)", "classify,lm,seq2seq"),
         new("min-count", "1", "Drop tokens seen fewer times than this in training (they become <unk>)", "classify,tag,lm,seq2seq"),
         new("max-vocab", "50000", "Largest vocabulary kept (most frequent tokens)", "classify,tag,lm,seq2seq"),
         new("max-length", "1000", "Longest sequence accepted (tokens or frames); longer ones are an error naming the line"),
