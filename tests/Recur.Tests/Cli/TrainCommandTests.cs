@@ -327,3 +327,41 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Path.Combine(a, "model.recur")), File.ReadAllBytes(Path.Combine(b, "model.recur")));
     }
 }
+
+/// <summary>On a terminal, `recur train` draws a live progress bar (Spectre.Console); run under a pseudo-terminal.</summary>
+public sealed class TrainProgressBarTests : IDisposable
+{
+    private readonly string dir = Directory.CreateTempSubdirectory("recur-tty-").FullName;
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public async Task OnATerminalTrainingShowsALiveProgressBar()
+    {
+        if (!File.Exists("/usr/bin/script"))
+        {
+            Assert.Skip("util-linux `script` (to run the tool under a pseudo-terminal) is not installed");
+            return;
+        }
+        string data = Path.Combine(dir, "data.tsv");
+        File.WriteAllLines(data, Enumerable.Range(0, 60).Select(i => i % 2 == 0 ? $"good nice fine {i}\tpos" : $"bad awful poor {i}\tneg"));
+        string run = Path.Combine(dir, "run");
+        string command = string.Join(' ', new[] { "dotnet", CliRunner.Dll, "train", "--task", "classify", "--data", data, "--epochs", "2", "--hidden", "8", "--log-every", "1", "--output", run }
+            .Select(a => "'" + a.Replace("'", "'\\''") + "'"));
+        var psi = new ProcessStartInfo("/usr/bin/script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+        psi.Environment.Remove("CI"); // the tool prints plain lines under CI
+        psi.Environment["TERM"] = "xterm-256color";
+        using var p = Process.Start(psi)!;
+        var ct = TestContext.Current.CancellationToken;
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        string output = await stdout;
+        Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}\n{output}\n{await stderr}");
+        Assert.Contains("\u2501", output);                 // the bar Spectre.Console draws
+        Assert.DoesNotContain("  epoch 1/2 step", output); // the plain-line printer (which prints every step here) did not run
+        Assert.Contains("epoch 2/2: train loss", output);  // epoch summaries above the bar
+        Assert.True(File.Exists(Path.Combine(run, "model.recur")));
+    }
+}
