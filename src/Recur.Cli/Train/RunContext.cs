@@ -154,6 +154,9 @@ internal sealed class RunContext : IDisposable
         }, schedule);
         if (shuffle is not null) trainer.TrackDataRng("shuffle", shuffle);
         trainer.Progress += Log;
+        // Fault injection for tests: behave as if Ctrl-C came right after optimizer step N (seen at a logged step).
+        if (long.TryParse(Environment.GetEnvironmentVariable("RECUR_FAULT_CANCEL_AFTER_STEP"), out long cancelAt) && cancelAt > 0)
+            trainer.Progress += p => { if (p.Kind == ProgressKind.Step && p.Step >= cancelAt) cts.Cancel(); };
 
         if (!Interactive)
         {
