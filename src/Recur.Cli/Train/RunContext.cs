@@ -141,9 +141,11 @@ internal sealed class RunContext : IDisposable
         float clip = Settings.Float("clip-norm", 0f);
         int patience = Settings.Int("patience", 0);
         int every = Settings.Int("checkpoint-every", 0);
+        int maxSteps = Settings.Int("max-steps", 0);
         var trainer = new Trainer<TBatch>(optimizer, new TrainerOptions
         {
             Epochs = epochsN,
+            MaxSteps = maxSteps > 0 ? maxSteps : null,
             ClipNorm = clip > 0 ? clip : null,
             EarlyStoppingPatience = patience > 0 ? patience : null,
             LogEvery = Settings.Int("log-every", 1),

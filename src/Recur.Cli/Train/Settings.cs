@@ -29,6 +29,7 @@ internal sealed class Settings
         new("test", "", "Test data evaluated after training (metrics go to metrics.json and the report)"),
         new("output", "", "Run folder for config.json, metrics.jsonl, checkpoint, model.recur, plots and report.html (default: runs/TASK)"),
         new("epochs", "10", "Passes over the training data"),
+        new("max-steps", "0", "Stop after this many optimizer steps (0: no limit; the epochs still bound the run)"),
         new("batch-size", "32", "Sequences per batch (lm: parallel streams)"),
         new("lr", "0.002", "Learning rate"),
         new("optimizer", "adam", "adam, adamw, sgd (momentum 0.9), rmsprop or adagrad"),

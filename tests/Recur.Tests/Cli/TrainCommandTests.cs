@@ -204,6 +204,19 @@ public sealed class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task MaxStepsStopsTrainingAndIsRecordedInTheModelFile()
+    {
+        var (args, _, _, _) = Prepare("classify");
+        string run = Path.Combine(dir, "run");
+        var r = await CliRunner.Run(["train", "--task", "classify", "--epochs", "5", "--max-steps", "3", "--hidden", "8", "--output", run, .. args]);
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var meta = ModelFile.Load(Path.Combine(run, "model.recur")).Metadata;
+        Assert.Equal("3", meta["steps"]);
+        Assert.Equal("1", meta["epochs_run"]);
+        Assert.Equal("3", meta["config.max-steps"]);
+    }
+
+    [Fact]
     public async Task SameSeedGivesByteIdenticalModelFiles()
     {
         var (args, _, _, _) = Prepare("classify");
