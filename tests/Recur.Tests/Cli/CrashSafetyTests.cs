@@ -42,11 +42,25 @@ public sealed class CrashSafetyTests : IDisposable
             // lives cannot finish the run); the last life runs at full speed. The delay changes timing, never results.
             var env = new Dictionary<string, string?> { ["RECUR_FAULT_WRITE_DELAY_MS"] = kills < 20 ? "60" : null };
             using var p = CliRunner.Start(resume ? ["train", "--output", run, "--resume"] : [.. config, "--output", run], env);
-            var outTask = p.StandardOutput.ReadToEndAsync(ct);
+            // Training starts right after the configuration is printed: most kills are timed from there, so the test
+            // does not depend on how long the process takes to start; every fourth is timed from the start instead.
+            var training = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var output = new StringBuilder();
+            var outTask = Task.Run(async () =>
+            {
+                while (await p.StandardOutput.ReadLineAsync(ct) is { } line)
+                {
+                    output.AppendLine(line);
+                    if (line.Contains("configuration (saved to", StringComparison.Ordinal)) training.TrySetResult();
+                }
+                training.TrySetResult();
+            }, ct);
             var errTask = p.StandardError.ReadToEndAsync(ct);
             if (kills < 20)
             {
-                int delay = 250 + (int)(rng.NextUInt64() % 1000);
+                bool fromStart = kills % 4 == 3;
+                if (!fromStart) await training.Task.WaitAsync(TimeSpan.FromSeconds(60), ct);
+                int delay = fromStart ? 100 + (int)(rng.NextUInt64() % 1200) : (int)(rng.NextUInt64() % 700);
                 var exited = p.WaitForExitAsync(ct);
                 if (await Task.WhenAny(exited, Task.Delay(delay, ct)) != exited)
                 {
@@ -61,7 +75,8 @@ public sealed class CrashSafetyTests : IDisposable
                 }
             }
             await p.WaitForExitAsync(ct);
-            Assert.True(p.ExitCode == 0, $"life {lives} exit {p.ExitCode}\n{await outTask}\n{await errTask}");
+            await outTask;
+            Assert.True(p.ExitCode == 0, $"life {lives} exit {p.ExitCode}\n{output}\n{await errTask}");
             finished = true;
         }
         Assert.Equal(20, kills);
