@@ -221,20 +221,31 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
             Emit(ProgressKind.Checkpoint, s, totalSteps, clock, null, $"checkpoint ({why}) written to {path}");
         }
 
+        // Starts epoch `epoch` from its first batch: fresh sums, and the data streams' state recorded for checkpoints.
+        void BeginEpoch(int epoch)
+        {
+            s.Epoch = epoch;
+            s.BatchesDone = 0;
+            s.EpochLoss = s.EpochCount = s.WindowLoss = s.WindowCount = 0;
+            s.EpochStartRngs = dataRngs.ToDictionary(d => d.Name, d => d.Rng.GetState());
+            model.StartEpoch(epoch);
+        }
+
         Optimizer.ZeroGrad();
         bool done = options.MaxSteps is { } m0 && s.Step >= m0;
-        for (; s.Epoch <= options.Epochs && !done; s.Epoch++)
+        if (!done)
+        {
+            if (carried is null) BeginEpoch(1);
+            else
+            {
+                // Resumed: continue the saved epoch where it stopped, with the state the model carried there.
+                model.StartEpoch(s.Epoch);
+                model.RestoreState(carried);
+            }
+        }
+        while (!done)
         {
             int epoch = s.Epoch;
-            bool resumingThisEpoch = carried is not null;
-            if (!resumingThisEpoch)
-            {
-                s.BatchesDone = 0;
-                s.EpochLoss = s.EpochCount = s.WindowLoss = s.WindowCount = 0;
-                s.EpochStartRngs = dataRngs.ToDictionary(d => d.Name, d => d.Rng.GetState());
-            }
-            model.StartEpoch(epoch);
-            if (carried is not null) { model.RestoreState(carried); carried = null; }
             model.Model.Training = true;
             double accLoss = 0;
             int accumulated = 0, accCount = 0, seen = 0, skipTo = s.BatchesDone;
@@ -323,18 +334,11 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                 }
             }
             if (options.MaxSteps is { } maxSteps && s.Step >= maxSteps) done = true;
-            if (!done && s.Epoch < options.Epochs)
-            {
-                // The next epoch starts from here: a checkpoint at the boundary resumes with that epoch's first batch.
-                s.Epoch++;
-                s.BatchesDone = 0;
-                s.EpochLoss = s.EpochCount = s.WindowLoss = s.WindowCount = 0;
-                s.EpochStartRngs = dataRngs.ToDictionary(d => d.Name, d => d.Rng.GetState());
-                model.StartEpoch(s.Epoch);
-                Save($"end of epoch {epoch}");
-                carried = model.CaptureState();
-                s.Epoch--;
-            }
+            if (done || epoch >= options.Epochs) break;
+
+            // The next epoch starts here: a checkpoint at the boundary resumes with that epoch's first batch.
+            BeginEpoch(epoch + 1);
+            Save($"end of epoch {epoch}");
         }
 
         if (options.KeepBest && s.BestValues is not null)
