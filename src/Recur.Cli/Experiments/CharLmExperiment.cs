@@ -1,10 +1,6 @@
 using System.Diagnostics;
-using Recur.Data;
-using Recur.Models;
 using Recur.Nn;
 using Recur.Optim;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Experiments;
 
@@ -29,7 +25,7 @@ internal static class CharLmExperiment
         var trainIds = tokenizer.Encode(text[..split]);
         var validIds = tokenizer.Encode(text[split..]);
         var train = new TbpttStream(trainIds, o.Batch, o.Steps);
-        var valid = new TbpttStream(validIds, Math.Min(o.Batch, Math.Max(1, (validIds.Length - 1) / (o.Steps * 4))), o.Steps);
+        var valid = TbpttStream.ForEvaluation(validIds, o.Batch, o.Steps);
         if (verbose)
             Console.WriteLine($"char-lm: {text.Length} characters, train {trainIds.Length} / validation {validIds.Length}, vocabulary {tokenizer.Vocabulary.Count}; " +
                               $"{o.Layers}-layer LSTM {o.Hidden}, TBPTT {o.Batch} streams x {o.Steps} steps ({train.Chunks} chunks per epoch)");

@@ -1,13 +1,9 @@
-
 namespace Recur.Cli.Train;
 
 /// <summary>Next-token prediction on a plain text (character, word or BPE), trained with truncated BPTT over streams.</summary>
 internal static class LmTask
 {
     public static readonly TaskDef Def = new(Train, Evaluate, Predict);
-
-    private static TbpttStream ValidStream(int[] ids, int batch, int steps) =>
-        new(ids, Math.Max(1, Math.Min(batch, (ids.Length - 1) / Math.Max(1, steps * 4))), steps);
 
     private static TaskOutcome? Train(RunContext ctx)
     {
@@ -30,7 +26,7 @@ internal static class LmTask
         if (trainIds.Length < batch * 2 + 1)
             throw new RecurFormatException(dataPath, "file", $"expected at least {batch * 2 + 1} tokens to train {batch} streams, found {trainIds.Length}");
         var train = new TbpttStream(trainIds, batch, steps);
-        TbpttStream? valid = validIds.Length >= 2 ? ValidStream(validIds, batch, steps) : null;
+        TbpttStream? valid = validIds.Length >= 2 ? TbpttStream.ForEvaluation(validIds, batch, steps) : null;
         ctx.PrintConfig($"{trainIds.Length} training / {validIds.Length} validation tokens, vocabulary {tok.Vocabulary.Count} ({tok.Kind}), {batch} streams x {steps} steps ({train.Chunks} chunks per epoch)");
 
         var model = new LanguageModel(new LanguageModelConfig { Encoder = Common.Encoder(s, tok.Vocabulary.Count, null) }, Common.ModelRng(s));
@@ -76,7 +72,7 @@ internal static class LmTask
         var tok = bundle.Tokenizer!;
         var ids = tok.Encode(DataFiles.ReadAllText(path, s.Limits));
         if (ids.Length < 2) throw new RecurFormatException(path, "file", $"expected at least 2 tokens to evaluate next-token prediction, found {ids.Length}");
-        return Score((LanguageModel)bundle.Model, tok, ValidStream(ids, s.Int("batch-size", 1), s.Int("bptt", 1)));
+        return Score((LanguageModel)bundle.Model, tok, TbpttStream.ForEvaluation(ids, s.Int("batch-size", 1), s.Int("bptt", 1)));
     }
 
     /// <summary>predict for a language model: the most likely next token after each input line.</summary>

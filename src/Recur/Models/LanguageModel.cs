@@ -50,6 +50,17 @@ public sealed class TbpttStream
             throw new ArgumentException($"the token stream ({tokens.Length} tokens) is too short for {batch} parallel streams", nameof(tokens));
     }
 
+    /// <summary>
+    /// A stream for evaluation: at most <paramref name="maxBatch"/> parallel streams, fewer when the text is short, so
+    /// that each stream spans at least four chunks (a stream only a few steps long would be scored mostly from a cold state).
+    /// </summary>
+    public static TbpttStream ForEvaluation(int[] tokens, int maxBatch, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be >= 1");
+        return new TbpttStream(tokens, Math.Max(1, Math.Min(maxBatch, (tokens.Length - 1) / (steps * 4))), steps);
+    }
+
     /// <summary>Parallel streams.</summary>
     public int Batch { get; }
     /// <summary>Steps per chunk.</summary>
