@@ -1,4 +1,3 @@
-
 namespace Recur.Cli.Train;
 
 /// <summary>
@@ -13,13 +12,16 @@ internal static class ForecastTask
 
     private static string[] Columns(Settings s) => s.Str("column").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    private static (float[][] Columns, bool[] Missing) Read(string path, Settings s)
+    private static (float[][] Columns, bool[] Missing) Read(string path, Settings s) =>
+        FillGaps(Readers.ReadTimeSeriesCsv(path, Columns(s), s.Limits), path);
+
+    /// <summary>Which targets were gaps (never scored), and the columns with their gaps interpolated for inputs.</summary>
+    private static (float[][] Columns, bool[] Missing) FillGaps(float[][] columns, string source)
     {
-        var columns = Readers.ReadTimeSeriesCsv(path, Columns(s), s.Limits);
         var missing = columns[0].Select(float.IsNaN).ToArray();
         foreach (var c in columns)
         {
-            if (c.All(float.IsNaN)) throw new RecurFormatException(path, "--column", "expected numbers in the column, found only empty cells");
+            if (c.All(float.IsNaN)) throw new RecurFormatException(source, "--column", "expected numbers in the column, found only empty cells");
             Forecaster.Interpolate(c);
         }
         return (columns, missing);
@@ -91,15 +93,9 @@ internal static class ForecastTask
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
         var model = (Forecaster)bundle.Model;
-        string temp = Path.Combine(Path.GetTempPath(), $"recur-series-{Environment.ProcessId}.csv");
-        File.WriteAllText(temp, input.ReadToEnd());
-        try
-        {
-            var (columns, _) = Read(temp, s);
-            var next = model.ForecastNext(columns);
-            output.WriteLine(json ? Common.JsonLine(w => { w.WriteStartArray("forecast"); foreach (var v in next) w.WriteNumberValue(v); w.WriteEndArray(); })
-                : string.Join(Environment.NewLine, next.Select(v => Common.F(v))));
-        }
-        finally { File.Delete(temp); }
+        var (columns, _) = FillGaps(Readers.ParseTimeSeriesCsv(input.ReadToEnd(), "input", Columns(s)), "input");
+        var next = model.ForecastNext(columns);
+        output.WriteLine(json ? Common.JsonLine(w => { w.WriteStartArray("forecast"); foreach (var v in next) w.WriteNumberValue(v); w.WriteEndArray(); })
+            : string.Join(Environment.NewLine, next.Select(v => Common.F(v))));
     }
 }
