@@ -1,4 +1,3 @@
-
 namespace Recur.Cli.Train;
 
 /// <summary>
@@ -155,27 +154,12 @@ internal static class AudioTask
 
     private static TaskOutcome Score(SequenceClassifier model, List<Clip> clips, int[] y, IReadOnlyList<string> labels, float[] mean, float[] std)
     {
-        bool was = model.Training;
-        model.Training = false;
-        var pred = new int[clips.Count];
-        double loss = 0;
-        for (int start = 0; start < clips.Count; start += 128)
-        {
-            var idx = Enumerable.Range(start, Math.Min(128, clips.Count - start)).ToArray();
-            var p = model.Predict(Batch(idx.Select(i => clips[i]).ToList(), mean, std, null));
-            for (int k = 0; k < idx.Length; k++)
-            {
-                var row = p.Span.Slice(k * labels.Count, labels.Count);
-                pred[idx[k]] = Common.ArgMax(row);
-                loss -= Math.Log(Math.Max(row[y[idx[k]]], 1e-30f));
-            }
-        }
-        model.Training = was;
+        var (pred, loss) = Common.Classify(model, clips.Count, y, labels.Count, 128, idx => Batch(idx.Select(i => clips[i]).ToList(), mean, std, null));
         var (acc, f1, confusion) = Common.ClassMetrics(pred, y, labels.Count);
         return new TaskOutcome
         {
             Bundle = new ModelBundle { Model = model },
-            Metrics = new() { ["accuracy"] = acc, ["macro_f1"] = f1, ["loss"] = loss / Math.Max(1, clips.Count) },
+            Metrics = new() { ["accuracy"] = acc, ["macro_f1"] = f1, ["loss"] = loss },
             Confusion = confusion, ConfusionLabels = labels,
             Samples = clips.Take(20).Select((c, i) => (Path.GetFileName(c.File), c.Label, labels[pred[i]])).ToList(),
         };

@@ -1,4 +1,3 @@
-
 namespace Recur.Cli.Train;
 
 /// <summary>Many-to-one on text: TSV/CSV with a text and a label column -> a recurrent classifier.</summary>
@@ -21,8 +20,7 @@ internal static class ClassifyTask
         string a = s.Str(columnA), b = s.Str(columnB);
         bool named = !int.TryParse(a, out _) || !int.TryParse(b, out _);
         bool header = s.Choice("header", "auto", "yes", "no") switch { "yes" => true, "no" => false, _ => named };
-        char delimiter = s.Choice("delimiter", "auto", "tab", "comma") switch { "tab" => '\t', "comma" => ',', _ => DelimitedTable.DelimiterFor(path) };
-        var table = DelimitedTable.Read(path, delimiter, header, s.Limits);
+        var table = DelimitedTable.Read(path, Common.Delimiter(s, path), header, s.Limits);
         return (table, table.Column(a, "--" + columnA), table.Column(b, "--" + columnB));
     }
 
@@ -71,25 +69,9 @@ internal static class ClassifyTask
 
     private static (Evaluation Evaluation, int[] Predicted, double Loss) Eval(SequenceClassifier model, List<int[]> x, int[] y, int classes)
     {
-        bool was = model.Training;
-        model.Training = false;
-        var pred = new int[x.Count];
-        double loss = 0;
-        for (int start = 0; start < x.Count; start += 256)
-        {
-            var idx = Enumerable.Range(start, Math.Min(256, x.Count - start)).ToArray();
-            var b = SequenceBatch.FromTokens(x, idx, idx.Select(i => y[i]).ToArray());
-            var p = model.Predict(b);
-            for (int k = 0; k < idx.Length; k++)
-            {
-                var row = p.Span.Slice(k * classes, classes);
-                pred[idx[k]] = Common.ArgMax(row);
-                loss -= Math.Log(Math.Max(row[y[idx[k]]], 1e-30f));
-            }
-        }
-        model.Training = was;
+        var (pred, loss) = Common.Classify(model, x.Count, y, classes, 256, idx => SequenceBatch.FromTokens(x, idx, idx.Select(i => y[i]).ToArray()));
         double acc = Metrics.Accuracy(pred, y), f1 = Metrics.MacroF1(pred, y, classes);
-        return (new Evaluation("accuracy", acc, true, new Dictionary<string, double> { ["macro_f1"] = f1, ["loss"] = loss / Math.Max(1, x.Count) }), pred, loss / Math.Max(1, x.Count));
+        return (new Evaluation("accuracy", acc, true, new Dictionary<string, double> { ["macro_f1"] = f1, ["loss"] = loss }), pred, loss);
     }
 
     private static TaskOutcome Score(SequenceClassifier model, Recur.Data.ITokenizer tok, IReadOnlyList<string> labels, List<(string Text, string Label)> items, List<int[]> x, int[] y)

@@ -61,6 +61,10 @@ internal static class Common
         RecurrentDropout = s.Float("recurrent-dropout", 0f, 0.99f),
     };
 
+    /// <summary>The delimiter of a TSV/CSV file: --delimiter, or by its extension.</summary>
+    public static char Delimiter(Settings s, string path) =>
+        s.Choice("delimiter", "auto", "tab", "comma") switch { "tab" => '\t', "comma" => ',', _ => DelimitedTable.DelimiterFor(path) };
+
     public static string TokenizerKind(Settings s, string fallback)
     {
         string k = s.Choice("tokenizer", "auto", "char", "word", "bpe");
@@ -108,6 +112,31 @@ internal static class Common
         var index = labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i, StringComparer.Ordinal);
         return items.Select(it => index.TryGetValue(it.Label, out int id) ? id
             : throw new RecurFormatException(source, $"line {it.Line} field 'label'", $"expected one of the model's labels [{string.Join(", ", labels.Take(20))}{(labels.Count > 20 ? ", ..." : "")}], found '{it.Label}'")).ToArray();
+    }
+
+    /// <summary>
+    /// Predicted classes and the mean cross-entropy of <paramref name="n"/> examples with classes <paramref name="y"/>,
+    /// in evaluation mode, <paramref name="chunk"/> examples per batch built by <paramref name="batch"/>.
+    /// </summary>
+    public static (int[] Predicted, double Loss) Classify(SequenceClassifier model, int n, int[] y, int classes, int chunk, Func<int[], SequenceBatch> batch)
+    {
+        bool was = model.Training;
+        model.Training = false;
+        var pred = new int[n];
+        double loss = 0;
+        for (int start = 0; start < n; start += chunk)
+        {
+            var idx = Enumerable.Range(start, Math.Min(chunk, n - start)).ToArray();
+            var p = model.Predict(batch(idx));
+            for (int k = 0; k < idx.Length; k++)
+            {
+                var row = p.Span.Slice(k * classes, classes);
+                pred[idx[k]] = ArgMax(row);
+                loss -= Math.Log(Math.Max(row[y[idx[k]]], 1e-30f));
+            }
+        }
+        model.Training = was;
+        return (pred, loss / Math.Max(1, n));
     }
 
     public static (double Accuracy, double MacroF1, int[,] Confusion) ClassMetrics(int[] predicted, int[] truth, int classes) =>

@@ -17,16 +17,10 @@ internal static class MlpTask
         string labelSpec = s.Str("label-column");
         var featureSpecs = s.Str("feature-columns").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         bool named = !int.TryParse(labelSpec, out _) || featureSpecs.Any(f => !int.TryParse(f, out _));
-        char delimiter = s.Choice("delimiter", "auto", "tab", "comma") switch { "tab" => '\t', "comma" => ',', _ => DelimitedTable.DelimiterFor(path) };
-        string text = DataFiles.ReadAllText(path, s.Limits);
-        bool header = s.Choice("header", "auto", "yes", "no") switch
-        {
-            "yes" => true,
-            "no" => false,
-            // auto: a header when columns are named, or when the first row is not all numbers apart from the label.
-            _ => named || FirstRowHasText(DelimitedTable.Parse(text, path, delimiter, hasHeader: false), labelSpec),
-        };
-        var table = DelimitedTable.Parse(text, path, delimiter, header);
+        string mode = s.Choice("header", "auto", "yes", "no");
+        var table = DelimitedTable.Read(path, Common.Delimiter(s, path), mode == "yes" || (mode == "auto" && named), s.Limits);
+        // auto: a header when columns are named, or when the first row is not all numbers apart from the label.
+        if (mode == "auto" && !named && FirstRowHasText(table, labelSpec)) table = table.WithFirstRowAsHeader();
         int label = table.Column(labelSpec, "--label-column");
         var features = featureSpecs.Length > 0 ? featureSpecs.Select(f => table.Column(f, "--feature-columns")).ToArray()
             : Enumerable.Range(0, table.Columns).Where(c => c != label).ToArray();

@@ -70,6 +70,14 @@ public sealed class DelimitedTable
         return new DelimitedTable(source, header, rows, columns);
     }
 
+    /// <summary>The same table with its first row taken as the header (for callers that decide after reading it).</summary>
+    public DelimitedTable WithFirstRowAsHeader()
+    {
+        if (Header is not null) throw new InvalidOperationException("the table already has a header");
+        if (Rows.Count < 2) throw new RecurFormatException(Source, "line 2", "expected data rows after the header, found only the header");
+        return new DelimitedTable(Source, Rows[0].Cells, Rows.Skip(1).ToList(), Columns);
+    }
+
     /// <summary>
     /// The index of a column given by name (needs a header) or by 0-based index (negative from the end);
     /// <paramref name="role"/> (e.g. "--text-column") names it in the error.
