@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Recur.Cli.Commands;
-using Recur.IO;
 
 var root = new RootCommand("recur: recurrent neural networks (RNN, LSTM, GRU) for .NET");
 root.Subcommands.Add(QuickstartCommand.Create());

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Recur.Cli.Experiments;
-using Recur.Models;
 using Recur.Nn;
 
 namespace Recur.Cli.Commands;

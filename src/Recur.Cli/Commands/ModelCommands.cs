@@ -1,9 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Recur.Data;
-using Recur.IO;
 using Recur.IO.Onnx;
-using Recur.Models;
 using Recur.Nn;
 
 namespace Recur.Cli.Commands;

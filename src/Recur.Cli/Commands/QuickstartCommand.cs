@@ -1,9 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Recur.IO;
 using Recur.Nn;
 using Recur.Optim;
-using Recur.Tensors;
 
 namespace Recur.Cli.Commands;
 

@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Text;
 using Recur.Cli.Train;
-using Recur.Data;
-using Recur.IO;
 
 namespace Recur.Cli.Commands;
 

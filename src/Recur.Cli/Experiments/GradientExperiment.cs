@@ -1,12 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Recur.Data;
-using Recur.Models;
 using Recur.Nn;
 using Recur.Optim;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Experiments;
 

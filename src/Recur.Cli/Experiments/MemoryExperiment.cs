@@ -1,9 +1,5 @@
-using Recur.Data;
-using Recur.Models;
 using Recur.Nn;
 using Recur.Optim;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Experiments;
 

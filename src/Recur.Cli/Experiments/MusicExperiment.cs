@@ -1,9 +1,5 @@
 using System.Diagnostics;
-using Recur.Data;
-using Recur.Models;
 using Recur.Optim;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Experiments;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Recur.Training;
 
 namespace Recur.Cli.Experiments;
 

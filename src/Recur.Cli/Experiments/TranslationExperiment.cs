@@ -1,10 +1,6 @@
 using System.Diagnostics;
-using Recur.Data;
-using Recur.Models;
 using Recur.Nn;
 using Recur.Optim;
-using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Cli.Experiments;
 

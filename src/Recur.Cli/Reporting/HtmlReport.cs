@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Recur.Cli.Train;
-using Recur.IO;
-using Recur.Training;
 
 namespace Recur.Cli.Reporting;
 

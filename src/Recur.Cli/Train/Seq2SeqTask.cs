@@ -1,4 +1,3 @@
-
 namespace Recur.Cli.Train;
 
 /// <summary>Many-to-many, unaligned: source/target text columns -> an attentional encoder–decoder, scored with corpus BLEU.</summary>

@@ -1,4 +1,3 @@
-
 namespace Recur.Cli.Train;
 
 /// <summary>Many-to-many, aligned: CoNLL token/tag files -> a recurrent tagger (one tag per token).</summary>
