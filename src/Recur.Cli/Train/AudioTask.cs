@@ -17,7 +17,7 @@ internal static class AudioTask
     /// The WAV files of a folder, or of a list file: one path per line (relative to the list's folder), optionally
     /// followed by a comma or TAB and the label (list labels take the place of --labels).
     /// </summary>
-    private static List<string> Files(string folder, Dictionary<string, string>? listLabels = null)
+    private static List<string> Files(string folder, Dictionary<string, string> listLabels)
     {
         if (File.Exists(folder))
         {
@@ -31,7 +31,7 @@ internal static class AudioTask
                 string file = Path.Combine(baseDir, cells[0].Trim());
                 if (!File.Exists(file)) throw new RecurFormatException(folder, $"line {i + 1}", $"expected an existing WAV file, found '{cells[0].Trim()}' (paths are relative to the list's folder)");
                 list.Add(file);
-                if (cells.Length > 1 && listLabels is not null) listLabels[Path.GetFileName(file)] = cells[1].Trim();
+                if (cells.Length > 1) listLabels[Path.GetFileName(file)] = cells[1].Trim();
             }
             if (list.Count == 0) throw new RecurFormatException(folder, "file", "expected one WAV path per line, found none");
             return list;
@@ -73,8 +73,12 @@ internal static class AudioTask
         return new Clip(file, frames, steps, needLabel ? LabelOf(file, labels) : "");
     }
 
-    private static List<Clip> LoadAll(IEnumerable<string> files, Settings s, ref AudioFeatures? features, Dictionary<string, string>? labels)
+    /// <summary>The clips of a folder or list file; labels from --labels, else from the list, else from the file names.</summary>
+    private static List<Clip> LoadAll(string source, Settings s, ref AudioFeatures? features, Dictionary<string, string>? labelsCsv)
     {
+        var listed = new Dictionary<string, string>(StringComparer.Ordinal);
+        var files = Files(source, listed);
+        var labels = labelsCsv ?? (listed.Count > 0 ? listed : null);
         var result = new List<Clip>();
         foreach (var f in files) { result.Add(Load(f, s, features, out var used, labels)); features = used; }
         return result;
@@ -93,18 +97,11 @@ internal static class AudioTask
     private static TaskOutcome? Train(RunContext ctx)
     {
         var s = ctx.Settings;
-        var listed = new Dictionary<string, string>(StringComparer.Ordinal);
-        var files = Files(s.Str("data"), listed);
-        var labelsCsv = LabelCsv(s) ?? (listed.Count > 0 ? listed : null);
+        var labelsCsv = LabelCsv(s);
         AudioFeatures? features = null;
-        var all = LoadAll(files, s, ref features, labelsCsv);
+        var all = LoadAll(s.Str("data"), s, ref features, labelsCsv);
         List<Clip> train, valid;
-        if (s.Optional("valid") is { } vp)
-        {
-            train = all;
-            var vFiles = Files(vp, listed);
-            valid = LoadAll(vFiles, s, ref features, LabelCsv(s) ?? (listed.Count > 0 ? listed : null));
-        }
+        if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(vp, s, ref features, labelsCsv); }
         else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
         int w = features!.Width;
         var mean = new float[w];
@@ -173,9 +170,7 @@ internal static class AudioTask
     {
         var (features, mean, std) = Stored(bundle, s);
         AudioFeatures? f = features;
-        var listed = new Dictionary<string, string>(StringComparer.Ordinal);
-        var files = Files(path, listed);
-        var clips = LoadAll(files, s, ref f, LabelCsv(s) ?? (listed.Count > 0 ? listed : null));
+        var clips = LoadAll(path, s, ref f, LabelCsv(s));
         var labels = bundle.Labels!;
         var y = Common.LabelIds(labels, clips.Select(c => (c.Label, 0)).ToList(), path);
         return Score((SequenceClassifier)bundle.Model, clips, y, labels, mean, std);
