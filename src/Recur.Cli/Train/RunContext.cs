@@ -36,7 +36,7 @@ internal sealed class RunContext : IDisposable
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly CancellationTokenSource cts = new();
     private readonly List<PosixSignalRegistration> signals = [];
-    private readonly StreamWriter metricsLog;
+    private StreamWriter? metricsLog;
     private readonly List<(long Step, double Loss, double GradNorm)> steps = [];
     private readonly List<EpochSummary> epochs = [];
     private readonly Stopwatch clock = Stopwatch.StartNew();
@@ -58,16 +58,7 @@ internal sealed class RunContext : IDisposable
         if (!resume && File.Exists(CheckpointPath))
             throw new ArgumentException($"--output: {Dir} holds the checkpoint of an earlier run; continue it with --resume, or choose another --output");
         AtomicFile.Write(Path.Combine(Dir, "config.json"), fs => fs.Write(Encoding.UTF8.GetBytes(settings.Json())));
-        string metricsPath = Path.Combine(Dir, "metrics.jsonl");
-        if (resume && File.Exists(metricsPath))
-        {
-            // Rows after the checkpoint will be written again by the resumed run: drop them.
-            long at = ResumeStep();
-            var kept = File.ReadAllLines(metricsPath).Where(l => StepOf(l) <= at).ToList();
-            File.WriteAllLines(metricsPath, kept);
-        }
-        else if (File.Exists(metricsPath)) File.Delete(metricsPath);
-        metricsLog = new StreamWriter(metricsPath, append: true, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        if (!resume && File.Exists(MetricsPath)) File.Delete(MetricsPath);
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
             signals.Add(PosixSignalRegistration.Create(sig, c => { c.Cancel = true; cts.Cancel(); }));
     }
@@ -80,12 +71,17 @@ internal sealed class RunContext : IDisposable
     public TrainingResult? Result { get; private set; }
     public bool Interactive => !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null;
 
-    private long ResumeStep()
+    private string MetricsPath => Path.Combine(Dir, "metrics.jsonl");
+
+    /// <summary>
+    /// Opens the metrics log at the run's first progress event. On resume that event is the trainer's "resumed at step
+    /// N": rows after N will be written again by the resumed run, so they are dropped first.
+    /// </summary>
+    private StreamWriter OpenLog(TrainingProgress first)
     {
-        if (!File.Exists(CheckpointPath)) throw new FileNotFoundException($"--resume: no checkpoint at {CheckpointPath}", CheckpointPath);
-        var file = SafeTensorsFile.Load(CheckpointPath);
-        using var doc = JsonDocument.Parse(file.Metadata.GetValueOrDefault("trainer") ?? "{}");
-        return doc.RootElement.TryGetProperty("step", out var s) && s.TryGetInt64(out long x) ? x : 0;
+        if (Resume && File.Exists(MetricsPath))
+            File.WriteAllLines(MetricsPath, File.ReadAllLines(MetricsPath).Where(l => StepOf(l) <= first.Step).ToList());
+        return new StreamWriter(MetricsPath, append: true, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
     }
 
     private static long StepOf(string jsonLine)
@@ -233,6 +229,7 @@ internal sealed class RunContext : IDisposable
             if (p.Message is not null) w.WriteString("message", p.Message);
             w.WriteEndObject();
         }
+        metricsLog ??= OpenLog(p);
         metricsLog.WriteLine(Encoding.UTF8.GetString(ms.ToArray()));
         if (p.Kind == ProgressKind.Step) steps.Add((p.Step, p.Loss, p.GradientNorm));
     }
@@ -332,7 +329,7 @@ internal sealed class RunContext : IDisposable
     public void Dispose()
     {
         foreach (var s in signals) s.Dispose();
-        metricsLog.Dispose();
+        metricsLog?.Dispose();
         cts.Dispose();
     }
 }

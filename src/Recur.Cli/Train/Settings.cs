@@ -114,22 +114,21 @@ internal sealed class Settings
 
     public static Settings FromJson(string path)
     {
-        var v = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var spec in All) v[spec.Name] = spec.Default;
+        var stored = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
             using var doc = JsonDocument.Parse(File.ReadAllText(path));
             foreach (var p in doc.RootElement.EnumerateObject())
             {
-                if (!v.ContainsKey(p.Name)) throw new RecurFormatException(path, p.Name, $"expected a known option, found '{p.Name}' (written by a newer Recur?)");
-                v[p.Name] = p.Value.GetString() ?? "";
+                if (!All.Any(spec => spec.Name == p.Name)) throw new RecurFormatException(path, p.Name, $"expected a known option, found '{p.Name}' (written by a newer Recur?)");
+                stored[p.Name] = p.Value.GetString() ?? "";
             }
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw new RecurFormatException(path, "file", $"expected the JSON object of a run configuration, found: {e.Message}");
         }
-        var s = new Settings(v);
+        var s = FromDictionary(stored);
         s.Check();
         return s;
     }
