@@ -38,12 +38,24 @@ public class GoldenTests
         string kind = st.Metadata.TryGetValue("kind", out var k) ? k : "(missing)";
         switch (kind)
         {
-            case "recurrent": RecurrentCase(st); break;
+            case "recurrent":
+                if (UnsupportedVariant(st.Metadata) is { } why) Assert.Skip(why);
+                RecurrentCase(st);
+                break;
             case "cross_entropy": CrossEntropyCase(st); break;
             case "optimizer": OptimizerCase(st); break;
             default: Assert.Skip($"kind = {kind}: no checker for this kind of case yet"); break;
         }
     }
+
+    /// <summary>
+    /// Why a recurrent case uses a variant the engine does not support yet (and so is skipped, visibly), or null.
+    /// LSTM with a projection (PyTorch's proj_size, LSTMP) is the speech-recognition issue's feature.
+    /// </summary>
+    internal static string? UnsupportedVariant(IReadOnlyDictionary<string, string> meta) =>
+        meta.TryGetValue("proj_size", out var p) && p != "0"
+            ? $"proj_size = {p}: LSTM with a projection (LSTMP) has not landed yet"
+            : null;
 
     internal static bool Flag(IReadOnlyDictionary<string, string> meta, string key) =>
         meta.TryGetValue(key, out var v) && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1");
