@@ -1,3 +1,4 @@
+using Recur.Tensors;
 using Recur.Data;
 using Recur.IO;
 

@@ -144,7 +144,7 @@ internal static class GradientExperiment
     }
 
     private static void WriteCsv(string path, string header, IEnumerable<string> rows) =>
-        IO.AtomicFile.Write(path, fs =>
+        Recur.AtomicFile.Write(path, fs =>
         {
             using var w = new StreamWriter(fs, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
             w.WriteLine(header);

@@ -47,7 +47,7 @@ internal static class MusicExperiment
             var frames = model.Generate(Condition(key, minor), 32, temperature, rng);
             var piece = PianoRoll.Decode(frames, Low, Range);
             string path = Path.Combine(o.Output, name + ".mid");
-            IO.Midi.Write(path, piece);
+            Recur.Data.Midi.Write(path, piece);
             files.Add(path);
             if (verbose) Console.WriteLine($"  {name}: {string.Join(" ", piece.Steps.Take(16).Select(s => s.Length == 0 ? "-" : string.Join("+", s)))} ...  -> {path}");
         }

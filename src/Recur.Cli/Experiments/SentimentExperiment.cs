@@ -26,7 +26,7 @@ internal static class SentimentExperiment
             foreach (var e in Readers.ReadLabeledTsv(path))
             {
                 if (e.Label is not ("0" or "1"))
-                    throw new IO.RecurFormatException(path, $"line {e.Line} field 'label'", $"expected 0 or 1, found '{e.Label}'");
+                    throw new Recur.RecurFormatException(path, $"line {e.Line} field 'label'", $"expected 0 or 1, found '{e.Label}'");
                 examples.Add(e);
             }
         }

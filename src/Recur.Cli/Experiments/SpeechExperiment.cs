@@ -29,11 +29,11 @@ internal static class SpeechExperiment
             string name = Path.GetFileName(f);
             var parts = name.Split('.')[0].Split('_');
             if (parts.Length != 3 || !int.TryParse(parts[0], out int digit) || !int.TryParse(parts[2], out int take))
-                throw new IO.RecurFormatException(f, "file name", $"expected '<digit>_<speaker>_<take>.wav[.gz]', found '{name}'");
+                throw new Recur.RecurFormatException(f, "file name", $"expected '<digit>_<speaker>_<take>.wav[.gz]', found '{name}'");
             var audio = Wav.Read(f);
             features ??= new AudioFeatures(audio.SampleRate, options);
             if (audio.SampleRate != features.SampleRate)
-                throw new IO.RecurFormatException(f, "'fmt ' field 'sample rate'", $"expected {features.SampleRate} Hz like the other files, found {audio.SampleRate}");
+                throw new Recur.RecurFormatException(f, "'fmt ' field 'sample rate'", $"expected {features.SampleRate} Hz like the other files, found {audio.SampleRate}");
             var frames = features.Compute(audio.Samples);
             result.Add(new Example(frames, frames.Length / features.Width, digit, parts[1], take));
         }

@@ -95,7 +95,7 @@ internal static class TaggingExperiment
     }
 
     private static void WriteConll(string path, IEnumerable<TaggedSentence> sentences) =>
-        IO.AtomicFile.Write(path, fs =>
+        Recur.AtomicFile.Write(path, fs =>
         {
             using var w = new StreamWriter(fs, new System.Text.UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
             foreach (var s in sentences)

@@ -84,7 +84,7 @@ internal static class TranslationExperiment
         {
             // Seq2seq model files arrive with the CLI issue; the parameters are saved as a plain state dict for now.
             string path = Path.Combine(o.Output, "translation-state-dict.safetensors");
-            IO.SafeTensorsFile.Save(path, model.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)));
+            Recur.Tensors.SafeTensorsFile.Save(path, model.NamedParameters().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Value)));
             if (verbose) Console.WriteLine($"saved {path}");
         }
         if (verbose)

@@ -34,7 +34,7 @@ internal static class ClassifyTask
         if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s); validSource = vp; }
         else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); validSource = dataPath; }
         var labels = train.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
-        if (labels.Count < 2) throw new Recur.IO.RecurFormatException(dataPath, "--label-column", $"expected at least 2 different labels in the training part, found {labels.Count}");
+        if (labels.Count < 2) throw new Recur.RecurFormatException(dataPath, "--label-column", $"expected at least 2 different labels in the training part, found {labels.Count}");
         var tok = Common.BuildTokenizer(s, train.Select(e => e.Text).ToList(), "word");
         var trainX = train.Select(e => Common.Encode(tok, e.Text, s, dataPath, e.Line)).ToList();
         var trainY = Common.LabelIds(labels, train.Select(e => (e.Label, e.Line)).ToList(), dataPath);

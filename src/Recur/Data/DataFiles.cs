@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Text;
-using Recur.IO;
 
 namespace Recur.Data;
 

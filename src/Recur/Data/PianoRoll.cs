@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Recur.IO;
 using Recur.Tensors;
 
 namespace Recur.Data;

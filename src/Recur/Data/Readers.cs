@@ -1,5 +1,4 @@
 using System.Globalization;
-using Recur.IO;
 
 namespace Recur.Data;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Recur.IO;
 
 namespace Recur.Data;
 
@@ -80,7 +79,7 @@ public sealed class DelimitedTable
 
     /// <summary>
     /// The index of a column given by name (needs a header) or by 0-based index (negative from the end);
-    /// <paramref name="role"/> (e.g. "--text-column") names it in the error.
+    /// <paramref name="role"/> (e.g. "text column") names it in the error.
     /// </summary>
     public int Column(string spec, string role)
     {
@@ -92,7 +91,7 @@ public sealed class DelimitedTable
             return resolved;
         }
         if (Header is null)
-            throw new RecurFormatException(Source, role, $"expected a header row to find the column named '{spec}', found none (use --header yes, or a column index)");
+            throw new RecurFormatException(Source, role, $"expected a header row to find the column named '{spec}', found none (the table was read without a header row; read it with one, or name the column by its 0-based index)");
         for (int i = 0; i < Header.Count; i++)
             if (string.Equals(Header[i], spec, StringComparison.OrdinalIgnoreCase)) return i;
         throw new RecurFormatException(Source, $"{role} (header)", $"expected a column named '{spec}', found [{string.Join(", ", Header)}]");

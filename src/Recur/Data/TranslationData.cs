@@ -1,5 +1,4 @@
 using System.Text;
-using Recur.IO;
 
 namespace Recur.Data;
 

@@ -94,7 +94,7 @@ public static class ModelFile
     {
         string path = st.SourceName;
         if (!st.Metadata.TryGetValue("recur", out var json) || st.Metadata.GetValueOrDefault("format") != "recur-model")
-            throw new RecurFormatException(path, "__metadata__", "expected a Recur model file (format 'recur-model' with a 'recur' configuration), found none; a plain PyTorch state_dict needs `recur import --torch`");
+            throw new RecurFormatException(path, "__metadata__", "expected a Recur model file (format 'recur-model' with a 'recur' configuration), found none; a plain PyTorch state_dict is read with TorchImport.Import instead");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
         catch (JsonException e) { throw new RecurFormatException(path, "__metadata__.recur", $"expected JSON, found: {e.Message}"); }

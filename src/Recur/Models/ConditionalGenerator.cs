@@ -1,6 +1,5 @@
 using Recur.Nn;
 using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Models;
 

@@ -1,6 +1,6 @@
 using Recur.Nn;
+using Recur.Scoring;
 using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Models;
 

@@ -1,7 +1,6 @@
 using Recur.Kernels;
 using Recur.Nn;
 using Recur.Tensors;
-using Recur.Training;
 
 namespace Recur.Models;
 

@@ -1,4 +1,4 @@
-using Recur.Nn;
+using Recur.Tensors;
 
 namespace Recur.Optim;
 

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Recur.IO;
 using Recur.Nn;
 using Recur.Optim;
 using Recur.Tensors;

@@ -1,3 +1,4 @@
+using Recur.Scoring;
 using Recur.Data;
 using Recur.Models;
 using Recur.Nn;

@@ -1,3 +1,4 @@
+using Recur.Nn;
 using Recur.Data;
 using Recur.IO;
 using Recur.Models;

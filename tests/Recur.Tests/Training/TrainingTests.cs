@@ -1,3 +1,4 @@
+using Recur.Scoring;
 using Recur.Models;
 using Recur.Nn;
 using Recur.Optim;
@@ -200,7 +201,7 @@ public class TrainerTests
             {
                 if (p.Kind != ProgressKind.Checkpoint) return;
                 checkpoints++;
-                var file = Recur.IO.SafeTensorsFile.Load(path);
+                var file = Recur.Tensors.SafeTensorsFile.Load(path);
                 foreach (var name in file.Names)
                     Assert.All(file.ReadFloat32(name), v => Assert.True(float.IsFinite(v), $"{name} holds {v}"));
             };

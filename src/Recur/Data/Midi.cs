@@ -1,6 +1,5 @@
-using Recur.Data;
 
-namespace Recur.IO;
+namespace Recur.Data;
 
 /// <summary>
 /// Standard MIDI files (format 0, one track) from piano rolls: each step lasts <c>ticksPerStep</c> ticks; a pitch

@@ -1,4 +1,4 @@
-namespace Recur.Training;
+namespace Recur.Scoring;
 
 /// <summary>
 /// Corpus BLEU (Papineni et al. 2002) with the usual definition, as sacreBLEU and NLTK's corpus_bleu compute it

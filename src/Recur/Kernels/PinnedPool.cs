@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace Recur.Tensors;
+namespace Recur.Kernels;
 
 /// <summary>
 /// A process-wide pool of float arrays on the pinned object heap, for the activations and scratch of the

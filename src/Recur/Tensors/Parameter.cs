@@ -1,6 +1,5 @@
-using Recur.Tensors;
 
-namespace Recur.Nn;
+namespace Recur.Tensors;
 
 /// <summary>A trainable tensor and the gradient accumulated into it by backward passes.</summary>
 public sealed class Parameter
@@ -18,7 +17,7 @@ public sealed class Parameter
     /// <summary>The values.</summary>
     public Tensor Value { get; }
 
-    /// <summary>The gradient; backward passes add to it (<c>+=</c>), <see cref="Module.ZeroGrad"/> clears it.</summary>
+    /// <summary>The gradient; backward passes add to it (<c>+=</c>), <c>Module.ZeroGrad</c> (Recur.Nn) clears it.</summary>
     public Tensor Grad { get; }
 
     /// <inheritdoc/>

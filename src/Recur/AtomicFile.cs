@@ -1,4 +1,4 @@
-namespace Recur.IO;
+namespace Recur;
 
 /// <summary>
 /// Writes files so that readers only ever see the old complete file or the new complete file: the content goes

@@ -2,9 +2,8 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Recur.Tensors;
 
-namespace Recur.IO;
+namespace Recur.Tensors;
 
 /// <summary>Element types of the safetensors format that Recur reads and writes.</summary>
 public enum SafeTensorDType

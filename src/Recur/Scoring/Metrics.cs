@@ -1,4 +1,4 @@
-namespace Recur.Training;
+namespace Recur.Scoring;
 
 /// <summary>Classification, language-model and regression metrics.</summary>
 public static class Metrics

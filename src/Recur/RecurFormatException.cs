@@ -1,4 +1,4 @@
-namespace Recur.IO;
+namespace Recur;
 
 /// <summary>
 /// The one documented error for malformed input files (model files, safetensors, data files): the message names
