@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 using System.Text;
 
 namespace Recur.Data;
@@ -55,31 +57,60 @@ public static class DataFiles
     /// <summary>
     /// A stream's bytes, gzip-decompressed when <paramref name="gzip"/> is set, at most
     /// <see cref="ReadLimits.MaxFileBytes"/> (after decompression); <paramref name="source"/> names the data in errors.
+    /// A gzip stream must be complete: a truncated or corrupt one (its CRC-32 and length trailer missing or not
+    /// matching the data) is a <see cref="RecurFormatException"/>, never a silently shorter file.
     /// </summary>
     public static byte[] ReadAllBytes(Stream stream, string source, bool gzip, ReadLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         limits ??= ReadLimits.Default;
-        Stream s = gzip ? new GZipStream(stream, CompressionMode.Decompress, leaveOpen: true) : stream;
-        using var ms = new MemoryStream();
-        var buffer = new byte[1 << 16];
-        try
+        if (!gzip) return Copy(stream, source, limits);
+
+        // The compressed bytes first, so the trailer can be checked: .NET's GZipStream ends quietly at a cut.
+        byte[] compressed = Copy(stream, source, limits);
+        byte[] data;
+        using (var unzip = new GZipStream(new MemoryStream(compressed, writable: false), CompressionMode.Decompress))
         {
-            int n;
-            while ((n = s.Read(buffer)) > 0)
+            try
             {
-                if (ms.Length + n > limits.MaxFileBytes)
-                    throw new RecurFormatException(source, "file size", $"expected at most {limits.MaxFileBytes} bytes (ReadLimits.MaxFileBytes), found more");
-                ms.Write(buffer, 0, n);
+                data = Copy(unzip, source, limits);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new RecurFormatException(source, "gzip stream", $"expected valid gzip data, found: {e.Message}");
             }
         }
-        catch (InvalidDataException e)
+        CheckGzipTrailer(compressed, data, source);
+        return data;
+    }
+
+    /// <summary>
+    /// A gzip member ends in the CRC-32 and the length (mod 2^32) of its uncompressed data. The file's last 8 bytes
+    /// must be that trailer for the whole output (one member) or for its tail (the last of several members).
+    /// </summary>
+    private static void CheckGzipTrailer(byte[] compressed, byte[] data, string source)
+    {
+        const int MinimumMember = 18; // 10-byte header, an empty deflate block, 8-byte trailer
+        if (compressed.Length < MinimumMember)
+            throw new RecurFormatException(source, "gzip stream", $"expected a complete gzip stream (at least {MinimumMember} bytes), found {compressed.Length} bytes: the file is truncated");
+        uint crc = BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(compressed.Length - 8));
+        uint size = BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(compressed.Length - 4));
+        if ((uint)data.Length == size && Crc32.HashToUInt32(data) == crc) return;
+        if (size > 0 && size < (uint)data.Length && Crc32.HashToUInt32(data.AsSpan(data.Length - (int)size)) == crc) return;
+        throw new RecurFormatException(source, "gzip stream",
+            $"expected a complete gzip stream ending in the CRC-32 and length of its data, found a truncated or corrupt one ({data.Length} bytes decompressed before it ended; `gzip -t` reports the same)");
+    }
+
+    private static byte[] Copy(Stream s, string source, ReadLimits limits)
+    {
+        using var ms = new MemoryStream();
+        var buffer = new byte[1 << 16];
+        int n;
+        while ((n = s.Read(buffer)) > 0)
         {
-            throw new RecurFormatException(source, $"gzip stream (byte {ms.Length} of output)", $"expected valid gzip data, found: {e.Message}");
-        }
-        finally
-        {
-            if (s != stream) s.Dispose();
+            if (ms.Length + n > limits.MaxFileBytes)
+                throw new RecurFormatException(source, "file size", $"expected at most {limits.MaxFileBytes} bytes (ReadLimits.MaxFileBytes), found more");
+            ms.Write(buffer, 0, n);
         }
         return ms.ToArray();
     }

@@ -140,6 +140,62 @@ public class ReaderTests
         Assert.Throws<RecurFormatException>(() => Readers.ReadLabeledTsv(broken));
     }
 
+    private static byte[] Gzip(byte[] data, CompressionLevel level = CompressionLevel.Optimal)
+    {
+        var ms = new MemoryStream();
+        using (var gz = new GZipStream(ms, level, leaveOpen: true)) gz.Write(data);
+        return ms.ToArray();
+    }
+
+    /// <summary>1,000 rows, as in the report of a truncated .gz that trained on 844 of them with exit 0.</summary>
+    private static byte[] ThousandRows()
+    {
+        var rng = new Rng(5);
+        var sb = new StringBuilder();
+        for (int i = 0; i < 1000; i++) sb.Append($"row {i} {rng.NextFloat():R} words {rng.NextFloat():R}\t{i % 2}\n");
+        return Encoding.UTF8.GetBytes(sb.ToString());
+    }
+
+    [Fact]
+    public void A_gzip_file_cut_anywhere_is_an_error_naming_the_file_never_fewer_rows()
+    {
+        using var d = new TempDir();
+        byte[] gz = Gzip(ThousandRows());
+        Assert.Equal(1000, Readers.ReadLabeledTsv(d.Bytes("whole.tsv.gz", gz)).Count);
+        // Cut points across the stream: inside the header, the deflate data, and the 8-byte trailer.
+        foreach (int cut in new[] { 5, 11, gz.Length / 3, gz.Length * 84 / 100, gz.Length - 9, gz.Length - 8, gz.Length - 3, gz.Length - 1 })
+        {
+            string p = d.Bytes($"cut{cut}.tsv.gz", gz[..cut]);
+            var e = Assert.Throws<RecurFormatException>(() => Readers.ReadLabeledTsv(p));
+            Assert.Contains($"cut{cut}.tsv.gz", e.Message);
+            Assert.Contains("gzip", e.Message);
+        }
+    }
+
+    [Fact]
+    public void A_gzip_file_with_a_flipped_byte_in_its_data_or_trailer_is_an_error()
+    {
+        using var d = new TempDir();
+        byte[] gz = Gzip(ThousandRows(), CompressionLevel.NoCompression);  // stored blocks: a flip changes data, not structure
+        foreach (int at in new[] { gz.Length / 2, gz.Length - 6, gz.Length - 2 })
+        {
+            var bad = (byte[])gz.Clone();
+            bad[at] ^= 0x20;
+            var e = Assert.Throws<RecurFormatException>(() => Readers.ReadLabeledTsv(d.Bytes($"flip{at}.tsv.gz", bad)));
+            Assert.Contains($"flip{at}.tsv.gz", e.Message);
+            Assert.Contains("gzip", e.Message);
+        }
+    }
+
+    [Fact]
+    public void Concatenated_gzip_members_read_as_one_file()
+    {
+        using var d = new TempDir();
+        byte[] two = [.. Gzip("a\t1\nb\t0\n"u8.ToArray()), .. Gzip("c\t1\n"u8.ToArray())];
+        Assert.Equal(["a", "b", "c"], Readers.ReadLabeledTsv(d.Bytes("two.tsv.gz", two)).Select(r => r.Text));
+        Assert.Equal("a\t1\nb\t0\nc\t1\n", DataFiles.ReadAllText(d.Bytes("two.txt.gz", two)));
+    }
+
     [Fact]
     public void FileSizeLimitIsEnforced()
     {
