@@ -15,7 +15,7 @@ public sealed record ReadLimits(long MaxFileBytes = 512L * 1024 * 1024, int MaxS
     public static ReadLimits Default { get; } = new();
 }
 
-/// <summary>Reading text data files: transparent gzip, strict UTF-8 with a clear error, size limits.</summary>
+/// <summary>Reading text data files: transparent gzip, strict UTF-8 (or UTF-16/32 with a byte-order mark) with a clear error, size limits.</summary>
 public static class DataFiles
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -24,26 +24,55 @@ public static class DataFiles
     public static string ReadAllText(string path, ReadLimits? limits = null) => DecodeText(ReadAllBytes(path, limits), path);
 
     /// <summary>
-    /// Bytes as strict UTF-8 text (a leading byte-order mark is dropped); invalid UTF-8 is a
-    /// <see cref="RecurFormatException"/> naming <paramref name="source"/>, the line and the byte offset.
+    /// Bytes as strict text: UTF-8 (a leading byte-order mark is dropped), or UTF-16 / UTF-32 in either byte order
+    /// when the bytes start with that encoding's byte-order mark. Invalid bytes are a <see cref="RecurFormatException"/>
+    /// naming <paramref name="source"/>, the line, the byte offset and the encoding.
     /// </summary>
     public static string DecodeText(byte[] bytes, string source)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        int start = bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0;
+        var (encoding, name, bom, unit) = Detect(bytes);
         try
         {
-            return StrictUtf8.GetString(bytes, start, bytes.Length - start);
+            return encoding.GetString(bytes, bom, bytes.Length - bom);
         }
         catch (DecoderFallbackException e)
         {
-            long offset = start + (e.Index >= 0 ? e.Index : 0);
+            long offset = bom + (e.Index >= 0 ? e.Index : 0);
             int line = 1;
-            for (long i = 0; i < Math.Min(offset, bytes.Length); i++) if (bytes[i] == (byte)'\n') line++;
+            for (long i = bom; i + unit <= Math.Min(offset, bytes.Length); i += unit)
+                if (IsNewline(bytes, i, unit, name)) line++;
+            string hint = unit == 1 && bytes.Length >= 2 && (bytes[1] == 0 || bytes[0] == 0)
+                ? " (zero bytes between characters suggest UTF-16 without a byte-order mark: save the file as UTF-8)"
+                : "";
             throw new RecurFormatException(source, $"line {line} (byte {offset})",
-                $"expected UTF-8 text, found the invalid byte sequence {Convert.ToHexString(e.BytesUnknown ?? [])}");
+                $"expected {name} text, found the invalid byte sequence {Convert.ToHexString(e.BytesUnknown ?? [])}{hint}");
         }
     }
+
+    private static readonly UTF32Encoding StrictUtf32Le = new(bigEndian: false, byteOrderMark: false, throwOnInvalidCharacters: true);
+    private static readonly UTF32Encoding StrictUtf32Be = new(bigEndian: true, byteOrderMark: false, throwOnInvalidCharacters: true);
+    private static readonly UnicodeEncoding StrictUtf16Le = new(bigEndian: false, byteOrderMark: false, throwOnInvalidBytes: true);
+    private static readonly UnicodeEncoding StrictUtf16Be = new(bigEndian: true, byteOrderMark: false, throwOnInvalidBytes: true);
+
+    /// <summary>The encoding a byte-order mark names (UTF-32 is checked first: its LE mark starts like UTF-16's).</summary>
+    private static (Encoding Encoding, string Name, int Bom, int Unit) Detect(byte[] b) => b switch
+    {
+        [0xFF, 0xFE, 0x00, 0x00, ..] => (StrictUtf32Le, "UTF-32LE", 4, 4),
+        [0x00, 0x00, 0xFE, 0xFF, ..] => (StrictUtf32Be, "UTF-32BE", 4, 4),
+        [0xFF, 0xFE, ..] => (StrictUtf16Le, "UTF-16LE", 2, 2),
+        [0xFE, 0xFF, ..] => (StrictUtf16Be, "UTF-16BE", 2, 2),
+        [0xEF, 0xBB, 0xBF, ..] => (StrictUtf8, "UTF-8", 3, 1),
+        _ => (StrictUtf8, "UTF-8", 0, 1),
+    };
+
+    private static bool IsNewline(byte[] b, long i, int unit, string name) => unit switch
+    {
+        1 => b[i] == (byte)'\n',
+        2 => name.EndsWith("LE", StringComparison.Ordinal) ? b[i] == '\n' && b[i + 1] == 0 : b[i] == 0 && b[i + 1] == '\n',
+        _ => name.EndsWith("LE", StringComparison.Ordinal) ? b[i] == '\n' && b[i + 1] == 0 && b[i + 2] == 0 && b[i + 3] == 0
+                                                          : b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 0 && b[i + 3] == '\n',
+    };
 
     /// <summary>The file's bytes, decompressed when the name ends in <c>.gz</c>, at most <see cref="ReadLimits.MaxFileBytes"/>.</summary>
     public static byte[] ReadAllBytes(string path, ReadLimits? limits = null)

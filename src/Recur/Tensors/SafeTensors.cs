@@ -85,6 +85,20 @@ public sealed class SafeTensorsFile
         return Parse(File.ReadAllBytes(path), path);
     }
 
+    /// <summary>
+    /// Whether the first 8 bytes are printable text. A real header length is below 2^40 (its high bytes are zero,
+    /// MaxHeaderBytes is far lower), so 8 printable bytes mean a text file, not a safetensors file.
+    /// </summary>
+    private static bool LooksLikeText(byte[] data)
+    {
+        for (int i = 0; i < 8; i++)
+            if (data[i] is not ((>= 0x20 and < 0x7F) or (byte)'\t' or (byte)'\n' or (byte)'\r')) return false;
+        return true;
+    }
+
+    private static string Printable(byte[] data) =>
+        new(Encoding.ASCII.GetString(data, 0, Math.Min(data.Length, 24)).Select(c => c is >= ' ' and < '\x7f' ? c : ' ').ToArray());
+
     /// <summary>Parses and validates safetensors bytes; <paramref name="source"/> names them in errors.</summary>
     public static SafeTensorsFile Parse(byte[] data, string source)
     {
@@ -92,6 +106,9 @@ public sealed class SafeTensorsFile
         if (data.Length < 8)
             throw new RecurFormatException(source, "header length", $"expected at least 8 bytes, found {data.Length} (truncated file?)");
         ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(data);
+        if (LooksLikeText(data))
+            throw new RecurFormatException(source, "header length",
+                $"expected a safetensors file (an 8-byte little-endian header length, then a JSON header), found text (\"{Printable(data)}...\"): this is not a safetensors or Recur model file");
         if (headerLen > MaxHeaderBytes)
             throw new RecurFormatException(source, "header length", $"expected at most {MaxHeaderBytes} bytes, found {headerLen}");
         if (8 + (long)headerLen > data.Length)

@@ -128,6 +128,36 @@ public class ReaderTests
         Assert.Contains("FF", e.Message);
     }
 
+    [Theory]
+    [InlineData("utf-16LE")]
+    [InlineData("utf-16BE")]
+    [InlineData("utf-32LE")]
+    [InlineData("utf-32BE")]
+    public void Text_with_a_UTF16_or_UTF32_byte_order_mark_reads_like_UTF8(string encodingName)
+    {
+        using var d = new TempDir();
+        const string content = "Très bon\tpos\nNul 🙁\tneg\n";
+        var enc = Encoding.GetEncoding(encodingName);
+        string p = d.Bytes("wide.tsv", [.. enc.GetPreamble(), .. enc.GetBytes(content)]);
+        Assert.NotEmpty(enc.GetPreamble());
+        var rows = Readers.ReadLabeledTsv(p);
+        Assert.Equal(["Très bon", "Nul 🙁"], rows.Select(r => r.Text));
+        Assert.Equal(["pos", "neg"], rows.Select(r => r.Label));
+    }
+
+    [Fact]
+    public void Invalid_UTF16_is_reported_with_the_encoding_and_line_and_UTF16_without_a_mark_gets_a_hint()
+    {
+        using var d = new TempDir();
+        // "ok\t1\n" then a lone high surrogate D800 followed by 'b', in UTF-16LE with its mark.
+        byte[] bytes = [0xFF, 0xFE, .. Encoding.Unicode.GetBytes("ok\t1\n"), 0x00, 0xD8, (byte)'b', 0x00];
+        var e = Assert.Throws<RecurFormatException>(() => Readers.ReadLabeledTsv(d.Bytes("lone.tsv", bytes)));
+        Assert.Contains("UTF-16LE", e.Message);
+        Assert.Contains("line 2", e.Message);
+        var noMark = Assert.Throws<RecurFormatException>(() => Readers.ReadLabeledTsv(d.Bytes("nomark.tsv", [.. Encoding.Unicode.GetBytes("é\t1\n")])));
+        Assert.Contains("UTF-16 without a byte-order mark", noMark.Message);
+    }
+
     [Fact]
     public void GzipFilesAreReadTransparently()
     {

@@ -56,6 +56,7 @@ public class SafeTensorsTests
             { "short", new byte[5], "expected at least 8 bytes, found 5" },
             { "header past end", Build("{}", [])[..7].Concat(new byte[] { 0 }).ToArray(), "runs past the end" },
             { "huge header", BitConverter.GetBytes(ulong.MaxValue), "expected at most" },
+            { "a text file", "The food was great\tpos\nAwful\tneg\n"u8.ToArray(), "found text (\"The food was great" },
             { "not json", Build("{nope", []), "expected valid JSON" },
             { "not object", Build("[1]", []), "expected an object" },
             { "bad dtype", Build("{\"x\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", f32x2), "found 'F16'" },
