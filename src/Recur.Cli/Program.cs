@@ -1,7 +1,9 @@
 using System.CommandLine;
 using Recur.Cli.Commands;
 
-var root = new RootCommand("recur: recurrent neural networks (RNN, LSTM, GRU) for .NET");
+// A plain command named "recur" rather than RootCommand, whose name is the executable's (Recur.Cli under
+// `dotnet run` and in the NativeAOT binary); with it, usage lines read "recur train [options]".
+var root = new Command("recur", "recur: recurrent neural networks (RNN, LSTM, GRU) for .NET") { new System.CommandLine.Help.HelpOption(), new VersionOption() };
 root.Subcommands.Add(QuickstartCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ExperimentCommand.Create());

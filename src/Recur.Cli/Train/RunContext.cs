@@ -45,6 +45,7 @@ internal sealed class RunContext : IDisposable
     {
         Settings = settings;
         Dir = Path.GetFullPath(settings.Str("output"));
+        if (File.Exists(Dir)) throw new ArgumentException($"--output: {Dir}: expected a run folder (new or existing), found a file");
         Directory.CreateDirectory(Dir);
         // A process killed while writing leaves its temporary file (never a half-written target): clear them away.
         foreach (var stale in Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix)) File.Delete(stale);

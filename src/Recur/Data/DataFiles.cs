@@ -78,7 +78,11 @@ public static class DataFiles
     public static byte[] ReadAllBytes(string path, ReadLimits? limits = null)
     {
         var info = new FileInfo(path);
-        if (!info.Exists) throw new FileNotFoundException($"{path}: file not found", path);
+        if (!info.Exists)
+        {
+            if (Directory.Exists(path)) throw new RecurFormatException(path, "path", "expected a file, found a folder");
+            throw new FileNotFoundException($"{path}: file not found", path);
+        }
         using var file = File.OpenRead(path);
         return ReadAllBytes(file, path, path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase), limits);
     }
