@@ -12,30 +12,41 @@ internal static class TrainCommand
                                        "Writes config.json, metrics.jsonl, checkpoint.ckpt (while running), model.recur, PNG plots and report.html to --output.");
         var options = Settings.AddOptions(cmd);
         foreach (var o in options.Values) o.Required = false; // --resume needs neither --task nor --data
-        var resume = new Option<bool>("--resume") { Description = "Continue the run in --output from its checkpoint, exactly as if it had not stopped (its saved config.json is used)" };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Continue the run in --output: an interrupted run from its checkpoint, exactly as if it had not stopped; " +
+                          "a finished run further, when given a larger --epochs or --max-steps (from its final weights and optimizer state). " +
+                          "The run keeps its saved config.json; other options must match it",
+        };
+        var startOver = new Option<bool>("--start-over")
+        {
+            Description = "Start from the beginning even though --output holds an earlier run (its checkpoints are removed and its model is replaced); " +
+                          "with --resume, the run's saved configuration is used",
+        };
         cmd.Options.Add(resume);
+        cmd.Options.Add(startOver);
         cmd.SetAction(parse =>
         {
-            bool isResume = parse.GetValue(resume);
+            bool isResume = parse.GetValue(resume), restart = parse.GetValue(startOver);
             Settings settings;
+            string? resumeFrom = null;
             if (isResume)
             {
-                string dir = parse.GetValue(options["output"]) ?? throw new ArgumentException("--resume: expected --output DIR naming the run folder to continue, found none");
-                string config = Path.Combine(dir, "config.json");
-                if (!File.Exists(config)) throw new FileNotFoundException($"--resume: {config} not found; is {dir} a run folder of `recur train`?", config);
-                settings = Settings.FromJson(config);
-                var ignored = options.Where(kv => kv.Key != "output" && parse.GetResult(kv.Value) is { Implicit: false }).Select(kv => "--" + kv.Key).ToList();
-                if (ignored.Count > 0) Console.WriteLine($"note: resuming with the saved configuration; ignoring {string.Join(", ", ignored)}");
+                string dir = Path.GetFullPath(parse.GetValue(options["output"]) ?? throw new ArgumentException("--resume: expected --output DIR naming the run folder to continue, found none"));
+                var given = options.Where(kv => kv.Key != "output" && parse.GetResult(kv.Value) is { Implicit: false })
+                                   .ToDictionary(kv => kv.Key, kv => (parse.GetValue(kv.Value) ?? "").Trim());
+                (settings, resumeFrom) = ResumePlan.Make(dir, given, restart);
             }
             else settings = Settings.FromParse(parse, options);
 
-            using var ctx = new RunContext(settings, isResume);
+            using var ctx = new RunContext(settings, resumeFrom, restart);
             var outcome = TaskRegistry.Get(settings.Task).Train(ctx);
             if (outcome is null) return ctx.Interrupted();
             var r = ctx.Result!;
             ctx.Finish(outcome, $"{settings.Task}: {r.Steps} steps in {r.History.Count} epochs ({r.Reason}), {Experiments.ProgressPrinter.Format(r.Elapsed)}" +
                                 (r.Best is { } b ? $", best validation {b.Name} {b.Value:F4} at epoch {r.BestEpoch}" : ""));
-            // The run finished and its model is saved: the checkpoint has done its job.
+            // The run finished and its model is saved: the checkpoint has done its job. The final checkpoint stays, so
+            // `--resume --epochs N` can train the run further.
             File.Delete(ctx.CheckpointPath);
             return 0;
         });

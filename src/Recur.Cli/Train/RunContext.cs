@@ -41,23 +41,30 @@ internal sealed class RunContext : IDisposable
     private readonly List<EpochSummary> epochs = [];
     private readonly Stopwatch clock = Stopwatch.StartNew();
 
-    public RunContext(Settings settings, bool resume)
+    /// <param name="settings">The run's configuration; its output option names the run folder.</param>
+    /// <param name="resumeFrom">The checkpoint to continue from (the run's checkpoint, or its final checkpoint to train a finished run further); null: a new run.</param>
+    /// <param name="startOver">A new run may replace an earlier run in the same folder.</param>
+    public RunContext(Settings settings, string? resumeFrom, bool startOver = false)
     {
         Settings = settings;
         Dir = Path.GetFullPath(settings.Str("output"));
         if (File.Exists(Dir)) throw new ArgumentException($"--output: {Dir}: expected a run folder (new or existing), found a file");
+        if (resumeFrom is null)
+        {
+            // Nothing lost: a new run never replaces an earlier one unless asked to.
+            string? earlier = File.Exists(CheckpointPath) ? "the checkpoint of an interrupted run (continue it with --resume)"
+                : File.Exists(FinalCheckpointPath) || File.Exists(ModelPath) ? "the model of a finished run (train it further with --resume --epochs N)"
+                : null;
+            if (earlier is not null && !startOver)
+                throw new ArgumentException($"--output: {Dir} holds {earlier}; choose another --output, or add --start-over to replace it");
+            foreach (var f in new[] { CheckpointPath, FinalCheckpointPath }) if (File.Exists(f)) File.Delete(f);
+        }
         Directory.CreateDirectory(Dir);
         // A process killed while writing leaves its temporary file (never a half-written target): clear them away.
         foreach (var stale in Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix)) File.Delete(stale);
-        if (resume && !File.Exists(CheckpointPath))
-        {
-            // Stopped before its first checkpoint: nothing was kept, so continuing is starting again with the saved configuration.
-            Console.WriteLine($"note: no checkpoint in {Dir} yet; starting the run from the beginning with its saved configuration");
-            resume = false;
-        }
-        Resume = resume;
-        if (!resume && File.Exists(CheckpointPath))
-            throw new ArgumentException($"--output: {Dir} holds the checkpoint of an earlier run; continue it with --resume, or choose another --output");
+        ResumeFrom = resumeFrom;
+        Resume = resumeFrom is not null;
+        bool resume = Resume;
         AtomicFile.Write(Path.Combine(Dir, "config.json"), fs => fs.Write(Encoding.UTF8.GetBytes(settings.Json())));
         if (!resume && File.Exists(MetricsPath)) File.Delete(MetricsPath);
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
@@ -67,7 +74,10 @@ internal sealed class RunContext : IDisposable
     public Settings Settings { get; }
     public bool Resume { get; }
     public string Dir { get; }
+    public string? ResumeFrom { get; }
     public string CheckpointPath => Path.Combine(Dir, "checkpoint.ckpt");
+    /// <summary>Where the run ended (written when it ends by itself): what <c>--resume --epochs N</c> trains further.</summary>
+    public string FinalCheckpointPath => Path.Combine(Dir, "final.ckpt");
     public string ModelPath => Path.Combine(Dir, "model.recur");
     public TrainingResult? Result { get; private set; }
     public bool Interactive => !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("CI") is null;
@@ -149,7 +159,8 @@ internal sealed class RunContext : IDisposable
             CheckpointPath = CheckpointPath,
             CheckpointEvery = every > 0 ? every : null,
             CheckpointMetadata = new Dictionary<string, string> { ["config"] = Settings.Json() },
-            ResumeFrom = Resume ? CheckpointPath : null,
+            ResumeFrom = ResumeFrom,
+            FinalCheckpointPath = FinalCheckpointPath,
         }, schedule);
         if (shuffle is not null) trainer.TrackDataRng("shuffle", shuffle);
         trainer.Progress += Log;

@@ -79,6 +79,9 @@ internal sealed class Settings
         new("max-target-length", "50", "Longest decoded output", "seq2seq"),
     ];
 
+    /// <summary>The options that name input files or folders.</summary>
+    public static readonly string[] DataPaths = ["data", "valid", "test", "labels"];
+
     private readonly SortedDictionary<string, string> values;
 
     private Settings(SortedDictionary<string, string> values) => this.values = values;
@@ -107,6 +110,9 @@ internal sealed class Settings
         var v = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var spec in All)
             v[spec.Name] = options.TryGetValue(spec.Name, out var o) && parse.GetValue(o) is { } given ? given.Trim() : spec.Default;
+        // Data paths are saved absolute, so `--resume` finds the data from any working directory.
+        foreach (var name in DataPaths)
+            if (v[name].Length > 0) v[name] = Path.GetFullPath(v[name]);
         var s = new Settings(v);
         s.Check();
         return s;

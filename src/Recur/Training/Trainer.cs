@@ -101,6 +101,15 @@ public sealed record TrainerOptions
     /// <summary>Continue the run saved in this checkpoint, exactly as if it had not stopped (same model, optimizer, schedule and data).</summary>
     public string? ResumeFrom { get; init; }
 
+    /// <summary>
+    /// When the run ends by itself (all epochs, <see cref="MaxSteps"/> or early stopping; not on cancellation), write a
+    /// checkpoint of where it ended here: the final weights (before <see cref="KeepBest"/> restores the best ones),
+    /// the optimizer moments, the schedule, the data streams. Resuming from it with a larger <see cref="Epochs"/> or
+    /// <see cref="MaxSteps"/> continues the finished run as if it had been configured that long from the start
+    /// (except schedules that depend on the total length, such as cosine). Null: no final checkpoint.
+    /// </summary>
+    public string? FinalCheckpointPath { get; init; }
+
     /// <summary>Validates the options; throws naming the option.</summary>
     public void Validate()
     {
@@ -187,13 +196,15 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
         }
         var clock = Stopwatch.StartNew();
         clockBase = s.ElapsedBefore;
-        void Save(string why)
+        void SaveTo(string? path, string why)
         {
-            if (options.CheckpointPath is not { } path) return;
+            if (path is null) return;
             s.ElapsedBefore = clockBase + clock.Elapsed;
             Checkpoint.Save(path, model.Model, Optimizer, schedule, s, model.CaptureState(), options.CheckpointMetadata);
             Emit(ProgressKind.Checkpoint, s, totalSteps, clock, null, $"checkpoint ({why}) written to {path}");
         }
+        void Save(string why) => SaveTo(options.CheckpointPath, why);
+        bool finalSaved = false;
 
         // Starts epoch `epoch` from its first batch: fresh sums, and the data streams' state recorded for checkpoints.
         void BeginEpoch(int epoch)
@@ -206,7 +217,8 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
         }
 
         Optimizer.ZeroGrad();
-        bool done = options.MaxSteps is { } m0 && s.Step >= m0;
+        // A run resumed from its final checkpoint has nothing left to do unless it was given more epochs or steps.
+        bool done = (options.MaxSteps is { } m0 && s.Step >= m0) || s.Epoch > options.Epochs;
         if (!done)
         {
             if (carried is null) BeginEpoch(1);
@@ -274,7 +286,14 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                     Emit(ProgressKind.Step, s, totalSteps, clock, null, null, s.WindowLoss / s.WindowCount);
                     s.WindowLoss = s.WindowCount = 0;
                 }
-                if (options.MaxSteps is { } max && s.Step >= max) { done = true; break; }
+                if (options.MaxSteps is { } max && s.Step >= max)
+                {
+                    // Stopped inside the epoch: a longer run would go on from exactly here.
+                    SaveTo(options.FinalCheckpointPath, "final");
+                    finalSaved = true;
+                    done = true;
+                    break;
+                }
                 if (options.CheckpointEvery is { } every && s.Step % every == 0) Save($"step {s.Step}");
             }
             if (accumulated > 0) Optimizer.ZeroGrad(); // a partial accumulation at the epoch's end is dropped, not applied
@@ -308,7 +327,16 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                 }
             }
             if (options.MaxSteps is { } maxSteps && s.Step >= maxSteps) done = true;
-            if (done || epoch >= options.Epochs) break;
+            if (done || epoch >= options.Epochs)
+            {
+                if (!finalSaved && options.FinalCheckpointPath is not null)
+                {
+                    // Ended at an epoch boundary: a longer run would start the next epoch here.
+                    BeginEpoch(epoch + 1);
+                    SaveTo(options.FinalCheckpointPath, "final");
+                }
+                break;
+            }
 
             // The next epoch starts here: a checkpoint at the boundary resumes with that epoch's first batch.
             BeginEpoch(epoch + 1);

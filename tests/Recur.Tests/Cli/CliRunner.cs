@@ -19,9 +19,10 @@ public static class CliRunner
     public static Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args) => Run(args, null);
 
     /// <summary>Runs the tool; <paramref name="environment"/> sets (or, with a null value, removes) variables of the child.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> Run(string[] args, IReadOnlyDictionary<string, string?>? environment)
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> Run(string[] args, IReadOnlyDictionary<string, string?>? environment,
+        string? workingDirectory = null)
     {
-        using var p = Start(args, environment);
+        using var p = Start(args, environment, workingDirectory);
         var ct = TestContext.Current.CancellationToken;
         var stdout = p.StandardOutput.ReadToEndAsync(ct);
         var stderr = p.StandardError.ReadToEndAsync(ct);
@@ -32,10 +33,11 @@ public static class CliRunner
     }
 
     /// <summary>Starts the tool with redirected output (the caller waits, reads and disposes).</summary>
-    public static Process Start(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
+    public static Process Start(string[] args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
         Assert.True(File.Exists(Dll), $"{Dll} is missing; the CLI is built as a project reference of the tests");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
         if (environment is not null)
             foreach (var (k, v) in environment)
                 if (v is null) psi.Environment.Remove(k); else psi.Environment[k] = v;

@@ -37,11 +37,12 @@ public sealed class CrashSafetyTests : IDisposable
         while (!finished)
         {
             Assert.True(++lives < 200, "the run never finished");
-            bool resume = File.Exists(Path.Combine(run, "config.json"));
+            // A life killed before the first checkpoint leaves nothing to resume: the next one starts over.
+            bool resume = File.Exists(Path.Combine(run, "checkpoint.ckpt"));
             // Widen the checkpoint-write window (and so slow the killed lives: each checkpointed step takes >= 60 ms, so 20
             // lives cannot finish the run); the last life runs at full speed. The delay changes timing, never results.
             var env = new Dictionary<string, string?> { ["RECUR_FAULT_WRITE_DELAY_MS"] = kills < 20 ? "60" : null };
-            using var p = CliRunner.Start(resume ? ["train", "--output", run, "--resume"] : [.. config, "--output", run], env);
+            using var p = CliRunner.Start(resume ? ["train", "--output", run, "--resume"] : [.. config, "--output", run, "--start-over"], env);
             // Training starts right after the configuration is printed: most kills are timed from there, so the test
             // does not depend on how long the process takes to start; every fourth is timed from the start instead.
             var training = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
