@@ -40,7 +40,16 @@ internal static class TrainCommand
             else settings = Settings.FromParse(parse, options);
 
             using var ctx = new RunContext(settings, resumeFrom, restart);
-            var outcome = TaskRegistry.Get(settings.Task).Train(ctx);
+            TaskOutcome? outcome;
+            try
+            {
+                outcome = TaskRegistry.Get(settings.Task).Train(ctx);
+            }
+            catch
+            {
+                ctx.Abandon();
+                throw;
+            }
             if (outcome is null) return ctx.Interrupted();
             var r = ctx.Result!;
             ctx.Finish(outcome, $"{settings.Task}: {r.Steps} steps in {r.History.Count} epochs ({r.Reason}), {Experiments.ProgressPrinter.Format(r.Elapsed)}" +

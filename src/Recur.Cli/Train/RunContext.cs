@@ -57,19 +57,70 @@ internal sealed class RunContext : IDisposable
                 : null;
             if (earlier is not null && !startOver)
                 throw new ArgumentException($"--output: {Dir} holds {earlier}; choose another --output, or add --start-over to replace it");
-            foreach (var f in new[] { CheckpointPath, FinalCheckpointPath }) if (File.Exists(f)) File.Delete(f);
         }
-        Directory.CreateDirectory(Dir);
-        // A process killed while writing leaves its temporary file (never a half-written target): clear them away.
-        foreach (var stale in Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix)) File.Delete(stale);
+        this.startOver = startOver;
         ResumeFrom = resumeFrom;
         Resume = resumeFrom is not null;
-        bool resume = Resume;
-        AtomicFile.Write(Path.Combine(Dir, "config.json"), fs => fs.Write(Encoding.UTF8.GetBytes(settings.Json())));
-        if (!resume && File.Exists(MetricsPath)) File.Delete(MetricsPath);
+        ValidateTrainingOptions();
+        // Nothing is written until the task has read and checked its data and prints the configuration (Prepare); a
+        // start that fails before training removes what it wrote (Abandon).
+        dirExisted = Directory.Exists(Dir);
+        filesBefore = dirExisted ? Directory.GetFiles(Dir).ToHashSet(StringComparer.Ordinal) : [];
         foreach (var sig in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
             signals.Add(PosixSignalRegistration.Create(sig, c => { c.Cancel = true; cts.Cancel(); }));
     }
+
+    private readonly bool startOver, dirExisted;
+    private readonly HashSet<string> filesBefore;
+    private bool prepared;
+
+    /// <summary>The options every task's training loop reads, checked before anything is loaded or written.</summary>
+    private void ValidateTrainingOptions()
+    {
+        Settings.Int("epochs", 1);
+        Settings.Int("max-steps", 0);
+        Settings.Int("batch-size", 1);
+        Settings.Float("lr", 0f);
+        Settings.Float("weight-decay", 0f);
+        Settings.Float("clip-norm", 0f);
+        Settings.Int("warmup", 0);
+        Settings.Int("patience", 0);
+        Settings.Int("checkpoint-every", 0);
+        Settings.Int("log-every", 1);
+        _ = Settings.Seed;
+        Settings.Choice("optimizer", "adam", "adamw", "sgd", "rmsprop", "adagrad");
+        Settings.Choice("schedule", "none", "cosine", "plateau", "step");
+    }
+
+    /// <summary>Creates the run folder and writes config.json: the first write of the run, once its inputs are checked.</summary>
+    private void Prepare()
+    {
+        if (prepared) return;
+        prepared = true;
+        Directory.CreateDirectory(Dir);
+        // A process killed while writing leaves its temporary file (never a half-written target): clear them away.
+        foreach (var stale in Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix)) File.Delete(stale);
+        if (!Resume && startOver)
+            foreach (var f in new[] { CheckpointPath, FinalCheckpointPath }) if (File.Exists(f)) File.Delete(f);
+        AtomicFile.Write(Path.Combine(Dir, "config.json"), fs => fs.Write(Encoding.UTF8.GetBytes(Settings.Json())));
+        if (!Resume && File.Exists(MetricsPath)) File.Delete(MetricsPath);
+    }
+
+    /// <summary>
+    /// After a failure: when this process wrote no checkpoint (the start failed: bad options, data or sizes), removes
+    /// every file it created, and the run folder if it created that too, so a failed start leaves nothing behind.
+    /// </summary>
+    public void Abandon()
+    {
+        if (!prepared || !Directory.Exists(Dir)) return;
+        var created = Directory.GetFiles(Dir).Where(f => !filesBefore.Contains(f)).ToList();
+        if (created.Any(f => f == CheckpointPath || f == FinalCheckpointPath)) return;  // training got somewhere: keep it
+        if (Resume && File.GetLastWriteTimeUtc(CheckpointPath) > clockStartUtc) return;
+        foreach (var f in created) File.Delete(f);
+        if (!dirExisted && !Directory.EnumerateFileSystemEntries(Dir).Any()) Directory.Delete(Dir);
+    }
+
+    private readonly DateTime clockStartUtc = DateTime.UtcNow;
 
     public Settings Settings { get; }
     public bool Resume { get; }
@@ -107,6 +158,7 @@ internal sealed class RunContext : IDisposable
 
     public void PrintConfig(string summary)
     {
+        Prepare();
         Console.WriteLine($"recur train --task {Settings.Task}: {summary}");
         Console.WriteLine("configuration (saved to " + Path.Combine(Dir, "config.json") + "):");
         foreach (var (k, v) in Settings.Relevant) Console.WriteLine($"  {k,-20} {v}");
@@ -142,6 +194,7 @@ internal sealed class RunContext : IDisposable
     public TrainingResult Fit<TBatch>(ITrainable<TBatch> model, Func<int, IEnumerable<TBatch>> batches, int batchesPerEpoch,
         Func<Evaluation>? validate, Rng? shuffle)
     {
+        Prepare();
         int epochsN = Settings.Int("epochs", 1);
         var optimizer = MakeOptimizer(model.Model);
         var schedule = MakeSchedule((long)epochsN * batchesPerEpoch);
@@ -209,6 +262,7 @@ internal sealed class RunContext : IDisposable
     /// </summary>
     public void ProbeAtStart(Recurrent rnn, Action probe)
     {
+        Prepare();
         if (Resume) return;
         rnn.RecordGradientFlow = true;
         try { probe(); }
@@ -255,6 +309,7 @@ internal sealed class RunContext : IDisposable
     /// <summary>Saves the model, metrics, plots and report, and prints where they are.</summary>
     public void Finish(TaskOutcome outcome, string taskLine)
     {
+        Prepare();
         var meta = new Dictionary<string, string>(outcome.Bundle.Metadata);
         // The run folder is where this copy was written, not part of the model: left out so that two runs of the same
         // configuration write byte-identical model files.

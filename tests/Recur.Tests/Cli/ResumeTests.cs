@@ -130,6 +130,37 @@ public sealed class ResumeTests : IDisposable
         Assert.NotEqual(before, File.ReadAllBytes(Path.Combine(early, "model.recur")));
     }
 
+    /// <summary>
+    /// A start that fails leaves no new files: an invalid option (checked before anything is read), bad data (found
+    /// while reading), and an invalid model option found after the configuration was printed and saved.
+    /// </summary>
+    [Theory]
+    [InlineData("--optimizer", "adamx", "--optimizer: expected one of adam, adamw, sgd, rmsprop, adagrad, found 'adamx'")]
+    [InlineData("--pooling", "median", "--pooling: expected one of last, mean, max, found 'median'")]
+    [InlineData("--data", "BAD", "line 2")]
+    public async Task A_failed_start_leaves_no_new_files(string option, string value, string expected)
+    {
+        string data = Data();
+        if (value == "BAD")
+        {
+            value = Path.Combine(dir, "bad.tsv");
+            File.WriteAllText(value, "good food\tpos\nno label here\n");
+        }
+        string fresh = Path.Combine(dir, "fresh");
+        string[] args = option == "--data" ? Train(value, 1) : [.. Train(data, 1), option, value];
+        var (code, _, stderr) = await CliRunner.Run([.. args, "--output", fresh]);
+        Assert.Equal(1, code);
+        Assert.Contains(expected, stderr);
+        Assert.False(Directory.Exists(fresh), $"{fresh} was left behind: {(Directory.Exists(fresh) ? string.Join(", ", Directory.GetFiles(fresh)) : "")}");
+
+        // An existing folder keeps exactly what it had.
+        string existing = Directory.CreateDirectory(Path.Combine(dir, "existing")).FullName;
+        File.WriteAllText(Path.Combine(existing, "notes.txt"), "mine");
+        (code, _, _) = await CliRunner.Run([.. args, "--output", existing]);
+        Assert.Equal(1, code);
+        Assert.Equal(["notes.txt"], Directory.GetFiles(existing).Select(Path.GetFileName));
+    }
+
     private static void CopyFolder(string from, string to)
     {
         Directory.CreateDirectory(to);
