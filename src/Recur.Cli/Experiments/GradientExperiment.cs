@@ -33,12 +33,11 @@ internal static class GradientExperiment
         {
             string name = forgetBias is null ? cell.ToString() : $"{cell}+forget1";
             var model = new SequenceRegressor(new RegressorConfig { InputFeatures = 2, Cell = cell, HiddenSize = o.Hidden, ForgetBias = forgetBias }, new Rng(o.Seed));
-            model.Rnn.RecordGradientFlow = true;
             var rng = new Rng(o.Seed + 7);
-            model.Step(Batch(Synthetic.AddingProblem(o.Batch, o.Length, new Rng(o.Seed + 9)), o.Length), backward: true);
-            flows[$"{name} at initialisation"] = model.LastGradientFlow!;
+            var atStart = new GradientFlowRecorder();
+            model.Step(Batch(Synthetic.AddingProblem(o.Batch, o.Length, new Rng(o.Seed + 9)), o.Length), backward: true, atStart);
+            flows[$"{name} at initialisation"] = atStart.Flow()!;
             model.ZeroGrad();
-            model.Rnn.RecordGradientFlow = false;
             var curve = new List<(int, double)>();
             var clock = Stopwatch.StartNew();
             var trainer = new Trainer<RegressionBatch>(new Adam(model.Parameters(), 1e-3f), new TrainerOptions { Epochs = 1, MaxSteps = o.Steps, ClipNorm = 1f, LogEvery = 250 });
@@ -50,10 +49,10 @@ internal static class GradientExperiment
             trainer.Fit(model, _ => Enumerable.Range(0, o.Steps).Select(_ => Batch(Synthetic.AddingProblem(o.Batch, o.Length, rng), o.Length)));
             double mse = Evaluate(model, testBatch);
             results.Add(new CellResult(name, mse, curve, clock.Elapsed));
-            model.Rnn.RecordGradientFlow = true;
             model.Training = true;
-            model.Step(Batch(Synthetic.AddingProblem(o.Batch, o.Length, new Rng(o.Seed + 9)), o.Length), backward: true);
-            flows[$"{name} after training"] = model.LastGradientFlow!;
+            var trained = new GradientFlowRecorder();
+            model.Step(Batch(Synthetic.AddingProblem(o.Batch, o.Length, new Rng(o.Seed + 9)), o.Length), backward: true, trained);
+            flows[$"{name} after training"] = trained.Flow()!;
             Console.WriteLine($"  {name,-13} test MSE {mse:F4} ({(mse < 0.01 ? "solved" : "not solved")}) in {ProgressPrinter.Format(clock.Elapsed)}; " +
                               $"curve: {string.Join(" ", curve.Select(c => c.Item2.ToString("F3", inv)))}");
         }

@@ -264,10 +264,9 @@ internal sealed class RunContext : IDisposable
     {
         Prepare();
         if (Resume) return;
-        rnn.RecordGradientFlow = true;
-        try { probe(); }
-        finally { rnn.RecordGradientFlow = false; }
-        if (rnn.LastGradientFlow is not { } flow) return;
+        var recorder = new GradientFlowRecorder();
+        using (rnn.ObserveGradientFlow(recorder)) probe();
+        if (recorder.Flow() is not { } flow) return;
         var text = new StringBuilder("t,grad_norm\n");
         for (int t = 0; t < flow.Length; t++) text.Append(string.Create(Inv, $"{t},{flow[t]:R}\n"));
         AtomicFile.Write(InitialFlowPath, fs => fs.Write(Encoding.UTF8.GetBytes(text.ToString())));
@@ -345,10 +344,9 @@ internal sealed class RunContext : IDisposable
         }
         if (outcome.Rnn is { } rnn && outcome.GradientProbe is { } probe)
         {
-            rnn.RecordGradientFlow = true;
-            try { probe(); }
-            finally { rnn.RecordGradientFlow = false; }
-            if (rnn.LastGradientFlow is { Length: > 1 } flow)
+            var recorder = new GradientFlowRecorder();
+            using (rnn.ObserveGradientFlow(recorder)) probe();
+            if (recorder.Flow() is { Length: > 1 } flow)
             {
                 static double[] Steps(int n) => Enumerable.Range(0, n).Select(i => (double)i).ToArray();
                 var series = new List<Series>();

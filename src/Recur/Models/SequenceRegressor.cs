@@ -33,8 +33,8 @@ public sealed class RegressionBatch
 
 /// <summary>
 /// Many-to-one regression: a recurrent stack over feature vectors, a linear layer on the top layer's final hidden
-/// state, mean squared error. The model of the adding problem; with <see cref="Recurrent.RecordGradientFlow"/> on
-/// <see cref="Rnn"/> each step also records ||dL/dh_t|| (see <see cref="LastGradientFlow"/>).
+/// state, mean squared error. The model of the adding problem; a training step can also report ||dL/dh_t|| to an
+/// <see cref="IGradientFlowObserver"/> (see <see cref="Step(RegressionBatch, bool, IGradientFlowObserver?)"/>).
 /// </summary>
 public sealed class SequenceRegressor : Module, ITrainable<RegressionBatch>
 {
@@ -56,8 +56,6 @@ public sealed class SequenceRegressor : Module, ITrainable<RegressionBatch>
     public RegressorConfig Config { get; }
     /// <summary>The recurrent stack.</summary>
     public Recurrent Rnn { get; }
-    /// <summary>||dL/dh_t|| of the first layer from the last backward pass, when <see cref="Recurrent.RecordGradientFlow"/> is on.</summary>
-    public double[]? LastGradientFlow { get; private set; }
     Module ITrainable<RegressionBatch>.Model => this;
 
     /// <summary>Predictions (B, outputs).</summary>
@@ -68,7 +66,13 @@ public sealed class SequenceRegressor : Module, ITrainable<RegressionBatch>
     }
 
     /// <inheritdoc/>
-    public BatchLoss Step(RegressionBatch batch, bool backward)
+    public BatchLoss Step(RegressionBatch batch, bool backward) => Step(batch, backward, null);
+
+    /// <summary>
+    /// One training (or evaluation) step; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the
+    /// backward pass also reports ||dL/dh_t|| per layer, direction and time step to <paramref name="gradientFlow"/>.
+    /// </summary>
+    public BatchLoss Step(RegressionBatch batch, bool backward, IGradientFlowObserver? gradientFlow)
     {
         using var r = Rnn.Forward(batch.Inputs, batch.Lengths, requiresGrad: backward);
         var last = Top(r);
@@ -81,8 +85,7 @@ public sealed class SequenceRegressor : Module, ITrainable<RegressionBatch>
             int b = last.Dim(0), h = Config.HiddenSize;
             var dHidden = new Tensor(r.HiddenState.Shape.ToArray());
             dLast.Span.CopyTo(dHidden.Span.Slice((Config.Layers - 1) * b * h, b * h));
-            r.Backward(null, dHidden);
-            LastGradientFlow = r.GradientFlow();
+            r.Backward(null, dHidden, gradientFlow: gradientFlow);
         }
         return new BatchLoss(l, batch.Inputs.Dim(0));
     }

@@ -1,4 +1,5 @@
 using Recur.Kernels;
+using Recur.Kernels.Recurrent;
 using Recur.Tensors;
 
 namespace Recur.Nn;
@@ -28,9 +29,11 @@ namespace Recur.Nn;
 /// <para>Internally the batch is sorted by length and processed time-major, so step t touches only the rows
 /// still running. The input projection of all steps is one GEMM per layer and direction, and so are dW_ih, dX
 /// and dW_hh; only <c>h W_hh^T</c> (and its backward <c>dG W_hh</c>) runs inside the time loop, with W_hh packed
-/// once per call. Nothing is allocated inside the time loop.</para>
+/// once per call. Nothing is allocated inside the time loop. The engine that does this lives in
+/// <c>Kernels/Recurrent</c>; this class owns the parameters and the dropout masks' random stream, validates, and
+/// hands the engine plain spans.</para>
 /// </remarks>
-public class Recurrent : Module
+public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
 {
     private readonly Parameter[] wih, whh;
     private readonly Parameter?[] bih, bhh;
@@ -65,7 +68,13 @@ public class Recurrent : Module
         RecurrentDropout = recurrentDropout;
 
         Mode = mode;
-        Cell = RecurrentCell.For(mode);
+        Cell = RecurrentCell.For(mode switch
+        {
+            RecurrentMode.RnnTanh => CellKind.RnnTanh,
+            RecurrentMode.RnnRelu => CellKind.RnnRelu,
+            RecurrentMode.Lstm => CellKind.Lstm,
+            _ => CellKind.Gru,
+        });
         InputSize = inputSize;
         HiddenSize = hiddenSize;
         NumLayers = numLayers;
@@ -122,14 +131,52 @@ public class Recurrent : Module
     public float RecurrentDropout { get; }
 
     /// <summary>
-    /// Record ||dL/dh_t|| for every time step during backward (see <see cref="RecurrentOutput.GradientFlow"/>): the
-    /// diagnostics that make vanishing and exploding gradients visible. Costs one pass over dL/dh per step.
+    /// How the engine schedules its work (<see cref="RecurrentEngineOptions"/>): a per-layer setting that changes
+    /// speed, not results. Default <see cref="RecurrentEngineOptions.Default"/>.
     /// </summary>
-    public bool RecordGradientFlow { get; set; }
+    public RecurrentEngineOptions Engine
+    {
+        get => engine;
+        set => engine = value ?? throw new ArgumentNullException(nameof(value));
+    }
+    private RecurrentEngineOptions engine = RecurrentEngineOptions.Default;
 
-    /// <summary>With <see cref="RecordGradientFlow"/>: ||dL/dh_t|| per step of the first layer's forward direction from
-    /// the latest backward pass (the array is filled during that pass), so a caller holding only the model can plot it.</summary>
-    public double[]? LastGradientFlow { get; internal set; }
+    /// <summary>
+    /// Sends the gradient-flow diagnostics of every backward pass through this layer to <paramref name="observer"/>
+    /// until the returned scope is disposed: for a caller that runs the backward pass through a model and does not
+    /// call <see cref="RecurrentOutput.Backward"/> itself. Nothing is recorded outside a scope, and nothing stays on
+    /// the layer after it: <c>using (rnn.ObserveGradientFlow(recorder)) model.Step(batch, backward: true);</c>
+    /// </summary>
+    public IDisposable ObserveGradientFlow(IGradientFlowObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        lock (observerGate) observers = [.. observers, observer];
+        return new ObserverScope(this, observer);
+    }
+
+    private readonly object observerGate = new();
+    private IGradientFlowObserver[] observers = [];
+
+    /// <summary>The observers scoped with <see cref="ObserveGradientFlow"/> now (an immutable snapshot).</summary>
+    internal IGradientFlowObserver[] GradientFlowObservers => Volatile.Read(ref observers);
+
+    private sealed class ObserverScope(Recurrent layer, IGradientFlowObserver observer) : IDisposable
+    {
+        private bool disposed;
+
+        public void Dispose()
+        {
+            if (disposed) return;
+            disposed = true;
+            lock (layer.observerGate)
+            {
+                var list = layer.observers.ToList();
+                list.Remove(observer);
+                layer.observers = [.. list];
+            }
+        }
+    }
+
     /// <summary>Number of directions D (2 when bidirectional).</summary>
     public int Directions => Bidirectional ? 2 : 1;
     /// <summary>Features per output step: D * H.</summary>
@@ -140,7 +187,24 @@ public class Recurrent : Module
     internal Parameter WeightHh(int layer, int dir) => whh[layer * Directions + dir];
     internal Parameter? BiasIh(int layer, int dir) => bih[layer * Directions + dir];
     internal Parameter? BiasHh(int layer, int dir) => bhh[layer * Directions + dir];
-    internal Rng DropoutRng => dropoutRng;
+
+    private Parameter? Weight(int pass, RecurrentWeight which) => which switch
+    {
+        RecurrentWeight.InputHidden => wih[pass],
+        RecurrentWeight.HiddenHidden => whh[pass],
+        RecurrentWeight.InputBias => bih[pass],
+        _ => bhh[pass],
+    };
+
+    Span<float> IRecurrentWeights.Value(int pass, RecurrentWeight which) => Weight(pass, which) is { } p ? p.Value.Span : default;
+
+    Span<float> IRecurrentWeights.Gradient(int pass, RecurrentWeight which) => Weight(pass, which) is { } p ? p.Grad.Span : default;
+
+    void IDropoutMasks.Fill(Span<float> mask, float p)
+    {
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < mask.Length; i++) mask[i] = dropoutRng.NextFloat() < p ? 0f : scale;
+    }
 
     /// <summary>
     /// LSTM only: sets the forget-gate bias of every layer and direction so that b_ih + b_hh = <paramref name="value"/>
@@ -193,10 +257,10 @@ public class Recurrent : Module
         if (c0 is not null && !TensorPrimitives.IsFiniteAll<float>(c0.Span))
             throw new ArgumentException("c0 contains NaN or infinity", nameof(c0));
 
-        var output = new RecurrentOutput(this, T, B, lens, requiresGrad);
+        var output = new RecurrentOutput(this, T, lens, requiresGrad);
         try
         {
-            output.RunForward(input, h0, c0, Training && Dropout > 0f, Training && RecurrentDropout > 0f);
+            output.RunForward(input, h0, c0, Training ? Dropout : 0f, Training ? RecurrentDropout : 0f);
         }
         catch
         {

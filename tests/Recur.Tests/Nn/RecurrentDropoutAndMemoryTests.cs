@@ -158,25 +158,77 @@ public class GradientFlowTests
     [Theory]
     [InlineData(RecurrentMode.RnnTanh)]
     [InlineData(RecurrentMode.Lstm)]
-    public void RecordsTheNormOfDLossDHAtEveryStepAsTheTwinComputesIt(RecurrentMode mode)
+    public void ReportsTheNormOfDLossDHAtEveryStepAsTheTwinComputesIt(RecurrentMode mode)
     {
         var c = new RecurrentTests.Config(mode, 1, false, true, false, false, true, T: 7, B: 5, I: 3, H: 6);
         var (layer, reference) = RecurrentTests.Build(c, 3);
-        layer.RecordGradientFlow = true;
         var rng = new Rng(4);
         int[] lens = RecurrentTests.Lengths(c);
         float[] x = RecurrentTests.RandomArray(rng, c.T * c.B * c.I), dy = RecurrentTests.RandomArray(rng, c.T * c.B * c.H);
+        var recorder = new GradientFlowRecorder();
         using var r = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
-        r.Backward(Tensor.FromArray(dy, c.T, c.B, c.H));
-        var flow = r.GradientFlow()!;
+        var withObserver = r.Backward(Tensor.FromArray(dy, c.T, c.B, c.H), gradientFlow: recorder).Input.ToArray();
+        var flow = recorder.Flow()!;
         double[] D(float[] a) => a.Select(v => (double)v).ToArray();
         var squares = new double[c.T];
         var fwd = reference.Forward(D(x), c.T, c.B, lens, null, null);
         reference.Backward(fwd, c.T, c.B, lens, D(dy), null, null, squares);
+        Assert.Equal(c.T, flow.Length);
         for (int t = 0; t < c.T; t++) Assert.Equal(Math.Sqrt(squares[t]), flow[t], 4);
-        layer.RecordGradientFlow = false;
+        Assert.Null(recorder.Flow(1, 0));
+
+        // Observing changes nothing else: the same pass without an observer gives bit-identical gradients, and the
+        // observer saw nothing of it; the layer keeps no record.
+        var again = new GradientFlowRecorder();
+        again.Observe(0, 0, [42.0]);
         using var r2 = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
-        r2.Backward(Tensor.FromArray(dy, c.T, c.B, c.H));
-        Assert.Null(r2.GradientFlow());
+        Assert.Equal(withObserver, r2.Backward(Tensor.FromArray(dy, c.T, c.B, c.H)).Input.ToArray());
+        Assert.Equal([42.0], again.Flow()!);
+    }
+
+    [Fact]
+    public void AScopedObserverSeesEveryLayerAndDirectionOnlyInsideItsScope()
+    {
+        var c = new RecurrentTests.Config(RecurrentMode.Gru, 2, true, true, false, false, true, T: 6, B: 4, I: 3, H: 5);
+        var (layer, reference) = RecurrentTests.Build(c, 9);
+        var rng = new Rng(5);
+        int[] lens = RecurrentTests.Lengths(c);
+        float[] x = RecurrentTests.RandomArray(rng, c.T * c.B * c.I), dy = RecurrentTests.RandomArray(rng, c.T * c.B * 2 * c.H);
+        var scoped = new GradientFlowRecorder();
+        var explicitOne = new GradientFlowRecorder();
+        var seen = new List<(int Layer, int Direction)>();
+        using (layer.ObserveGradientFlow(scoped))
+        using (layer.ObserveGradientFlow(new Probe(seen)))
+        {
+            using var r = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
+            r.Backward(Tensor.FromArray(dy, c.T, c.B, 2 * c.H), gradientFlow: explicitOne);
+        }
+        Assert.Equal([(0, 0), (0, 1), (1, 0), (1, 1)], seen);
+        double[] D(float[] a) => a.Select(v => (double)v).ToArray();
+        var squares = new double[c.T];
+        var fwd = reference.Forward(D(x), c.T, c.B, lens, null, null);
+        reference.Backward(fwd, c.T, c.B, lens, D(dy), null, null, squares);
+        for (int t = 0; t < c.T; t++) Assert.Equal(Math.Sqrt(squares[t]), scoped.Flow(0, 0)![t], 4);
+        for (int l = 0; l < 2; l++)
+            for (int d = 0; d < 2; d++)
+            {
+                Assert.Equal(explicitOne.Flow(l, d), scoped.Flow(l, d));
+                Assert.Equal(c.T, scoped.Flow(l, d)!.Length);
+                Assert.All(scoped.Flow(l, d)!, v => Assert.True(double.IsFinite(v) && v >= 0));
+            }
+        Assert.Contains(scoped.Flow(1, 1)!, v => v > 0);
+
+        // Outside the scope nothing is reported.
+        seen.Clear();
+        var before = scoped.Flow(0, 0);
+        using var r2 = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
+        r2.Backward(Tensor.FromArray(dy, c.T, c.B, 2 * c.H));
+        Assert.Empty(seen);
+        Assert.Same(before, scoped.Flow(0, 0));
+    }
+
+    private sealed class Probe(List<(int, int)> seen) : IGradientFlowObserver
+    {
+        public void Observe(int layer, int direction, ReadOnlySpan<double> norms) => seen.Add((layer, direction));
     }
 }

@@ -1,4 +1,5 @@
 using Recur.Kernels;
+using Recur.Kernels.Recurrent;
 using Recur.Nn;
 using Recur.Tensors;
 using Recur.Tests.Reference;
@@ -77,7 +78,8 @@ public class RecurrentTests
 
     /// <summary>
     /// Steps big enough to run in parallel: row blocks (product and gates per block) between 1M and 8M
-    /// multiply-adds, column-split products above (see StepJob), with variable lengths and both directions.
+    /// multiply-adds, column-split products above (see StepJob and <see cref="RecurrentEngineOptions.FusedMax"/>), with
+    /// variable lengths and both directions.
     /// </summary>
     public static TheoryData<Config> ParallelStepConfigs() =>
     [
@@ -90,10 +92,38 @@ public class RecurrentTests
     [Theory]
     [MemberData(nameof(Configs))]
     [MemberData(nameof(ParallelStepConfigs))]
-    public void MatchesFloat64Twin(Config c)
+    public void MatchesFloat64Twin(Config c) => CheckAgainstTwin(c, null);
+
+    /// <summary>
+    /// The engine's scheduling setting changes speed, not results: with every step fused into one internally parallel
+    /// block (FusedMax 0) and with row blocks at every size (FusedMax infinite), the layer still matches the twin.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ParallelStepConfigs))]
+    public void MatchesTheTwinWhateverTheFusedStepThreshold(Config c)
+    {
+        CheckAgainstTwin(c, new RecurrentEngineOptions { FusedMax = 0 });
+        CheckAgainstTwin(c, new RecurrentEngineOptions { FusedMax = double.PositiveInfinity });
+    }
+
+    [Fact]
+    public void EngineOptionsAreValidatedAndPerLayer()
+    {
+        Assert.Equal(8e6, RecurrentEngineOptions.Default.FusedMax);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RecurrentEngineOptions { FusedMax = -1 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => new RecurrentEngineOptions { FusedMax = double.NaN });
+        var a = new Lstm(3, 4);
+        var b = new Lstm(3, 4) { Engine = new RecurrentEngineOptions { FusedMax = 0 } };
+        Assert.Same(RecurrentEngineOptions.Default, a.Engine);
+        Assert.Equal(0, b.Engine.FusedMax);
+        Assert.Throws<ArgumentNullException>(() => a.Engine = null!);
+    }
+
+    private static void CheckAgainstTwin(Config c, RecurrentEngineOptions? engine)
     {
         var rng = new Rng(7);
         var (layer, reference) = Build(c, 42);
+        if (engine is not null) layer.Engine = engine;
         int T = c.T, B = c.B, Dh = layer.OutputSize, LD = c.Layers * layer.Directions;
         int[] lens = Lengths(c);
         float[] xTm = RandomArray(rng, T * B * c.I);

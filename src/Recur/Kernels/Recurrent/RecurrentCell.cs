@@ -1,11 +1,9 @@
-using Recur.Kernels;
-
-namespace Recur.Nn;
+namespace Recur.Kernels.Recurrent;
 
 /// <summary>
 /// One time step of a recurrent cell over the rows still running, forward and backward. A cell holds no state:
 /// everything lives in the <see cref="DirectionPass"/> buffers. The time loop, stacking, the reverse direction
-/// and variable lengths are the layer's business (<see cref="Recurrent"/>), shared by every cell.
+/// and variable lengths are the runner's business (<see cref="RecurrentRunner"/>), shared by every cell.
 /// </summary>
 internal abstract unsafe class RecurrentCell
 {
@@ -30,13 +28,17 @@ internal abstract unsafe class RecurrentCell
     /// </summary>
     public abstract void Backward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev);
 
-    public static RecurrentCell For(RecurrentMode mode) => mode switch
+    /// <summary>Which cell this is.</summary>
+    public abstract CellKind Kind { get; }
+
+    /// <summary>The cell of a kind (cells hold no state, so one instance serves any number of passes).</summary>
+    public static RecurrentCell For(CellKind kind) => kind switch
     {
-        RecurrentMode.RnnTanh => new RnnCell(relu: false),
-        RecurrentMode.RnnRelu => new RnnCell(relu: true),
-        RecurrentMode.Lstm => new LstmCell(),
-        RecurrentMode.Gru => new GruCell(),
-        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown recurrent mode"),
+        CellKind.RnnTanh => new RnnCell(relu: false),
+        CellKind.RnnRelu => new RnnCell(relu: true),
+        CellKind.Lstm => new LstmCell(),
+        CellKind.Gru => new GruCell(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown recurrent cell"),
     };
 
     /// <summary>
@@ -117,6 +119,7 @@ internal abstract unsafe class RecurrentCell
 internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
 {
     public override int GateCount => 1;
+    public override CellKind Kind => relu ? CellKind.RnnRelu : CellKind.RnnTanh;
 
     public override void Forward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev)
     {
@@ -144,6 +147,7 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
 internal sealed unsafe class LstmCell : RecurrentCell
 {
     public override int GateCount => 4;
+    public override CellKind Kind => CellKind.Lstm;
 
     public override void Forward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev)
     {
@@ -194,6 +198,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
 internal sealed unsafe class GruCell : RecurrentCell
 {
     public override int GateCount => 3;
+    public override CellKind Kind => CellKind.Gru;
     public override bool FoldsRecurrentBias => false;
 
     public override void Forward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev)

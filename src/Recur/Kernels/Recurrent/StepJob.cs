@@ -1,6 +1,4 @@
-using Recur.Kernels;
-
-namespace Recur.Nn;
+namespace Recur.Kernels.Recurrent;
 
 /// <summary>
 /// Runs one time step of a cell, forward or backward, with the running rows cut into blocks that the worker pool
@@ -22,12 +20,12 @@ internal sealed class StepJob : IParallelJob
     /// <summary>Below this many multiply-adds in the step's product, one thread does the whole step.</summary>
     private const double ParallelWork = 1 << 20;
 
-    /// <summary>Above this many multiply-adds the step runs as one block with internally parallel kernels.</summary>
-    /// <remarks>Measured A/B on a 2-core Zen 3 (min of 40 runs): LSTM B=32 H=128 forward 4.4 ms unfused vs 3.3 ms
-    /// fused; B=64 H=512 (67M) equal either way, so large steps keep the column-split product.</remarks>
-    internal static double FusedMax = 8e6;
-
-    public void Run(RecurrentCell stepCell, DirectionPass p, int step, bool isBackward, ReadOnlySpan<PrevRange> prev)
+    /// <summary>
+    /// Step t of pass <paramref name="p"/> over the rows <paramref name="prev"/> covers. Steps of more than
+    /// <paramref name="fusedMax"/> multiply-adds run as one block with internally parallel kernels
+    /// (<see cref="RecurrentEngineOptions.FusedMax"/>).
+    /// </summary>
+    public void Run(RecurrentCell stepCell, DirectionPass p, int step, bool isBackward, ReadOnlySpan<PrevRange> prev, double fusedMax)
     {
         int start = prev[0].R0;
         end = prev[^1].R1;
@@ -37,7 +35,7 @@ internal sealed class StepJob : IParallelJob
         // Small and medium steps: parallel row blocks, each doing its product and gates (one dispatch per step).
         // Large steps: one block whose product and gate kernel parallelise internally (by column tiles), which
         // reads W_hh once in all instead of once per block and has fewer partial micro-kernel tiles.
-        int blocks = work < ParallelWork || work > FusedMax || threads == 1 ? 1 : Math.Min(threads, (rows + Gemm.MR - 1) / Gemm.MR);
+        int blocks = work < ParallelWork || work > fusedMax || threads == 1 ? 1 : Math.Min(threads, (rows + Gemm.MR - 1) / Gemm.MR);
         if (blocks <= 1)
         {
             Step(stepCell, p, step, isBackward, prev);

@@ -1,0 +1,423 @@
+namespace Recur.Kernels.Recurrent;
+
+/// <summary>
+/// The forward and backward (BPTT) driver of a recurrent layer stack: it owns the pooled, pinned buffers of one pass
+/// (the sorted inputs, every layer's outputs, the saved activations, the dropout masks) and runs every layer and
+/// direction over them with the cell's kernels. The layer above gives it plain data: sizes, the cell, the sorted
+/// batch, spans of the parameters (<see cref="IRecurrentWeights"/>), a source of dropout masks, and the spans to fill.
+/// Shapes use B batch, T time, I input, H hidden, G gates, L layers, D directions; rows are sorted by length.
+/// </summary>
+internal sealed unsafe class RecurrentRunner : IDisposable
+{
+    private static readonly ThreadLocal<StepJob> StepJobs = new(() => new StepJob());
+
+    private readonly RecurrentCell cell;
+    private readonly SortedBatch batch;
+    private readonly RecurrentEngineOptions options;
+    private readonly int steps, batchSize, inputSize, hidden, gates, layers, dirs;
+    private readonly bool batchFirst, requiresGrad;
+    private readonly List<float[]> rented = [];
+    private readonly DirectionPass[] passes;
+    private readonly float*[] layerInput;   // (L): X of each layer, (T*B, in)
+    private readonly float*[] layerOutput;  // (L): Y of each layer, (T*B, D*H)
+    private readonly float*[] dropoutMask;  // (L): mask applied to Y[l] to make X[l+1], or null
+    private float* h0s, c0s;                // (L*D, B, H) sorted, zeros when not given
+
+    public RecurrentRunner(RecurrentCell cell, SortedBatch batch, int inputSize, int hidden, int layers, int directions,
+        bool batchFirst, bool requiresGrad, RecurrentEngineOptions options)
+    {
+        this.cell = cell;
+        this.batch = batch;
+        this.options = options;
+        steps = batch.Steps;
+        batchSize = batch.Batch;
+        this.inputSize = inputSize;
+        this.hidden = hidden;
+        gates = cell.GateCount;
+        this.layers = layers;
+        dirs = directions;
+        this.batchFirst = batchFirst;
+        this.requiresGrad = requiresGrad;
+        passes = new DirectionPass[layers * dirs];
+        layerInput = new float*[layers];
+        layerOutput = new float*[layers];
+        dropoutMask = new float*[layers];
+    }
+
+    /// <summary>Whether <see cref="Backward"/> may run (the activations it reads were kept).</summary>
+    public bool RequiresGrad => requiresGrad;
+
+    private float* Rent(long floats, bool clear)
+    {
+        float[] a = PinnedPool.Rent(Math.Max(1, floats));
+        rented.Add(a);
+        if (clear) a.AsSpan(0, (int)Math.Max(1, floats)).Clear();
+        return PinnedPool.Address(a);
+    }
+
+    /// <summary>
+    /// Runs every layer and direction. <paramref name="h0"/> and <paramref name="c0"/> are (L*D, B, H) in original
+    /// order, empty when not given (zeros). Dropout between layers (probability <paramref name="dropout"/>) and on
+    /// the recurrent input (<paramref name="recurrentDropout"/>) draw their masks from <paramref name="masks"/>; a
+    /// probability of 0 means none. Writes <paramref name="output"/> ((T, B, D*H) or (B, T, D*H)), and the final
+    /// states <paramref name="hn"/> and, LSTM only, <paramref name="cn"/>, (L*D, B, H) in original order.
+    /// </summary>
+    public void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, IRecurrentWeights weights,
+        IDropoutMasks? masks, float dropout, float recurrentDropout, Span<float> output, Span<float> hn, Span<float> cn)
+    {
+        int T = steps, B = batchSize, H = hidden, G = gates, D = dirs, I = inputSize;
+        bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru;
+        bool dropoutActive = dropout > 0f, recurrentDropoutActive = recurrentDropout > 0f;
+        int[] active = batch.Active;
+
+        float* x0 = Rent((long)T * B * I, clear: false);
+        batch.GatherSequence(input, batchFirst, I, new Span<float>(x0, T * B * I));
+        layerInput[0] = x0;
+
+        bool hasH0 = !h0.IsEmpty, hasC0 = !c0.IsEmpty;
+        int states = layers * D * B * H;
+        h0s = Rent(states, clear: !hasH0);
+        if (hasH0) batch.GatherStates(h0, layers * D, H, new Span<float>(h0s, states));
+        if (lstm)
+        {
+            c0s = Rent(states, clear: !hasC0);
+            if (hasC0) batch.GatherStates(c0, layers * D, H, new Span<float>(c0s, states));
+        }
+        float* ghStep = gru ? Rent((long)B * 3 * H, clear: false) : null;
+        float* maskedPrev = recurrentDropoutActive ? Rent((long)B * H, clear: false) : null;
+
+        for (int l = 0; l < layers; l++)
+        {
+            int inSize = l == 0 ? I : D * H;
+            float* y = Rent((long)T * B * D * H, clear: true);
+            layerOutput[l] = y;
+            for (int d = 0; d < D; d++)
+            {
+                var p = new DirectionPass
+                {
+                    T = T, B = B, H = H, G = G, D = D, Reverse = d == 1, Active = active,
+                    X = layerInput[l], InSize = inSize, Y = y + d * H,
+                    Gates = Rent((long)T * B * G * H, clear: false),
+                    C = lstm ? Rent((long)T * B * H, clear: false) : null,
+                    TanhC = lstm && requiresGrad ? Rent((long)T * B * H, clear: false) : null,
+                    Hn = gru && requiresGrad ? Rent((long)T * B * H, clear: false) : null,
+                    GhStep = ghStep,
+                    H0 = h0s + (long)(l * D + d) * B * H, HasH0 = hasH0,
+                    C0 = lstm ? c0s + (long)(l * D + d) * B * H : null, HasC0 = hasC0,
+                    RecurrentMask = recurrentDropoutActive ? Mask(masks!, (long)B * H, recurrentDropout) : null,
+                    MaskedPrev = maskedPrev,
+                };
+                passes[l * D + d] = p;
+                ForwardDirection(p, weights, l * D + d);
+            }
+            if (l + 1 < layers)
+            {
+                if (dropoutActive)
+                {
+                    long n = (long)T * B * D * H;
+                    float* mask = Mask(masks!, n, dropout);
+                    float* next = Rent(n, clear: false);
+                    for (long i = 0; i < n; i++) next[i] = y[i] * mask[i];
+                    dropoutMask[l] = mask;
+                    layerInput[l + 1] = next;
+                }
+                else
+                {
+                    layerInput[l + 1] = y;
+                }
+            }
+        }
+
+        // Final states: at each sequence's last valid step (t = len-1 forward, t = 0 reverse), or the initial state.
+        int[] perm = batch.Perm, sortedLengths = batch.SortedLengths;
+        for (int k = 0; k < layers * D; k++)
+        {
+            int d = k % D;
+            var p = passes[k];
+            for (int s = 0; s < B; s++)
+            {
+                int b = perm[s], len = sortedLengths[s];
+                int last = d == 0 ? len - 1 : 0;
+                float* hSrc = len == 0 ? p.H0 + (long)s * H : p.YAt(last) + (long)s * p.LdY;
+                new ReadOnlySpan<float>(hSrc, H).CopyTo(hn.Slice((k * B + b) * H, H));
+                if (lstm)
+                {
+                    float* cSrc = len == 0 ? p.C0 + (long)s * H : p.StateAt(p.C, last) + (long)s * H;
+                    new ReadOnlySpan<float>(cSrc, H).CopyTo(cn.Slice((k * B + b) * H, H));
+                }
+            }
+        }
+        batch.ScatterSequence(new ReadOnlySpan<float>(layerOutput[layers - 1], T * B * D * H), D * H, batchFirst, output);
+    }
+
+    /// <summary>A dropout mask of <paramref name="n"/> values (0 with probability p, else 1/(1-p)) from the layer's source.</summary>
+    private float* Mask(IDropoutMasks masks, long n, float p)
+    {
+        float* m = Rent(n, clear: false);
+        masks.Fill(new Span<float>(m, checked((int)n)), p);
+        return m;
+    }
+
+    private void ForwardDirection(DirectionPass p, IRecurrentWeights weights, int k)
+    {
+        var wih = weights.Value(k, RecurrentWeight.InputHidden);
+        var whh = weights.Value(k, RecurrentWeight.HiddenHidden);
+        var bih = weights.Value(k, RecurrentWeight.InputBias);
+        var bhh = weights.Value(k, RecurrentWeight.HiddenBias);
+        int T = p.T, B = p.B, H = p.H, gh = p.G * H;
+        var width = SimdDispatch.Current;
+        p.Width = width;
+        fixed (float* pWih = wih, pWhh = whh)
+        fixed (float* pBih = bih, pBhh = bhh)
+        {
+            p.Wih = pWih; p.Whh = pWhh; p.Bih = pBih; p.Bhh = pBhh;
+
+            // All steps' input projection in one GEMM: Gates (T*B, G*H) = X (T*B, in) W_ih^T.
+            Gemm.Multiply(width, Transpose.No, Transpose.Yes, T * B, gh, p.InSize, 1f, p.X, p.InSize, pWih, p.InSize, 0f, p.Gates, gh);
+            if (pBih != null)
+            {
+                // Fold the biases into every row once: b_ih + b_hh (the GRU keeps b_hh for its kernel).
+                Span<float> bias = gh <= 4096 ? stackalloc float[gh] : new float[gh];
+                new ReadOnlySpan<float>(pBih, gh).CopyTo(bias);
+                if (cell.FoldsRecurrentBias) TensorPrimitives.Add(bias, new ReadOnlySpan<float>(pBhh, gh), bias);
+                for (long r = 0; r < (long)T * B; r++)
+                {
+                    var row = new Span<float>(p.Gates + r * gh, gh);
+                    TensorPrimitives.Add(row, bias, row);
+                }
+            }
+
+            int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
+            p.WhhT = maxRows > Gemm.SkinnyRows ? PackedPool.Rent(width, Transpose.Yes, H, gh, pWhh, H) : null;
+            try
+            {
+                Span<PrevRange> ranges = stackalloc PrevRange[2];
+                var step = StepJobs.Value!;
+                for (int s = 0; s < T; s++)
+                {
+                    int t = p.Reverse ? T - 1 - s : s;
+                    if (p.Active[t] == 0) continue;
+                    int n = p.PrevRanges(t, ranges);
+                    step.Run(cell, p, t, isBackward: false, ranges[..n], options.FusedMax);
+                }
+            }
+            finally
+            {
+                if (p.WhhT is not null) PackedPool.Return(p.WhhT);
+                p.WhhT = null;
+                p.Wih = p.Whh = p.Bih = p.Bhh = null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Backpropagation through time: adds dL/dW to every gradient <paramref name="weights"/> gives and writes the
+    /// gradients of the input (<paramref name="dInput"/>, the input's layout) and of the initial states
+    /// (<paramref name="dH0"/>, <paramref name="dC0"/>, (L*D, B, H) original order). The incoming gradients are in the
+    /// layout of the outputs; an empty span means zero. With <paramref name="flow"/> (one array of T per layer and
+    /// direction, zero-filled), records ||dL/dh_t|| over the running rows at every step.
+    /// </summary>
+    public void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> dHn, ReadOnlySpan<float> dCn, IRecurrentWeights weights,
+        double[][]? flow, Span<float> dInput, Span<float> dH0, Span<float> dC0)
+    {
+        if (!requiresGrad) throw new InvalidOperationException("the activations backward needs were not kept");
+        int T = steps, B = batchSize, H = hidden, G = gates, D = dirs, I = inputSize;
+        bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru;
+
+        var scratch = new List<float[]>();
+        float* Temp(long floats, bool clear)
+        {
+            float[] a = PinnedPool.Rent(Math.Max(1, floats));
+            scratch.Add(a);
+            if (clear) a.AsSpan(0, (int)Math.Max(1, floats)).Clear();
+            return PinnedPool.Address(a);
+        }
+
+        try
+        {
+            int states = layers * D * B * H;
+            float* dY = Temp((long)T * B * D * H, clear: dOutput.IsEmpty);
+            if (!dOutput.IsEmpty) batch.GatherSequence(dOutput, batchFirst, D * H, new Span<float>(dY, T * B * D * H));
+            float* dh0 = Temp(states, clear: dHn.IsEmpty);
+            if (!dHn.IsEmpty) batch.GatherStates(dHn, layers * D, H, new Span<float>(dh0, states));
+            float* dc0 = null;
+            if (lstm)
+            {
+                dc0 = Temp(states, clear: dCn.IsEmpty);
+                if (!dCn.IsEmpty) batch.GatherStates(dCn, layers * D, H, new Span<float>(dc0, states));
+            }
+            float* ones = Temp((long)T * B, clear: false);
+            new Span<float>(ones, T * B).Fill(1f);
+            float* dGates = Temp((long)T * B * G * H, clear: false);
+            float* dGatesH = gru ? Temp((long)T * B * G * H, clear: false) : dGates;
+            float* rowScratch = Temp((long)B * G * H, clear: false);
+            float* maskedStates = passes.Any(q => q.RecurrentMask != null) ? Temp((long)(T + 1) * B * H, clear: false) : null;
+
+            float* dX = null;
+            for (int l = layers - 1; l >= 0; l--)
+            {
+                int inSize = l == 0 ? I : D * H;
+                dX = Temp((long)T * B * inSize, clear: false);
+                for (int d = 0; d < D; d++)
+                {
+                    var p = passes[l * D + d];
+                    p.DY = dY + d * H;
+                    p.DGates = dGates;
+                    p.DGatesH = dGatesH;
+                    p.DH = dh0 + (long)(l * D + d) * B * H;
+                    p.DC = lstm ? dc0 + (long)(l * D + d) * B * H : null;
+                    BackwardDirection(p, weights, l * D + d, dX, accumulate: d > 0, ones, rowScratch, maskedStates, flow?[l * D + d]);
+                }
+                if (l > 0)
+                {
+                    // dX of layer l is the gradient of layer l-1's output (through the dropout mask if any).
+                    float* mask = dropoutMask[l - 1];
+                    if (mask != null)
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(dX, T * B * D * H), new ReadOnlySpan<float>(mask, T * B * D * H), new Span<float>(dX, T * B * D * H));
+                    dY = dX;
+                }
+            }
+
+            batch.ScatterSequence(new ReadOnlySpan<float>(dX, T * B * I), I, batchFirst, dInput);
+            batch.ScatterStates(new ReadOnlySpan<float>(dh0, states), layers * D, H, dH0);
+            if (lstm) batch.ScatterStates(new ReadOnlySpan<float>(dc0, states), layers * D, H, dC0);
+        }
+        finally
+        {
+            foreach (var a in scratch) PinnedPool.Return(a);
+            foreach (var p in passes)
+            {
+                p.DY = p.DGates = p.DGatesH = p.DH = p.DC = null;
+            }
+        }
+    }
+
+    private void BackwardDirection(DirectionPass p, IRecurrentWeights weights, int k, float* dX, bool accumulate, float* ones,
+        float* rowScratch, float* maskedStates, double[]? flow)
+    {
+        int T = p.T, B = p.B, H = p.H, gh = p.G * H, inSize = p.InSize;
+        long rows = (long)T * B;
+        new Span<float>(p.DGates, (int)(rows * gh)).Clear();
+        if (p.DGatesH != p.DGates) new Span<float>(p.DGatesH, (int)(rows * gh)).Clear();
+
+        var width = SimdDispatch.Current;
+        p.Width = width;
+        fixed (float* pWih = weights.Value(k, RecurrentWeight.InputHidden), pWhh = weights.Value(k, RecurrentWeight.HiddenHidden))
+        fixed (float* gWih = weights.Gradient(k, RecurrentWeight.InputHidden), gWhh = weights.Gradient(k, RecurrentWeight.HiddenHidden))
+        fixed (float* pBhh = weights.Value(k, RecurrentWeight.HiddenBias))
+        fixed (float* gBih = weights.Gradient(k, RecurrentWeight.InputBias), gBhh = weights.Gradient(k, RecurrentWeight.HiddenBias))
+        {
+            p.Wih = pWih; p.Whh = pWhh; p.Bhh = pBhh;
+            int maxRows = p.Active.Max();
+            p.WhhN = maxRows > Gemm.SkinnyRows ? PackedPool.Rent(width, Transpose.No, gh, H, pWhh, H) : null;
+            try
+            {
+                Span<PrevRange> ranges = stackalloc PrevRange[2];
+                var step = StepJobs.Value!;
+                for (int s = 0; s < T; s++)
+                {
+                    int t = p.Reverse ? s : T - 1 - s;
+                    int m = p.Active[t];
+                    if (m == 0) continue;
+                    if (flow is not null)
+                    {
+                        // ||dL/dh_t||: what flowed back from t+1 plus the output's own gradient, over the running rows.
+                        double sum = 0;
+                        for (int r = 0; r < m; r++)
+                            for (int j = 0; j < H; j++)
+                            {
+                                double g = p.DH[(long)r * H + j] + p.DYAt(t)[(long)r * p.LdY + j];
+                                sum += g * g;
+                            }
+                        flow[t] = Math.Sqrt(sum);
+                    }
+                    int n = p.PrevRanges(t, ranges);
+                    step.Run(cell, p, t, isBackward: true, ranges[..n], options.FusedMax);
+                }
+            }
+            finally
+            {
+                if (p.WhhN is not null) PackedPool.Return(p.WhhN);
+                p.WhhN = null;
+            }
+
+            // dW_ih += dG^T X and dX (+)= dG W_ih: one GEMM each over all steps.
+            Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, inSize, (int)rows, 1f, p.DGates, gh, p.X, inSize, 1f, gWih, inSize);
+            Gemm.Multiply(width, Transpose.No, Transpose.No, (int)rows, inSize, gh, 1f, p.DGates, gh, pWih, inSize, accumulate ? 1f : 0f, dX, inSize);
+
+            // dW_hh += sum_t dGh[t]^T h_prev(t). Steps pair with their neighbour's output (t-1 forward, t+1 reverse);
+            // a row's first step pairs with h0 instead (the neighbour's output row is zero there).
+            // With recurrent dropout the product saw h_prev * M, so its weight gradient pairs dGh with that.
+            float* prevStates = p.Y;
+            int ldPrev = p.LdY;
+            float* h0 = p.H0;
+            if (p.RecurrentMask != null)
+            {
+                prevStates = maskedStates;
+                ldPrev = H;
+                for (int t = 0; t < T; t++)
+                    for (int r = 0; r < B; r++)
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.YAt(t) + (long)r * p.LdY, H),
+                            new ReadOnlySpan<float>(p.RecurrentMask + (long)r * H, H), new Span<float>(maskedStates + ((long)t * B + r) * H, H));
+                h0 = maskedStates + (long)T * B * H;
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.H0, B * H), new ReadOnlySpan<float>(p.RecurrentMask, B * H), new Span<float>(h0, B * H));
+            }
+            if (T > 1)
+            {
+                float* a = p.Reverse ? p.DGatesH : p.DGatesH + (long)B * gh;
+                float* y = p.Reverse ? prevStates + (long)B * ldPrev : prevStates;
+                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, (T - 1) * B, 1f, a, gh, y, ldPrev, 1f, gWhh, H);
+            }
+            if (p.HasH0)
+            {
+                float* a;
+                if (!p.Reverse) a = p.DGatesH;
+                else
+                {
+                    int[] sortedLengths = batch.SortedLengths;
+                    for (int s = 0; s < B; s++)
+                    {
+                        int len = sortedLengths[s];
+                        var dst = new Span<float>(rowScratch + (long)s * gh, gh);
+                        if (len == 0) dst.Clear();
+                        else new ReadOnlySpan<float>(p.DGatesHAt(len - 1) + (long)s * gh, gh).CopyTo(dst);
+                    }
+                    a = rowScratch;
+                }
+                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, B, 1f, a, gh, h0, H, 1f, gWhh, H);
+            }
+
+            // Bias gradients: column sums over all steps, as ones (1, T*B) x dG.
+            if (gBih != null)
+            {
+                Gemm.Multiply(width, Transpose.No, Transpose.No, 1, gh, (int)rows, 1f, ones, (int)rows, p.DGates, gh, 1f, gBih, gh);
+                Gemm.Multiply(width, Transpose.No, Transpose.No, 1, gh, (int)rows, 1f, ones, (int)rows, p.DGatesH, gh, 1f, gBhh, gh);
+            }
+            p.Wih = p.Whh = p.Bhh = null;
+        }
+    }
+
+    /// <summary>The dropout mask applied to layer <paramref name="layerIndex"/>'s output (time-major, batch sorted by length), or null.</summary>
+    internal float[]? DropoutMaskSorted(int layerIndex)
+    {
+        float* m = dropoutMask[layerIndex];
+        return m == null ? null : new ReadOnlySpan<float>(m, steps * batchSize * dirs * hidden).ToArray();
+    }
+
+    /// <summary>The recurrent-dropout mask of a layer and direction, (B, H) in original batch order, or null.</summary>
+    internal float[]? RecurrentMaskOriginal(int layerIndex, int direction)
+    {
+        float* m = passes[layerIndex * dirs + direction].RecurrentMask;
+        if (m == null) return null;
+        var result = new float[batchSize * hidden];
+        batch.ScatterStates(new ReadOnlySpan<float>(m, batchSize * hidden), 1, hidden, result);
+        return result;
+    }
+
+    /// <summary>Returns every buffer to the pool.</summary>
+    public void Dispose()
+    {
+        foreach (var a in rented) PinnedPool.Return(a);
+        rented.Clear();
+    }
+}
