@@ -31,6 +31,8 @@ internal static class Plots
             var line = plt.Add.ScatterLine(xs.ToArray(), ys.ToArray(), palette.GetColor(k++));
             line.LegendText = s.Name;
             line.LineWidth = 2;
+            // A short series (a one-epoch run's single point) is drawn as markers, so it is never an empty chart.
+            line.MarkerSize = xs.Count <= 30 ? 7 : 0;
         }
         if (logY)
         {

@@ -223,7 +223,7 @@ internal sealed class RunContext : IDisposable
 
         if (!Interactive)
         {
-            trainer.Progress += ProgressPrinter.Print;
+            trainer.Progress += PrintQuietly;
             Result = trainer.Fit(model, batches, validate, batchesPerEpoch, cts.Token);
         }
         else
@@ -253,6 +253,26 @@ internal sealed class RunContext : IDisposable
     }
 
     public bool Cancelled => Result?.Reason == StopReason.Cancelled;
+
+    private bool routineCheckpointShown;
+
+    /// <summary>
+    /// Plain progress lines, with routine checkpoints (every N steps, every epoch end) reported once, not once per
+    /// epoch: a 200-epoch run printed "checkpoint written" 199 times. Resume, cancellation and final checkpoints are
+    /// always shown.
+    /// </summary>
+    private void PrintQuietly(TrainingProgress p)
+    {
+        if (p.Kind == ProgressKind.Checkpoint && p.Message is { } m &&
+            (m.StartsWith("checkpoint (step ", StringComparison.Ordinal) || m.StartsWith("checkpoint (end of epoch ", StringComparison.Ordinal)))
+        {
+            if (routineCheckpointShown) return;
+            routineCheckpointShown = true;
+            ProgressPrinter.Print(p with { Message = m + " (later checkpoints replace it without a line each)" });
+            return;
+        }
+        ProgressPrinter.Print(p);
+    }
 
     private string InitialFlowPath => Path.Combine(Dir, "gradient-flow-init.csv");
 
@@ -330,10 +350,17 @@ internal sealed class RunContext : IDisposable
         if (epochs.Count > 0)
         {
             var x = epochs.Select(e => (double)e.Epoch).ToArray();
-            var series = new List<Series> { new("train loss", x, epochs.Select(e => e.TrainLoss).ToArray()) };
+            var series = new List<Series>();
+            // The logged steps' training loss, at their position in epochs, so even a one-epoch run draws a curve.
+            long perEpoch = epochs[0].Steps;
+            if (perEpoch > 0 && steps.Count > 1)
+                series.Add(new("train loss (logged steps)", steps.Select(p => (double)p.Step / perEpoch).ToArray(), steps.Select(p => p.Loss).ToArray()));
+            series.Add(new("train loss (epoch)", x, epochs.Select(e => e.TrainLoss).ToArray()));
             if (epochs.All(e => e.Validation is not null))
                 series.Add(new($"validation {epochs[0].Validation!.Name}", x, epochs.Select(e => e.Validation!.Value).ToArray()));
             Plots.Lines(Path.Combine(Dir, "curves.png"), "Training and validation", "epoch", "value", series);
+            AtomicFile.Write(Path.Combine(Dir, "curves.csv"), fs => fs.Write(Encoding.UTF8.GetBytes(
+                "series,epoch,value\n" + string.Concat(series.SelectMany(sr => sr.X.Zip(sr.Y, (a, b) => string.Create(Inv, $"{sr.Name},{a:R},{b:R}\n")))))));
             pictures.Add(("Training and validation curves", "curves.png"));
         }
         if (steps.Count > 1)

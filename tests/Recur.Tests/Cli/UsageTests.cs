@@ -30,4 +30,21 @@ public class UsageTests
         Assert.Contains($"{d.Path}: path: expected a file, found a folder", stderr2);
         Assert.DoesNotContain("file not found", stderr2);
     }
+
+    [Fact]
+    public async Task A_one_epoch_run_draws_a_training_curve_and_routine_checkpoints_are_reported_once()
+    {
+        using var d = new TempDir();
+        var rows = new System.Text.StringBuilder();
+        for (int i = 0; i < 48; i++) rows.Append(i % 2 == 0 ? $"good tasty {i % 5}\tpos\n" : $"bad cold {i % 5}\tneg\n");
+        string data = d.File("s.tsv", rows.ToString());
+        string run = Path.Combine(d.Path, "run");
+        var (code, stdout, stderr) = await CliRunner.Run("train", "--task", "classify", "--data", data, "--epochs", "1", "--hidden", "8", "--embedding", "8",
+            "--batch-size", "4", "--log-every", "2", "--checkpoint-every", "2", "--output", run);
+        Assert.True(code == 0, stdout + stderr);
+        var curve = File.ReadAllLines(Path.Combine(run, "curves.csv")).Skip(1).Where(l => l.StartsWith("train loss (logged steps),", StringComparison.Ordinal)).ToList();
+        Assert.True(curve.Count >= 5, $"expected the logged steps of the epoch as a curve, found {curve.Count} points");
+        Assert.Equal(1, stdout.Split('\n').Count(l => l.Contains("checkpoint (step ", StringComparison.Ordinal)));
+        Assert.Contains("later checkpoints replace it", stdout);
+    }
 }
