@@ -85,10 +85,22 @@ public abstract class Module
     /// <summary>Total number of trainable scalars.</summary>
     public long ParameterCount => Parameters().Sum(p => (long)p.Value.Length);
 
-    /// <summary>Sets every gradient to zero.</summary>
+    /// <summary>
+    /// The arena that holds exactly this module's parameters, in the order of <see cref="NamedParameters"/>; when they
+    /// are not in one yet, they are gathered into a new one (values and gradients copied in). An optimizer built over
+    /// <see cref="Parameters"/> does this itself. Call it on the root module: gathering a child's parameters on their
+    /// own moves them out of the whole model's arena.
+    /// </summary>
+    public ParameterArena EnsureArena() => ParameterArena.Exact(Parameters()) ?? ParameterArena.Create(Parameters());
+
+    /// <summary>
+    /// Sets every gradient to zero: one clear of the arena's gradients when the parameters are exactly an arena (see
+    /// <see cref="EnsureArena"/>), else one clear per parameter. It never gathers an arena itself.
+    /// </summary>
     public void ZeroGrad()
     {
-        foreach (var p in Parameters()) p.Grad.Span.Clear();
+        if (ParameterArena.Exact(Parameters()) is { } arena) arena.ZeroGrad();
+        else foreach (var p in Parameters()) p.Grad.Span.Clear();
     }
 
     /// <summary>The gradient of the parameter with this full name (a test and diagnostics helper).</summary>

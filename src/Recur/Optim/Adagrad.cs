@@ -13,7 +13,7 @@ namespace Recur.Optim;
 /// </summary>
 public sealed class Adagrad : Optimizer
 {
-    private float[]?[] sums;
+    private readonly StateBuffer sums;
 
     /// <summary>Creates the optimizer.</summary>
     public Adagrad(IEnumerable<Parameter> parameters, float learningRate = 1e-2f, float lrDecay = 0f, float weightDecay = 0f,
@@ -23,7 +23,7 @@ public sealed class Adagrad : Optimizer
         WeightDecay = Check(weightDecay, nameof(weightDecay), 0f, float.MaxValue);
         InitialAccumulatorValue = Check(initialAccumulatorValue, nameof(initialAccumulatorValue), 0f, float.MaxValue);
         Eps = Check(eps, nameof(eps), 0f, float.MaxValue);
-        sums = Slots();
+        sums = NewState(InitialAccumulatorValue);
     }
 
     /// <summary>Learning-rate decay per step.</summary>
@@ -36,9 +36,9 @@ public sealed class Adagrad : Optimizer
     public float Eps { get; }
 
     /// <inheritdoc/>
-    protected override void Update(int index, Span<float> p, ReadOnlySpan<float> grad, long step)
+    protected override void Update(int first, int count, Span<float> p, ReadOnlySpan<float> grad, long step)
     {
-        float[] s = State(ref sums, index, p.Length, InitialAccumulatorValue);
+        Span<float> s = sums.Get(first, count);
         float clr = (float)(LearningRate / (1 + (step - 1) * (double)LrDecay));
         float wd = WeightDecay, eps = Eps;
         for (int i = 0; i < p.Length; i++)
@@ -52,14 +52,14 @@ public sealed class Adagrad : Optimizer
     /// <inheritdoc/>
     public override IEnumerable<(string Name, int Index, float[] Values)> StateBuffers()
     {
-        for (int i = 0; i < sums.Length; i++)
-            if (sums[i] is { } x) yield return ("sum", i, x);
+        for (int i = 0; i < Parameters.Count; i++)
+            if (sums.Has(i)) yield return ("sum", i, sums.Copy(i));
     }
 
     /// <inheritdoc/>
-    protected override float[] Buffer(string name, int index, int length) => name switch
+    protected override Span<float> Buffer(string name, int index) => name switch
     {
-        "sum" => State(ref sums, index, length),
+        "sum" => sums.Get(index, 1),
         _ => throw new ArgumentException($"Adagrad keeps 'sum', not '{name}'", nameof(name)),
     };
 }

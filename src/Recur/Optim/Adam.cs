@@ -13,7 +13,7 @@ namespace Recur.Optim;
 /// </summary>
 public class Adam : Optimizer
 {
-    private float[]?[] m, v;
+    private readonly StateBuffer m, v;
 
     /// <summary>Creates Adam (L2 weight decay added to the gradient).</summary>
     public Adam(IEnumerable<Parameter> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f,
@@ -31,8 +31,8 @@ public class Adam : Optimizer
         Eps = Check(eps, nameof(eps), 0f, float.MaxValue);
         WeightDecay = Check(weightDecay, nameof(weightDecay), 0f, float.MaxValue);
         Decoupled = decoupled;
-        m = Slots();
-        v = Slots();
+        m = NewState();
+        v = NewState();
     }
 
     /// <summary>Decay of the first moment.</summary>
@@ -47,19 +47,20 @@ public class Adam : Optimizer
     public bool Decoupled { get; }
 
     /// <inheritdoc/>
-    protected override void Update(int index, Span<float> p, ReadOnlySpan<float> grad, long step)
+    protected override void Update(int first, int count, Span<float> p, ReadOnlySpan<float> grad, long step)
     {
-        float[] mi = State(ref m, index, p.Length), vi = State(ref v, index, p.Length);
+        Span<float> mi = m.Get(first, count), vi = v.Get(first, count);
         double lr = LearningRate;
         double bc1 = 1 - Math.Pow(Beta1, step), bc2 = 1 - Math.Pow(Beta2, step);
         float stepSize = (float)(lr / bc1);
         float bc2Sqrt = (float)Math.Sqrt(bc2);
         float b1 = Beta1, b2 = Beta2, eps = Eps, wd = WeightDecay;
-        float decay = Decoupled ? (float)(1 - lr * wd) : 1f;
+        bool decoupled = Decoupled;
+        float decay = decoupled ? (float)(1 - lr * wd) : 1f;
         for (int i = 0; i < p.Length; i++)
         {
             float g = grad[i];
-            if (Decoupled) p[i] *= decay;
+            if (decoupled) p[i] *= decay;
             else g += wd * p[i];
             mi[i] = b1 * mi[i] + (1 - b1) * g;
             vi[i] = b2 * vi[i] + (1 - b2) * g * g;
@@ -71,18 +72,18 @@ public class Adam : Optimizer
     /// <inheritdoc/>
     public override IEnumerable<(string Name, int Index, float[] Values)> StateBuffers()
     {
-        for (int i = 0; i < m.Length; i++)
+        for (int i = 0; i < Parameters.Count; i++)
         {
-            if (m[i] is { } a) yield return ("exp_avg", i, a);
-            if (v[i] is { } b) yield return ("exp_avg_sq", i, b);
+            if (m.Has(i)) yield return ("exp_avg", i, m.Copy(i));
+            if (v.Has(i)) yield return ("exp_avg_sq", i, v.Copy(i));
         }
     }
 
     /// <inheritdoc/>
-    protected override float[] Buffer(string name, int index, int length) => name switch
+    protected override Span<float> Buffer(string name, int index) => name switch
     {
-        "exp_avg" => State(ref m, index, length),
-        "exp_avg_sq" => State(ref v, index, length),
+        "exp_avg" => m.Get(index, 1),
+        "exp_avg_sq" => v.Get(index, 1),
         _ => throw new ArgumentException($"Adam keeps 'exp_avg' and 'exp_avg_sq', not '{name}'", nameof(name)),
     };
 }

@@ -13,7 +13,7 @@ namespace Recur.Optim;
 /// </summary>
 public sealed class RmsProp : Optimizer
 {
-    private float[]?[] sq, avg, buf;
+    private readonly StateBuffer sq, avg, buf;
 
     /// <summary>Creates the optimizer.</summary>
     public RmsProp(IEnumerable<Parameter> parameters, float learningRate = 1e-2f, float alpha = 0.99f, float eps = 1e-8f,
@@ -24,9 +24,9 @@ public sealed class RmsProp : Optimizer
         WeightDecay = Check(weightDecay, nameof(weightDecay), 0f, float.MaxValue);
         Momentum = Check(momentum, nameof(momentum), 0f, 1f);
         Centered = centered;
-        sq = Slots();
-        avg = Slots();
-        buf = Slots();
+        sq = NewState();
+        avg = NewState();
+        buf = NewState();
     }
 
     /// <summary>Smoothing constant.</summary>
@@ -41,24 +41,25 @@ public sealed class RmsProp : Optimizer
     public bool Centered { get; }
 
     /// <inheritdoc/>
-    protected override void Update(int index, Span<float> p, ReadOnlySpan<float> grad, long step)
+    protected override void Update(int first, int count, Span<float> p, ReadOnlySpan<float> grad, long step)
     {
-        float[] s = State(ref sq, index, p.Length);
-        float[]? a = Centered ? State(ref avg, index, p.Length) : null;
-        float[]? b = Momentum > 0f ? State(ref buf, index, p.Length) : null;
+        Span<float> s = sq.Get(first, count);
+        bool centered = Centered, momentum = Momentum > 0f;
+        Span<float> a = centered ? avg.Get(first, count) : default;
+        Span<float> b = momentum ? buf.Get(first, count) : default;
         float lr = LearningRate, al = Alpha, eps = Eps, wd = WeightDecay, mu = Momentum;
         for (int i = 0; i < p.Length; i++)
         {
             float g = grad[i] + wd * p[i];
             s[i] = al * s[i] + (1 - al) * g * g;
             float denom;
-            if (a is not null)
+            if (centered)
             {
                 a[i] = al * a[i] + (1 - al) * g;
                 denom = MathF.Sqrt(s[i] - a[i] * a[i]) + eps;
             }
             else denom = MathF.Sqrt(s[i]) + eps;
-            if (b is not null)
+            if (momentum)
             {
                 b[i] = mu * b[i] + g / denom;
                 p[i] -= lr * b[i];
@@ -70,20 +71,20 @@ public sealed class RmsProp : Optimizer
     /// <inheritdoc/>
     public override IEnumerable<(string Name, int Index, float[] Values)> StateBuffers()
     {
-        for (int i = 0; i < sq.Length; i++)
+        for (int i = 0; i < Parameters.Count; i++)
         {
-            if (sq[i] is { } x) yield return ("square_avg", i, x);
-            if (avg[i] is { } y) yield return ("grad_avg", i, y);
-            if (buf[i] is { } z) yield return ("momentum_buffer", i, z);
+            if (sq.Has(i)) yield return ("square_avg", i, sq.Copy(i));
+            if (avg.Has(i)) yield return ("grad_avg", i, avg.Copy(i));
+            if (buf.Has(i)) yield return ("momentum_buffer", i, buf.Copy(i));
         }
     }
 
     /// <inheritdoc/>
-    protected override float[] Buffer(string name, int index, int length) => name switch
+    protected override Span<float> Buffer(string name, int index) => name switch
     {
-        "square_avg" => State(ref sq, index, length),
-        "grad_avg" => State(ref avg, index, length),
-        "momentum_buffer" => State(ref buf, index, length),
+        "square_avg" => sq.Get(index, 1),
+        "grad_avg" => avg.Get(index, 1),
+        "momentum_buffer" => buf.Get(index, 1),
         _ => throw new ArgumentException($"RMSprop keeps 'square_avg', 'grad_avg' and 'momentum_buffer', not '{name}'", nameof(name)),
     };
 }

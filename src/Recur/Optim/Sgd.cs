@@ -14,7 +14,7 @@ namespace Recur.Optim;
 /// </summary>
 public sealed class Sgd : Optimizer
 {
-    private float[]?[] momentumBuffers;
+    private readonly StateBuffer momentumBuffers;
 
     /// <summary>Creates the optimizer.</summary>
     public Sgd(IEnumerable<Parameter> parameters, float learningRate, float momentum = 0f, float dampening = 0f,
@@ -26,7 +26,7 @@ public sealed class Sgd : Optimizer
         if (nesterov && (momentum <= 0f || dampening != 0f))
             throw new ArgumentException("Nesterov momentum needs momentum > 0 and dampening = 0", nameof(nesterov));
         Nesterov = nesterov;
-        momentumBuffers = Slots();
+        momentumBuffers = NewState();
     }
 
     /// <summary>Momentum factor.</summary>
@@ -39,25 +39,32 @@ public sealed class Sgd : Optimizer
     public bool Nesterov { get; }
 
     /// <inheritdoc/>
-    protected override void Update(int index, Span<float> p, ReadOnlySpan<float> grad, long step)
+    protected override void Update(int first, int count, Span<float> p, ReadOnlySpan<float> grad, long step)
     {
         float lr = LearningRate, wd = WeightDecay, mu = Momentum, damp = 1f - Dampening;
-        float[]? buf = null;
-        bool first = false;
-        if (mu != 0f)
+        bool nesterov = Nesterov;
+        if (mu == 0f)
         {
-            buf = momentumBuffers[index];
-            first = buf is null; // PyTorch starts the buffer at the first gradient, not at zero
-            buf ??= momentumBuffers[index] = new float[p.Length];
+            for (int i = 0; i < p.Length; i++) p[i] -= lr * (grad[i] + wd * p[i]);
+            return;
         }
+        // PyTorch starts a momentum buffer at the first gradient, not at zero: the run must be all fresh or all started.
+        if (momentumBuffers.AllOrNone(first, count) is not { } started)
+        {
+            for (int k = first; k < first + count; k++)
+            {
+                int at = StateOffset(k) - StateOffset(first), n = StateOffset(k + 1) - StateOffset(k);
+                Update(k, 1, p.Slice(at, n), grad.Slice(at, n), step);
+            }
+            return;
+        }
+        bool fresh = !started;
+        var buf = momentumBuffers.Get(first, count);
         for (int i = 0; i < p.Length; i++)
         {
             float g = grad[i] + wd * p[i];
-            if (buf is not null)
-            {
-                buf[i] = first ? g : mu * buf[i] + damp * g;
-                g = Nesterov ? g + mu * buf[i] : buf[i];
-            }
+            buf[i] = fresh ? g : mu * buf[i] + damp * g;
+            g = nesterov ? g + mu * buf[i] : buf[i];
             p[i] -= lr * g;
         }
     }
@@ -65,14 +72,14 @@ public sealed class Sgd : Optimizer
     /// <inheritdoc/>
     public override IEnumerable<(string Name, int Index, float[] Values)> StateBuffers()
     {
-        for (int i = 0; i < momentumBuffers.Length; i++)
-            if (momentumBuffers[i] is { } b) yield return ("momentum_buffer", i, b);
+        for (int i = 0; i < Parameters.Count; i++)
+            if (momentumBuffers.Has(i)) yield return ("momentum_buffer", i, momentumBuffers.Copy(i));
     }
 
     /// <inheritdoc/>
-    protected override float[] Buffer(string name, int index, int length) => name switch
+    protected override Span<float> Buffer(string name, int index) => name switch
     {
-        "momentum_buffer" => momentumBuffers[index] ??= new float[length],
+        "momentum_buffer" => momentumBuffers.Get(index, 1),
         _ => throw new ArgumentException($"SGD keeps 'momentum_buffer', not '{name}'", nameof(name)),
     };
 }

@@ -1,7 +1,11 @@
 
 namespace Recur.Tensors;
 
-/// <summary>A trainable tensor and the gradient accumulated into it by backward passes.</summary>
+/// <summary>
+/// A trainable tensor and the gradient accumulated into it by backward passes. Both are allocated on their own when
+/// a module registers the parameter; once the model's parameters are gathered into a <see cref="ParameterArena"/>
+/// (an optimizer does it), they are views of its slices: the tensors stay the same objects with the same shape.
+/// </summary>
 public sealed class Parameter
 {
     internal Parameter(string name, int[] shape)
@@ -19,6 +23,9 @@ public sealed class Parameter
 
     /// <summary>The gradient; backward passes add to it (<c>+=</c>), <c>Module.ZeroGrad</c> (Recur.Nn) clears it.</summary>
     public Tensor Grad { get; }
+
+    /// <summary>The arena whose buffers hold <see cref="Value"/> and <see cref="Grad"/>, or null while they have storage of their own.</summary>
+    public ParameterArena? Arena { get; internal set; }
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name} {Tensor.ShapeString(Value.Shape)}";

@@ -119,9 +119,14 @@ public sealed class Tensor
     /// <summary>A copy of the elements.</summary>
     public float[] ToArray() => Span.ToArray();
 
-    /// <summary>Points this tensor at new storage (used when parameters move into an arena).</summary>
+    /// <summary>
+    /// Points this tensor at new storage, keeping its shape: <see cref="ParameterArena"/> moves a parameter's value and
+    /// gradient onto their slices with it. Views made earlier (<see cref="Reshape"/>) keep the old storage.
+    /// </summary>
     internal void Rebind(float[] buffer, int offset)
     {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (owner is not null) throw new InvalidOperationException("a view into recycled buffers cannot be rebound");
         if (offset < 0 || (long)offset + Length > buffer.Length)
             throw new ArgumentOutOfRangeException(nameof(offset));
         buffer_ = buffer;

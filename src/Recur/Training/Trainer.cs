@@ -249,11 +249,12 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                 // One optimizer step from the averaged gradients of `accumulated` batches.
                 double loss = accLoss / accumulated;
                 int count = accCount;
-                if (accumulated > 1)
-                    foreach (var p in parameters) TensorPrimitives.Multiply(p.Grad.Span, 1f / accumulated, p.Grad.Span);
+                if (accumulated > 1) GradientClipping.Scale(parameters, 1f / accumulated);
                 s.BatchesDone += accumulated;
                 accLoss = 0;
                 accumulated = accCount = 0;
+                // The optimizer's parameters are one arena: the norm (which is NaN or infinity when a gradient is, the
+                // finiteness check), the clipping, the step and the zero-grad below are each one loop over it.
                 s.GradNorm = GradientClipping.GlobalNorm(parameters);
                 if (!double.IsFinite(loss) || !double.IsFinite(s.GradNorm))
                 {
