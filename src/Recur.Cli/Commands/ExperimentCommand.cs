@@ -29,7 +29,11 @@ internal static class ExperimentCommand
         {
             var sub = new Command(name ?? preset.Name, preset.Description + ". Train options given here override the preset's.");
             var overrides = Settings.AddOptions(sub, spec => !Controlled.Contains(spec.Name));
-            foreach (var o in overrides.Values) o.Required = false;
+            foreach (var (key, o) in overrides)
+            {
+                o.Required = false;
+                if (preset.Options.TryGetValue(key, out var v)) o.Description += $" [this preset: {v}]";
+            }
             sub.SetAction(r =>
             {
                 var p = choose?.Invoke(r) ?? preset;
