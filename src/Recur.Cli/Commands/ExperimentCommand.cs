@@ -1,83 +1,79 @@
 using System.CommandLine;
+using System.Globalization;
 using Recur.Cli.Experiments;
-using Recur.Nn;
+using Recur.Cli.Train;
 
 namespace Recur.Cli.Commands;
 
-/// <summary><c>recur experiment NAME</c>: the documented experiments on the real datasets (docs/results.md).</summary>
+/// <summary>
+/// <c>recur experiment NAME</c>: the documented experiments on the real datasets (docs/results.md). Each train-task
+/// experiment is a preset of <c>recur train</c> (<see cref="Presets"/>) followed by its baseline; any train option
+/// given here overrides the preset's. The gradient and memory demonstrations are not train tasks and run as they are.
+/// </summary>
 internal static class ExperimentCommand
 {
+    /// <summary>Train options a preset decides itself (its data split, its run folder, the experiment's seed).</summary>
+    private static readonly HashSet<string> Controlled = ["task", "data", "valid", "test", "output", "seed"];
+
     public static Command Create()
     {
-        var cmd = new Command("experiment", "Run one of the documented experiments on the shared datasets (see docs/results.md)");
-        var data = new Option<string>("--data") { Description = "Folder holding the datasets (tiny-shakespeare, uci-sentiment, timeseries, ...)", DefaultValueFactory = _ => Path.Combine("..", "shared", "data") };
-        var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
-        var output = new Option<string>("--output") { Description = "Folder where trained models are saved", DefaultValueFactory = _ => "recur-runs" };
+        var cmd = new Command("experiment", "Run one of the documented experiments on the shared datasets (see docs/results.md): a preset of `recur train` plus its baseline");
+        var data = new Option<string>("--data") { Description = "Folder holding the datasets (tiny-shakespeare, uci-sentiment, timeseries, ...)", DefaultValueFactory = _ => Path.Combine("..", "shared", "data"), Recursive = true };
+        var seed = new Option<ulong>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42, Recursive = true };
+        var output = new Option<string>("--output") { Description = "Folder for the experiments' run folders (one per experiment, with its data split)", DefaultValueFactory = _ => "recur-runs", Recursive = true };
         cmd.Options.Add(data);
         cmd.Options.Add(seed);
         cmd.Options.Add(output);
 
-        var sentiment = new Command("sentiment", "BiLSTM vs bag-of-words on the UCI sentiment sentences (80/20 split)");
-        var sEpochs = new Option<int>("--epochs") { Description = "Maximum epochs (early stopping on validation accuracy)", DefaultValueFactory = _ => 12 };
-        var sCell = new Option<RecurrentMode>("--cell") { Description = "Recurrent cell", DefaultValueFactory = _ => RecurrentMode.Lstm };
-        var sPool = new Option<Pooling>("--pooling") { Description = "Pooling over time", DefaultValueFactory = _ => Pooling.Max };
-        foreach (var o in new Option[] { sEpochs, sCell, sPool }) sentiment.Options.Add(o);
-        sentiment.SetAction(r =>
+        Command PresetCommand(Preset preset, Func<ParseResult, Preset>? choose = null, Func<ParseResult, Dictionary<string, string>>? extra = null, string? name = null)
         {
-            SentimentExperiment.Run(new SentimentExperiment.Options(Path.Combine(r.GetValue(data)!, "uci-sentiment"), r.GetValue(seed),
-                Epochs: r.GetValue(sEpochs), Cell: r.GetValue(sCell), Pooling: r.GetValue(sPool), Output: r.GetValue(output)));
-            return 0;
-        });
-        cmd.Subcommands.Add(sentiment);
+            var sub = new Command(name ?? preset.Name, preset.Description + ". Train options given here override the preset's.");
+            var overrides = Settings.AddOptions(sub, spec => !Controlled.Contains(spec.Name));
+            foreach (var (key, o) in overrides)
+            {
+                o.Required = false;
+                if (preset.Options.TryGetValue(key, out var v)) o.Description += $" [this preset: {v}]";
+            }
+            sub.SetAction(r =>
+            {
+                var p = choose?.Invoke(r) ?? preset;
+                var given = overrides.Where(kv => r.GetValue(kv.Value) is not null).ToDictionary(kv => kv.Key, kv => r.GetValue(kv.Value)!.Trim());
+                var ex = extra?.Invoke(r) ?? [];
+                if (ex.Remove("difference", out var d)) given.TryAdd("difference", d);
+                var run = new PresetRun
+                {
+                    Preset = p, DataRoot = r.GetValue(data)!, Seed = r.GetValue(seed), Overrides = given, Extra = ex,
+                    Dir = Path.Combine(r.GetValue(output)!, p.Name),
+                };
+                return run.Run();
+            });
+            cmd.Subcommands.Add(sub);
+            return sub;
+        }
 
-        var charlm = new Command("char-lm", "Character LSTM language model on tiny-shakespeare (90/10 split)");
-        var cEpochs = new Option<int>("--epochs") { Description = "Passes over the training text", DefaultValueFactory = _ => 10 };
-        var cLayers = new Option<int>("--layers") { Description = "LSTM layers", DefaultValueFactory = _ => 2 };
-        var cHidden = new Option<int>("--hidden") { Description = "LSTM hidden units", DefaultValueFactory = _ => 256 };
-        var cMinutes = new Option<double?>("--minutes") { Description = "Stop after this many minutes (default: no limit)" };
-        var cChars = new Option<int?>("--max-chars") { Description = "Use only the first N characters (quick runs)" };
-        foreach (var o in new Option[] { cEpochs, cLayers, cHidden, cMinutes, cChars }) charlm.Options.Add(o);
-        charlm.SetAction(r =>
+        PresetCommand(Presets.Sentiment);
+
+        var maxChars = new Option<int?>("--max-chars") { Description = "Use only the first N characters (quick runs)" };
+        PresetCommand(Presets.CharLm, extra: r => r.GetValue(maxChars) is { } n ? new() { ["max-chars"] = n.ToString(CultureInfo.InvariantCulture) } : []).Options.Add(maxChars);
+
+        var series = new Argument<string>("series") { Description = "airline, sunspots or co2", DefaultValueFactory = _ => "airline" };
+        var seeds = new Option<int>("--seeds") { Description = "Independent runs (consecutive seeds) to average", DefaultValueFactory = _ => 5 };
+        var levels = new Option<bool>("--levels") { Description = "Model the levels instead of first differences (the same as --difference false)" };
+        var forecast = PresetCommand(Presets.Forecast("airline"), r => Presets.Forecast(r.GetValue(series)!), r =>
         {
-            CharLmExperiment.Run(new CharLmExperiment.Options(Path.Combine(r.GetValue(data)!, "tiny-shakespeare"), r.GetValue(seed),
-                Epochs: r.GetValue(cEpochs), Layers: r.GetValue(cLayers), Hidden: r.GetValue(cHidden), Minutes: r.GetValue(cMinutes), MaxChars: r.GetValue(cChars), Output: r.GetValue(output)));
-            return 0;
-        });
-        cmd.Subcommands.Add(charlm);
+            var ex = new Dictionary<string, string> { ["seeds"] = Math.Max(1, r.GetValue(seeds)).ToString(CultureInfo.InvariantCulture) };
+            if (r.GetValue(levels)) ex["difference"] = "false";
+            return ex;
+        }, "forecast");
+        forecast.Description = "LSTM forecaster vs naive and seasonal-naive on a shared series (last third as test), mean over seeds. Train options given here override the preset's.";
+        forecast.Arguments.Add(series);
+        forecast.Options.Add(seeds);
+        forecast.Options.Add(levels);
 
-        var forecast = new Command("forecast", "LSTM forecaster vs naive and seasonal-naive on a shared series (last third as test)");
-        var fSeries = new Argument<string>("series") { Description = "airline, sunspots or co2", DefaultValueFactory = _ => "airline" };
-        var fSeeds = new Option<int>("--seeds") { Description = "Independent runs (different seeds) to average", DefaultValueFactory = _ => 5 };
-        var fLevels = new Option<bool>("--levels") { Description = "Model the levels instead of first differences" };
-        var fHidden = new Option<int>("--hidden") { Description = "LSTM hidden units", DefaultValueFactory = _ => 32 };
-        forecast.Arguments.Add(fSeries);
-        foreach (var o in new Option[] { fSeeds, fLevels, fHidden }) forecast.Options.Add(o);
-        forecast.SetAction(r =>
-        {
-            ForecastExperiment.Run(new ForecastExperiment.Options(Path.Combine(r.GetValue(data)!, "timeseries"), r.GetValue(fSeries)!, r.GetValue(seed),
-                Seeds: r.GetValue(fSeeds), Hidden: r.GetValue(fHidden), Difference: !r.GetValue(fLevels)));
-            return 0;
-        });
-        cmd.Subcommands.Add(forecast);
-
-        var tagging = new Command("tagging", "BiLSTM part-of-speech tagger on a generated corpus read from CoNLL files");
-        var tOut = new Option<string>("--work") { Description = "Folder for the generated CoNLL files", DefaultValueFactory = _ => Path.Combine("recur-runs", "tagging") };
-        tagging.Options.Add(tOut);
-        tagging.SetAction(r => { TaggingExperiment.Run(new TaggingExperiment.Options(r.GetValue(tOut)!, r.GetValue(seed))); return 0; });
-        cmd.Subcommands.Add(tagging);
-
-        var translation = new Command("translation", "Attention encoder-decoder, French to English on the Tatoeba pairs (tutorial filter), BLEU greedy and beam");
-        var trEpochs = new Option<int>("--epochs") { Description = "Training epochs (best validation epoch kept)", DefaultValueFactory = _ => 20 };
-        var trSs = new Option<float>("--scheduled-sampling") { Description = "Final scheduled-sampling ratio (rises linearly from 0); 0 = teacher forcing", DefaultValueFactory = _ => 0f };
-        var trBeam = new Option<int>("--beam") { Description = "Beam width", DefaultValueFactory = _ => 5 };
-        foreach (var o in new Option[] { trEpochs, trSs, trBeam }) translation.Options.Add(o);
-        translation.SetAction(r =>
-        {
-            TranslationExperiment.Run(new TranslationExperiment.Options(Path.Combine(r.GetValue(data)!, "eng-fra"), r.GetValue(seed),
-                Epochs: r.GetValue(trEpochs), ScheduledSampling: r.GetValue(trSs), Beam: r.GetValue(trBeam), Output: r.GetValue(output)));
-            return 0;
-        });
-        cmd.Subcommands.Add(translation);
+        PresetCommand(Presets.Tagging);
+        PresetCommand(Presets.Translation);
+        PresetCommand(Presets.Speech);
+        PresetCommand(Presets.Music);
 
         var gradients = new Command("gradients", "Vanishing and exploding gradients made visible on the adding problem (RNN vs LSTM vs GRU, gradient flow, clipping)");
         var gLength = new Option<int>("--length") { Description = "Sequence length T of the adding problem", DefaultValueFactory = _ => 100 };
@@ -90,22 +86,6 @@ internal static class ExperimentCommand
             return 0;
         });
         cmd.Subcommands.Add(gradients);
-
-        var speech = new Command("speech", "Spoken digits (FSDD): MFCC frames and a bidirectional GRU, official take-based split");
-        var spEpochs = new Option<int>("--epochs") { Description = "Maximum epochs (best validation epoch kept)", DefaultValueFactory = _ => 30 };
-        speech.Options.Add(spEpochs);
-        speech.SetAction(r =>
-        {
-            SpeechExperiment.Run(new SpeechExperiment.Options(Path.Combine(r.GetValue(data)!, "fsdd"), r.GetValue(seed), Epochs: r.GetValue(spEpochs), Output: r.GetValue(output)));
-            return 0;
-        });
-        cmd.Subcommands.Add(speech);
-
-        var music = new Command("music", "Piano-roll generator conditioned on key and mode, on generated scales and arpeggios; writes MIDI");
-        var muEpochs = new Option<int>("--epochs") { Description = "Training steps (one batch of all training pieces)", DefaultValueFactory = _ => 800 };
-        music.Options.Add(muEpochs);
-        music.SetAction(r => { MusicExperiment.Run(new MusicExperiment.Options(Path.Combine(r.GetValue(output)!, "music"), r.GetValue(seed), Epochs: r.GetValue(muEpochs))); return 0; });
-        cmd.Subcommands.Add(music);
 
         var memory = new Command("memory", "RNN vs feed-forward on tasks that need memory (delayed echo, order of two symbols)");
         memory.SetAction(r => { MemoryExperiment.Run(r.GetValue(seed)); return 0; });

@@ -49,7 +49,7 @@ internal static class MemoryExperiment
         var echoTrain = Steps(ex, ey);
         new Trainer<DenseBatch>(new Adam(mlp.Parameters(), 1e-2f), new TrainerOptions { Epochs = 30, LogEvery = 1_000_000 }).Fit(mlp, _ => [echoTrain]);
         var echoTest = Steps(tx, ty);
-        double echoMlp = Metrics.Accuracy(SentimentExperiment.Predictions(mlp.Forward(echoTest.Inputs), symbols), echoTest.Classes);
+        double echoMlp = Metrics.Accuracy(Predictions(mlp.Forward(echoTest.Inputs), symbols), echoTest.Classes);
 
         // Order task: LSTM classifier vs MLPs on the bag of symbols and on the whole one-hot window.
         var (ox, oy) = Synthetic.OrderTask(3000, length, symbols, new Rng(seed + 5));
@@ -64,7 +64,7 @@ internal static class MemoryExperiment
         new Trainer<SequenceBatch>(new Adam(clf.Parameters(), 1e-2f), new TrainerOptions { Epochs = epochs * 2, LogEvery = 1_000_000 })
             .Fit(clf, _ => Batching.Batches(new int[oxIds.Count], 32, rng, bucket: false).Select(b => SequenceBatch.FromTokens(oxIds, b, b.Select(i => oy[i]).ToArray())));
         clf.Training = false;
-        double orderRnn = Metrics.Accuracy(SentimentExperiment.Predictions(clf.Predict(SequenceBatch.FromTokens(vxIds, Enumerable.Range(0, vxIds.Count).ToArray())), 2), vy);
+        double orderRnn = Metrics.Accuracy(Predictions(clf.Predict(SequenceBatch.FromTokens(vxIds, Enumerable.Range(0, vxIds.Count).ToArray())), 2), vy);
 
         double MlpAccuracy(Func<int[], float[]> features, int width)
         {
@@ -72,7 +72,7 @@ internal static class MemoryExperiment
             var m = new Mlp(new MlpConfig { Inputs = width, Hidden = [64], Outputs = 2 }, new Rng(seed + 8));
             var train = new DenseBatch { Inputs = X(ox), Classes = oy };
             new Trainer<DenseBatch>(new Adam(m.Parameters(), 1e-2f), new TrainerOptions { Epochs = 200, LogEvery = 1_000_000 }).Fit(m, _ => [train]);
-            return Metrics.Accuracy(SentimentExperiment.Predictions(m.Forward(X(vx)), 2), vy);
+            return Metrics.Accuracy(Predictions(m.Forward(X(vx)), 2), vy);
         }
         double bag = MlpAccuracy(s => { var f = new float[symbols]; foreach (int v in s) f[v] += 1f / length; return f; }, symbols);
         double window = MlpAccuracy(s => { var f = new float[length * symbols]; for (int t = 0; t < length; t++) f[t * symbols + s[t]] = 1f; return f; }, length * symbols);
@@ -84,6 +84,14 @@ internal static class MemoryExperiment
             Console.WriteLine($"order task (A before B? T={length}), held-out accuracy: LSTM {orderRnn:P1}, MLP on the bag of symbols {bag:P1}, MLP on the whole one-hot window {window:P1}");
         }
         return r;
+    }
+
+    /// <summary>The most likely class of each row of (B, classes) scores.</summary>
+    private static int[] Predictions(Tensor scores, int classes)
+    {
+        var p = new int[scores.Dim(0)];
+        for (int i = 0; i < p.Length; i++) p[i] = TensorPrimitives.IndexOfMax(scores.Span.Slice(i * classes, classes));
+        return p;
     }
 
     private static double StepAccuracy(int[][] predicted, int[][] targets)

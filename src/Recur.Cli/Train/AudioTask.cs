@@ -9,99 +9,37 @@ internal static class AudioTask
 {
     public static readonly TaskDef Def = new(Train, Evaluate, Predict);
 
-    private sealed record Clip(string File, float[] Frames, int Steps, string Label);
-
     private static FeatureOptions Options(Settings s) => new() { Coefficients = s.Int("mfcc", 1, 128), MelBands = s.Int("mel-bands", 2, 256) };
 
-    /// <summary>
-    /// The WAV files of a folder, or of a list file: one path per line (relative to the list's folder), optionally
-    /// followed by a comma or TAB and the label (list labels take the place of --labels).
-    /// </summary>
-    private static List<string> Files(string folder, Dictionary<string, string> listLabels)
+    /// <summary>The file,label table of --labels (null: labels from the list file or the file names).</summary>
+    private static Dictionary<string, string>? LabelCsv(Settings s) => s.Optional("labels") is { } path ? AudioClips.ReadLabelTable(path, s.Limits) : null;
+
+    /// <summary>The clips of a folder or list file (the library's loader), each at most --max-length frames.</summary>
+    private static List<AudioClip> LoadAll(AudioClips loader, string source, Settings s, Dictionary<string, string>? labels)
     {
-        if (File.Exists(folder))
-        {
-            string baseDir = Path.GetDirectoryName(Path.GetFullPath(folder)) ?? ".";
-            var list = new List<string>();
-            var lines = DataFiles.Lines(DataFiles.ReadAllText(folder));
-            for (int i = 0; i < lines.Count; i++)
-            {
-                if (lines[i].Trim().Length == 0) continue;
-                var cells = lines[i].Split(lines[i].Contains('\t') ? '\t' : ',');
-                string file = Path.Combine(baseDir, cells[0].Trim());
-                if (!File.Exists(file)) throw new RecurFormatException(folder, $"line {i + 1}", $"expected an existing WAV file, found '{cells[0].Trim()}' (paths are relative to the list's folder)");
-                list.Add(file);
-                if (cells.Length > 1) listLabels[Path.GetFileName(file)] = cells[1].Trim();
-            }
-            if (list.Count == 0) throw new RecurFormatException(folder, "file", "expected one WAV path per line, found none");
-            return list;
-        }
-        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: expected a folder of .wav or .wav.gz files (or a list file), found neither");
-        var files = Directory.GetFiles(folder).Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".wav.gz", StringComparison.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal).ToList();
-        if (files.Count == 0) throw new RecurFormatException(folder, "folder", "expected .wav or .wav.gz files, found none");
-        return files;
+        var clips = loader.Load(source, labels);
+        foreach (var c in clips) CheckLength(c, s);
+        return clips;
     }
 
-    private static Dictionary<string, string>? LabelCsv(Settings s)
-    {
-        if (s.Optional("labels") is not { } path) return null;
-        var t = DelimitedTable.Read(path, DelimitedTable.DelimiterFor(path), hasHeader: false, s.Limits);
-        if (t.Columns < 2) throw new RecurFormatException(path, "line 1", $"expected 2 columns (file,label), found {t.Columns}");
-        return t.Rows.ToDictionary(r => t.Cell(r, 0, "file name"), r => t.Cell(r, 1, "label"), StringComparer.Ordinal);
-    }
+    private static AudioClip CheckLength(AudioClip c, Settings s) =>
+        c.Steps > s.Int("max-length", 1) ? throw new RecurFormatException(c.File, "length", $"expected at most {s.Int("max-length", 1)} frames (--max-length), found {c.Steps}") : c;
 
-    private static string LabelOf(string file, Dictionary<string, string>? csv)
+    private static SequenceBatch Batch(IReadOnlyList<AudioClip> clips, float[] mean, float[] std, int[]? targets)
     {
-        string name = Path.GetFileName(file);
-        if (csv is not null)
-            return csv.TryGetValue(name, out var l) ? l : throw new RecurFormatException(file, "--labels", $"expected a row for '{name}' in the labels CSV, found none");
-        int cut = name.IndexOf('_');
-        if (cut <= 0) throw new RecurFormatException(file, "file name", $"expected '<label>_<anything>.wav' (or give --labels file,label), found '{name}'");
-        return name[..cut];
-    }
-
-    private static Clip Load(string file, Settings s, AudioFeatures? features, out AudioFeatures used, Dictionary<string, string>? labels, bool needLabel = true)
-    {
-        var audio = Wav.Read(file, s.Limits);
-        used = features ?? new AudioFeatures(audio.SampleRate, Options(s));
-        if (audio.SampleRate != used.SampleRate)
-            throw new RecurFormatException(file, "'fmt ' field 'sample rate'", $"expected {used.SampleRate} Hz like the training audio, found {audio.SampleRate}");
-        var frames = used.Compute(audio.Samples);
-        int steps = frames.Length / used.Width;
-        if (steps > s.Int("max-length", 1)) throw new RecurFormatException(file, "length", $"expected at most {s.Int("max-length", 1)} frames (--max-length), found {steps}");
-        return new Clip(file, frames, steps, needLabel ? LabelOf(file, labels) : "");
-    }
-
-    /// <summary>The clips of a folder or list file; labels from --labels, else from the list, else from the file names.</summary>
-    private static List<Clip> LoadAll(string source, Settings s, ref AudioFeatures? features, Dictionary<string, string>? labelsCsv)
-    {
-        var listed = new Dictionary<string, string>(StringComparer.Ordinal);
-        var files = Files(source, listed);
-        var labels = labelsCsv ?? (listed.Count > 0 ? listed : null);
-        var result = new List<Clip>();
-        foreach (var f in files) { result.Add(Load(f, s, features, out var used, labels)); features = used; }
-        return result;
-    }
-
-    private static SequenceBatch Batch(IReadOnlyList<Clip> clips, float[] mean, float[] std, int[]? targets)
-    {
-        int w = mean.Length, steps = clips.Max(c => c.Steps);
-        var x = new Tensor(clips.Count, steps, w);
-        for (int i = 0; i < clips.Count; i++)
-            for (int t = 0; t < clips[i].Steps; t++)
-                for (int c = 0; c < w; c++) x.Span[(i * steps + t) * w + c] = (clips[i].Frames[t * w + c] - mean[c]) / std[c];
-        return new SequenceBatch { Features = x, Lengths = clips.Select(c => c.Steps).ToArray(), Steps = steps, Targets = targets };
+        var (x, lengths, steps) = AudioClips.Pad(clips, mean.Length, mean, std);
+        return new SequenceBatch { Features = x, Lengths = lengths, Steps = steps, Targets = targets };
     }
 
     private static TaskOutcome? Train(RunContext ctx)
     {
         var s = ctx.Settings;
         var labelsCsv = LabelCsv(s);
-        AudioFeatures? features = null;
-        var all = LoadAll(s.Str("data"), s, ref features, labelsCsv);
-        List<Clip> train, valid;
-        if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(vp, s, ref features, labelsCsv); }
+        var loader = new AudioClips(Options(s), s.Limits);
+        var all = LoadAll(loader, s.Str("data"), s, labelsCsv);
+        var features = loader.Features;
+        List<AudioClip> train, valid;
+        if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(loader, vp, s, labelsCsv); }
         else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
         int w = features!.Width;
         var mean = new float[w];
@@ -112,9 +50,10 @@ internal static class AudioTask
             for (int t = 0; t < c.Steps; t++, count++)
                 for (int k = 0; k < w; k++) { double v = c.Frames[t * w + k]; sum[k] += v; sq[k] += v * v; }
         for (int k = 0; k < w; k++) { mean[k] = (float)(sum[k] / count); std[k] = (float)Math.Sqrt(Math.Max(1e-12, sq[k] / count - mean[k] * (double)mean[k])); }
-        var labels = train.Select(c => c.Label).Distinct().Order(StringComparer.Ordinal).ToList();
-        var trainY = Common.LabelIds(labels, train.Select(c => (c.Label, 0)).ToList(), s.Str("data"));
-        var validY = Common.LabelIds(labels, valid.Select(c => (c.Label, 0)).ToList(), s.Optional("valid") ?? s.Str("data"));
+        var map = LabelMap.FromData(train.Select(c => c.Label));
+        var labels = map.Labels;
+        var trainY = ClipLabels(map, train);
+        var validY = ClipLabels(map, valid);
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation recordings at {features.SampleRate} Hz, {w} MFCC per frame, {labels.Count} labels");
 
         var model = new SequenceClassifier(new ClassifierConfig
@@ -149,16 +88,18 @@ internal static class AudioTask
         };
     }
 
-    private static TaskOutcome Score(SequenceClassifier model, List<Clip> clips, int[] y, IReadOnlyList<string> labels, float[] mean, float[] std)
+    /// <summary>The class of every clip's label; a label the model does not know is an error naming the clip's file.</summary>
+    private static int[] ClipLabels(LabelMap map, List<AudioClip> clips) => clips.Select(c => map.IndexOf(c.Label, c.File, "label")).ToArray();
+
+    private static TaskOutcome Score(SequenceClassifier model, List<AudioClip> clips, int[] y, IReadOnlyList<string> labels, float[] mean, float[] std)
     {
-        var (pred, loss) = Common.Classify(model, clips.Count, y, labels.Count, 128, idx => Batch(idx.Select(i => clips[i]).ToList(), mean, std, null));
-        var (acc, f1, confusion) = Common.ClassMetrics(pred, y, labels.Count);
+        var e = ClassifierEvaluation.Evaluate(model, Enumerable.Range(0, clips.Count).Chunk(128).Select(idx => Batch(idx.Select(i => clips[i]).ToList(), mean, std, idx.Select(i => y[i]).ToArray())));
         return new TaskOutcome
         {
             Bundle = new ModelBundle { Model = model },
-            Metrics = new() { ["accuracy"] = acc, ["macro_f1"] = f1, ["loss"] = loss },
-            Confusion = confusion, ConfusionLabels = labels,
-            Samples = clips.Take(20).Select((c, i) => (Path.GetFileName(c.File), c.Label, labels[pred[i]])).ToList(),
+            Metrics = new() { ["accuracy"] = e.Accuracy, ["macro_f1"] = e.MacroF1, ["loss"] = e.Loss },
+            Confusion = e.Confusion, ConfusionLabels = labels,
+            Samples = clips.Take(20).Select((c, i) => (Path.GetFileName(c.File), c.Label, labels[e.Predicted[i]])).ToList(),
         };
     }
 
@@ -169,10 +110,9 @@ internal static class AudioTask
     private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
     {
         var (features, mean, std) = Stored(bundle, s);
-        AudioFeatures? f = features;
-        var clips = LoadAll(path, s, ref f, LabelCsv(s));
+        var clips = LoadAll(new AudioClips(features, s.Limits), path, s, LabelCsv(s));
         var labels = bundle.Labels!;
-        var y = Common.LabelIds(labels, clips.Select(c => (c.Label, 0)).ToList(), path);
+        var y = ClipLabels(new LabelMap(labels), clips);
         return Score((SequenceClassifier)bundle.Model, clips, y, labels, mean, std);
     }
 
@@ -182,10 +122,11 @@ internal static class AudioTask
         var (features, mean, std) = Stored(bundle, s);
         var model = (SequenceClassifier)bundle.Model;
         var labels = bundle.Labels!;
+        var loader = new AudioClips(features, s.Limits);
         foreach (var (text, _) in Common.InputLines(input))
         {
             string file = text.Trim();
-            var clip = Load(file, s, features, out _, null, needLabel: false);
+            var clip = CheckLength(loader.LoadFile(file), s);
             Common.PrintClassification(output, json, labels, model.Predict(Batch([clip], mean, std, null)).Span, "file", file);
         }
     }

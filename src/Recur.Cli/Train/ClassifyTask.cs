@@ -69,9 +69,8 @@ internal static class ClassifyTask
 
     private static (Evaluation Evaluation, int[] Predicted, double Loss) Eval(SequenceClassifier model, List<int[]> x, int[] y, int classes)
     {
-        var (pred, loss) = Common.Classify(model, x.Count, y, classes, 256, idx => SequenceBatch.FromTokens(x, idx, idx.Select(i => y[i]).ToArray()));
-        double acc = Metrics.Accuracy(pred, y), f1 = Metrics.MacroF1(pred, y, classes);
-        return (new Evaluation("accuracy", acc, true, new Dictionary<string, double> { ["macro_f1"] = f1, ["loss"] = loss }), pred, loss);
+        var e = ClassifierEvaluation.Evaluate(model, Enumerable.Range(0, x.Count).Chunk(256).Select(idx => SequenceBatch.FromTokens(x, idx, idx.Select(i => y[i]).ToArray())));
+        return (new Evaluation("accuracy", e.Accuracy, true, new Dictionary<string, double> { ["macro_f1"] = e.MacroF1, ["loss"] = e.Loss }), e.Predicted, e.Loss);
     }
 
     private static TaskOutcome Score(SequenceClassifier model, Recur.Data.ITokenizer tok, IReadOnlyList<string> labels, List<(string Text, string Label)> items, List<int[]> x, int[] y)

@@ -107,47 +107,16 @@ internal static class Common
     public static Rng ShuffleRng(Settings s) => new(s.Seed + 2);
 
     /// <summary>Label ids for a label column; labels the model does not know are an error naming file and line.</summary>
-    public static int[] LabelIds(IReadOnlyList<string> labels, IReadOnlyList<(string Label, int Line)> items, string source)
+    public static int[] LabelIds(IReadOnlyList<string> labels, IReadOnlyList<(string Label, int Line)> items, string source) =>
+        new LabelMap(labels).Indices(items, source);
+
+    public static (double Accuracy, double MacroF1, int[,] Confusion) ClassMetrics(int[] predicted, int[] truth, int classes)
     {
-        var index = labels.Select((l, i) => (l, i)).ToDictionary(p => p.l, p => p.i, StringComparer.Ordinal);
-        return items.Select(it => index.TryGetValue(it.Label, out int id) ? id
-            : throw new RecurFormatException(source, $"line {it.Line} field 'label'", $"expected one of the model's labels [{string.Join(", ", labels.Take(20))}{(labels.Count > 20 ? ", ..." : "")}], found '{it.Label}'")).ToArray();
+        var scores = ClassificationScores.Of(predicted, truth, classes);
+        return (scores.Accuracy, scores.MacroF1, scores.Confusion);
     }
 
-    /// <summary>
-    /// Predicted classes and the mean cross-entropy of <paramref name="n"/> examples with classes <paramref name="y"/>,
-    /// in evaluation mode, <paramref name="chunk"/> examples per batch built by <paramref name="batch"/>.
-    /// </summary>
-    public static (int[] Predicted, double Loss) Classify(SequenceClassifier model, int n, int[] y, int classes, int chunk, Func<int[], SequenceBatch> batch)
-    {
-        bool was = model.Training;
-        model.Training = false;
-        var pred = new int[n];
-        double loss = 0;
-        for (int start = 0; start < n; start += chunk)
-        {
-            var idx = Enumerable.Range(start, Math.Min(chunk, n - start)).ToArray();
-            var p = model.Predict(batch(idx));
-            for (int k = 0; k < idx.Length; k++)
-            {
-                var row = p.Span.Slice(k * classes, classes);
-                pred[idx[k]] = ArgMax(row);
-                loss -= Math.Log(Math.Max(row[y[idx[k]]], 1e-30f));
-            }
-        }
-        model.Training = was;
-        return (pred, loss / Math.Max(1, n));
-    }
-
-    public static (double Accuracy, double MacroF1, int[,] Confusion) ClassMetrics(int[] predicted, int[] truth, int classes) =>
-        (Metrics.Accuracy(predicted, truth), Metrics.MacroF1(predicted, truth, classes), Metrics.ConfusionMatrix(predicted, truth, classes));
-
-    public static int ArgMax(ReadOnlySpan<float> v)
-    {
-        int best = 0;
-        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
-        return best;
-    }
+    public static int ArgMax(ReadOnlySpan<float> v) => ClassifierEvaluation.ArgMax(v);
 
     /// <summary>Non-empty lines of a prediction input.</summary>
     public static IEnumerable<(string Text, int Line)> InputLines(TextReader input)

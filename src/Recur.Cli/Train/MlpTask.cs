@@ -119,32 +119,29 @@ internal static class MlpTask
 
     private static TaskOutcome Score(Mlp model, Rows data, float[] mean, float[] std, IReadOnlyList<string>? labels, int[]? classes, float[]? values)
     {
-        bool was = model.Training;
-        model.Training = false;
         var idx = Enumerable.Range(0, data.X.Length).ToArray();
         var b = Batch(data.X, mean, std, idx, classes, values);
-        var y = model.Forward(b.Inputs);
-        double loss = model.Step(b, backward: false).Loss;
-        model.Training = was;
-        if (labels is null)
+        if (labels is not null)
         {
-            var pred = y.ToArray();
+            var e = ClassifierEvaluation.Evaluate(model, [b]);
             return new TaskOutcome
             {
                 Bundle = new ModelBundle { Model = model },
-                Metrics = new() { ["mae"] = Metrics.Mae(pred, values!), ["rmse"] = Metrics.Rmse(pred, values!), ["loss"] = loss },
-                Samples = idx.Take(20).Select(i => (string.Join(",", data.X[i].Select(v => Common.F(v))), Common.F(values![i]), Common.F(pred[i]))).ToList(),
+                Metrics = new() { ["accuracy"] = e.Accuracy, ["macro_f1"] = e.MacroF1, ["loss"] = e.Loss },
+                Confusion = e.Confusion, ConfusionLabels = labels,
+                Samples = idx.Take(20).Select(i => (string.Join(",", data.X[i].Select(v => Common.F(v))), labels[classes![i]], labels[e.Predicted[i]])).ToList(),
             };
         }
-        int n = labels.Count;
-        var predicted = idx.Select(i => Common.ArgMax(y.Span.Slice(i * n, n))).ToArray();
-        var (acc, f1, confusion) = Common.ClassMetrics(predicted, classes!, n);
+        bool was = model.Training;
+        model.Training = false;
+        var pred = model.Forward(b.Inputs).ToArray();
+        double loss = model.Step(b, backward: false).Loss;
+        model.Training = was;
         return new TaskOutcome
         {
             Bundle = new ModelBundle { Model = model },
-            Metrics = new() { ["accuracy"] = acc, ["macro_f1"] = f1, ["loss"] = loss },
-            Confusion = confusion, ConfusionLabels = labels,
-            Samples = idx.Take(20).Select(i => (string.Join(",", data.X[i].Select(v => Common.F(v))), labels[classes![i]], labels[predicted[i]])).ToList(),
+            Metrics = new() { ["mae"] = Metrics.Mae(pred, values!), ["rmse"] = Metrics.Rmse(pred, values!), ["loss"] = loss },
+            Samples = idx.Take(20).Select(i => (string.Join(",", data.X[i].Select(v => Common.F(v))), Common.F(values![i]), Common.F(pred[i]))).ToList(),
         };
     }
 
