@@ -72,6 +72,8 @@ internal sealed class PresetRun
         var all = new Dictionary<string, string>(options) { ["output"] = dir };
         var args = new List<string>();
         foreach (var (k, v) in all) { args.Add("--" + k); args.Add(v); }
+        // An experiment is a named preset: running it again replaces its previous run folder.
+        args.Add("--start-over");
         Console.WriteLine("recur train " + string.Join(' ', args.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a)));
         int code = TrainCommand.Create().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         if (code != 0) return code;
