@@ -40,7 +40,7 @@ internal static class AudioTask
         var features = loader.Features;
         List<AudioClip> train, valid;
         if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(loader, vp, s, labelsCsv); }
-        else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
+        else { var (ti, vi) = Common.StratifiedSplit(all.Select(c => c.Label).ToList(), s, s.Str("data")); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
         int w = features!.Width;
         var mean = new float[w];
         var std = new float[w];

@@ -32,7 +32,7 @@ internal static class ClassifyTask
         List<Example> train, valid;
         string validSource;
         if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s); validSource = vp; }
-        else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); validSource = dataPath; }
+        else { var (ti, vi) = Common.StratifiedSplit(all.Select(e => e.Label).ToList(), s, dataPath); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); validSource = dataPath; }
         var labels = train.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
         if (labels.Count < 2) throw new Recur.RecurFormatException(dataPath, "--label-column", $"expected at least 2 different labels in the training part, found {labels.Count}");
         var tok = Common.BuildTokenizer(s, train.Select(e => e.Text).ToList(), "word");

@@ -103,6 +103,30 @@ internal static class Common
         return (train, valid);
     }
 
+    /// <summary>
+    /// Seeded train/validation indices for classification, stratified by label (<see cref="Batching.StratifiedSplit"/>):
+    /// every label stays in the training part, so whether the model knows a rare label never depends on the seed.
+    /// Prints a warning naming the labels with fewer than <see cref="FewExamples"/> examples.
+    /// </summary>
+    public static (int[] Train, int[] Valid) StratifiedSplit(IReadOnlyList<string> labels, Settings s, string source)
+    {
+        WarnRareLabels(labels, source);
+        float f = s.Float("valid-fraction", 0f, 0.9f);
+        return Batching.StratifiedSplit(labels, 1 - f, new Rng(s.Seed));
+    }
+
+    /// <summary>Labels with fewer examples than this get a warning: their validation and test figures mean little.</summary>
+    public const int FewExamples = 5;
+
+    public static void WarnRareLabels(IReadOnlyList<string> labels, string source)
+    {
+        var rare = labels.GroupBy(l => l, StringComparer.Ordinal).Where(g => g.Count() < FewExamples)
+                         .OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"'{g.Key}' ({g.Count()})").ToList();
+        if (rare.Count > 0)
+            Console.WriteLine($"warning: {source}: {rare.Count} label(s) with fewer than {FewExamples} examples: {string.Join(", ", rare.Take(20))}{(rare.Count > 20 ? ", ..." : "")}; " +
+                              "each stays in the training part, but their validation and test figures mean little");
+    }
+
     public static Rng ModelRng(Settings s) => new(s.Seed + 1);
     public static Rng ShuffleRng(Settings s) => new(s.Seed + 2);
 

@@ -72,7 +72,7 @@ internal static class MlpTask
         if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s, all.X[0].Length); validSource = vp; }
         else
         {
-            var (ti, vi) = Common.Split(all.X.Length, s);
+            var (ti, vi) = regression ? Common.Split(all.X.Length, s) : Common.StratifiedSplit(all.Labels, s, dataPath);
             Rows Pick(int[] idx) => new(idx.Select(i => all.X[i]).ToArray(), idx.Select(i => all.Labels[i]).ToArray(), idx.Select(i => all.Lines[i]).ToArray());
             train = Pick(ti);
             valid = Pick(vi);

@@ -58,6 +58,36 @@ public static class Batching
         return (ids, lens, t);
     }
 
+    /// <summary>
+    /// A seeded split stratified by class: each class's examples are shuffled and split by the fraction on their own, so
+    /// both parts keep the class proportions, and every class keeps at least one example in the first part (a class seen
+    /// once is never held out, so it cannot depend on the seed whether the model knows it). Indices in each part are in
+    /// ascending order.
+    /// </summary>
+    /// <param name="classes">The class of each example (any labels; compared as strings, ordinal).</param>
+    /// <param name="firstFraction">Fraction of each class in the first part (the training part), in [0, 1].</param>
+    /// <param name="rng">The seeded stream the shuffles draw from (classes in ordinal order).</param>
+    public static (int[] First, int[] Second) StratifiedSplit(IReadOnlyList<string> classes, double firstFraction, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(classes);
+        if (!(firstFraction >= 0 && firstFraction <= 1))
+            throw new ArgumentOutOfRangeException(nameof(firstFraction), firstFraction, "fraction must be in [0, 1]");
+        var first = new List<int>();
+        var second = new List<int>();
+        foreach (var group in Enumerable.Range(0, classes.Count).GroupBy(i => classes[i], StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var idx = group.ToArray();
+            rng.Shuffle(idx.AsSpan());
+            int held = (int)Math.Round(idx.Length * (1 - firstFraction));
+            held = Math.Min(held, idx.Length - 1);   // at least one example of the class stays in the first part
+            first.AddRange(idx[held..]);
+            second.AddRange(idx[..held]);
+        }
+        first.Sort();
+        second.Sort();
+        return (first.ToArray(), second.ToArray());
+    }
+
     /// <summary>A seeded split of n indices into a first part of the given fraction and the rest.</summary>
     public static (int[] First, int[] Second) Split(int n, double firstFraction, Rng rng)
     {

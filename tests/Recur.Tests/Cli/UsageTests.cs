@@ -47,4 +47,22 @@ public class UsageTests
         Assert.Equal(1, stdout.Split('\n').Count(l => l.Contains("checkpoint (step ", StringComparison.Ordinal)));
         Assert.Contains("later checkpoints replace it", stdout);
     }
+
+    /// <summary>A label seen once trained for some seeds and failed for others, depending on where the split put it.</summary>
+    [Fact]
+    public async Task A_label_seen_once_trains_for_every_seed_with_a_warning_naming_it()
+    {
+        using var d = new TempDir();
+        var rows = new System.Text.StringBuilder();
+        for (int i = 0; i < 30; i++) rows.Append(i % 2 == 0 ? $"good tasty {i % 4}\tpos\n" : $"bad cold {i % 4}\tneg\n");
+        rows.Append("so so\tmeh\n");
+        string data = d.File("s.tsv", rows.ToString());
+        for (int seed = 1; seed <= 4; seed++)
+        {
+            var (code, stdout, stderr) = await CliRunner.Run("train", "--task", "classify", "--data", data, "--epochs", "1", "--hidden", "4", "--embedding", "4",
+                "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture), "--valid-fraction", "0.5", "--output", Path.Combine(d.Path, $"run{seed}"));
+            Assert.True(code == 0, $"seed {seed}: exit {code}\n{stdout}\n{stderr}");
+            Assert.Contains("1 label(s) with fewer than 5 examples: 'meh' (1)", stdout);
+        }
+    }
 }

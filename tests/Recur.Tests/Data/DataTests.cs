@@ -285,6 +285,30 @@ public class BatchingTests
     }
 
     [Fact]
+    public void StratifiedSplitKeepsClassProportionsAndNeverHoldsOutARareClassEntirely()
+    {
+        // 10 of a, 1 of b, 3 of c, interleaved; 80% for the first (training) part.
+        string[] classes = [.. Enumerable.Repeat("a", 10), "b", "c", "c", "c"];
+        for (ulong seed = 1; seed <= 20; seed++)
+        {
+            var (first, second) = Batching.StratifiedSplit(classes, 0.8, new Rng(seed));
+            Assert.Equal(Enumerable.Range(0, classes.Length), first.Concat(second).Order());
+            Assert.Equal(first.Order(), first);
+            // a: round(10 * 0.2) = 2 held out; c: round(3 * 0.2) = 1; b: round(0.2) = 0, and b is alone anyway.
+            Assert.Equal(2, second.Count(i => classes[i] == "a"));
+            Assert.Equal(1, second.Count(i => classes[i] == "c"));
+            Assert.Contains(10, first);
+        }
+        // A class of two with half held out keeps one in the first part, not zero.
+        var (f2, s2) = Batching.StratifiedSplit(["x", "x", "y", "y"], 0.0, new Rng(3));
+        Assert.Equal(2, f2.Length);
+        Assert.Equal(["x", "y"], f2.Select(i => new[] { "x", "x", "y", "y" }[i]).Order());
+        Assert.Equal(2, s2.Length);
+        // Seeded: the same seed gives the same split, another seed (usually) another one.
+        Assert.Equal(Batching.StratifiedSplit(classes, 0.8, new Rng(7)).First, Batching.StratifiedSplit(classes, 0.8, new Rng(7)).First);
+    }
+
+    [Fact]
     public void PadTokensPadsToTheLongestSelectedSequence()
     {
         List<int[]> seqs = [[5, 6, 7], [8], []];
