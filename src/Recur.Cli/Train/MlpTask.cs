@@ -180,7 +180,7 @@ internal static class MlpTask
                 output.WriteLine(json ? Common.JsonLine(w => w.WriteNumber("value", y[0])) : Common.F(y[0]));
                 continue;
             }
-            Common.PrintClassification(output, json, labels, Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).Span);
+            Common.PrintClassification(output, json, labels, Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).Output.Span);
         }
     }
 }
