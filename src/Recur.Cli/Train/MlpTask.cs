@@ -119,13 +119,15 @@ internal static class MlpTask
 
     private static TaskOutcome Score(Mlp model, Rows data, float[] mean, float[] std, IReadOnlyList<string>? labels, int[]? classes, float[]? values)
     {
-        bool was = model.Training;
-        model.Training = false;
         var idx = Enumerable.Range(0, data.X.Length).ToArray();
         var b = Batch(data.X, mean, std, idx, classes, values);
-        var y = model.Forward(b.Inputs);
-        double loss = model.Step(b, backward: false).Loss;
-        model.Training = was;
+        Tensor y;
+        double loss;
+        using (model.EvaluationMode())
+        {
+            y = model.Forward(b.Inputs);
+            loss = model.Step(b, backward: false).Loss;
+        }
         if (labels is null)
         {
             var pred = y.ToArray();
