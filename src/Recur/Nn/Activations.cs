@@ -8,16 +8,16 @@ namespace Recur.Nn;
 /// </summary>
 public static class Activations
 {
-    /// <summary>y = 1 / (1 + e^-x).</summary>
+    /// <summary>y = 1 / (1 + e^-x); backward dx = dy * y (1 - y).</summary>
     public static ActivationOutput Sigmoid(Tensor x) => new(Map(x, static (s, d) => TensorPrimitives.Sigmoid(s, d)), SigmoidBackward);
 
-    /// <summary>y = tanh(x).</summary>
+    /// <summary>y = tanh(x); backward dx = dy (1 - y^2).</summary>
     public static ActivationOutput Tanh(Tensor x) => new(Map(x, static (s, d) => TensorPrimitives.Tanh(s, d)), TanhBackward);
 
-    /// <summary>y = max(x, 0).</summary>
+    /// <summary>y = max(x, 0); backward dx = dy where y &gt; 0, else 0.</summary>
     public static ActivationOutput Relu(Tensor x) => new(Map(x, static (s, d) => TensorPrimitives.Max(s, 0f, d)), ReluBackward);
 
-    /// <summary>Softmax over the last dimension: y_i = e^(x_i - max) / sum_j e^(x_j - max).</summary>
+    /// <summary>Softmax over the last dimension: y_i = e^(x_i - max) / sum_j e^(x_j - max); backward dx = y * (dy - sum(dy * y)) per row.</summary>
     public static ActivationOutput Softmax(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
