@@ -112,12 +112,10 @@ internal static class SentimentExperiment
 
     private static (double Accuracy, double MacroF1, int[,] Confusion) Evaluate(SequenceClassifier model, List<int[]> ids, int[] labels, int[] idx)
     {
-        bool was = model.Training;
-        model.Training = false;
         var pred = new List<int>();
-        foreach (var chunk in idx.Chunk(256))
-            pred.AddRange(Predictions(model.Predict(SequenceBatch.FromTokens(ids, chunk)), 2));
-        model.Training = was;
+        using (model.EvaluationMode())
+            foreach (var chunk in idx.Chunk(256))
+                pred.AddRange(Predictions(model.Predict(SequenceBatch.FromTokens(ids, chunk)), 2));
         var truth = idx.Select(i => labels[i]).ToArray();
         var p = pred.ToArray();
         return (Metrics.Accuracy(p, truth), Metrics.MacroF1(p, truth, 2), Metrics.ConfusionMatrix(p, truth, 2));

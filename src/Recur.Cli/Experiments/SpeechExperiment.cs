@@ -118,11 +118,9 @@ internal static class SpeechExperiment
 
     private static (double Accuracy, double MacroF1, int[,] Confusion) Evaluate(SequenceClassifier model, List<Example> data, Func<IReadOnlyList<Example>, SequenceBatch> batch)
     {
-        bool was = model.Training;
-        model.Training = false;
         var pred = new List<int>();
-        foreach (var chunk in data.Chunk(128)) pred.AddRange(SentimentExperiment.Predictions(model.Predict(batch(chunk)), 10));
-        model.Training = was;
+        using (model.EvaluationMode())
+            foreach (var chunk in data.Chunk(128)) pred.AddRange(SentimentExperiment.Predictions(model.Predict(batch(chunk)), 10));
         var truth = data.Select(e => e.Digit).ToArray();
         var p = pred.ToArray();
         return (Metrics.Accuracy(p, truth), Metrics.MacroF1(p, truth, 10), Metrics.ConfusionMatrix(p, truth, 10));

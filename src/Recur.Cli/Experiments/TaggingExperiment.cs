@@ -70,8 +70,7 @@ internal static class TaggingExperiment
     private static (double All, double Ambiguous, int AmbiguousCount) Accuracy(SequenceTagger model, List<TaggedSentence> data,
         Func<TaggedSentence, int[]> encode, Dictionary<string, int> tagIndex)
     {
-        bool was = model.Training;
-        model.Training = false;
+        using var mode = model.EvaluationMode();
         int ok = 0, n = 0, ambOk = 0, ambN = 0;
         var x = data.Select(encode).ToList();
         for (int start = 0; start < data.Count; start += 256)
@@ -90,7 +89,6 @@ internal static class TaggingExperiment
                 }
             }
         }
-        model.Training = was;
         return ((double)ok / n, ambN == 0 ? double.NaN : (double)ambOk / ambN, ambN);
     }
 
