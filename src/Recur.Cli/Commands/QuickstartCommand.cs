@@ -57,8 +57,8 @@ internal static class QuickstartCommand
             var last = LastHidden(run.HiddenState, hidden);
             var logits = head.Forward(last);
             var dLogits = new Tensor(Batch, Classes);
-            float l = loss.Forward(logits, y, dLogits);
-            var dLast = head.Backward(last, dLogits)!;
+            float l = loss.Forward(logits.Output, y, dLogits);
+            var dLast = logits.Backward(dLogits);
             run.Backward(null, dLast.Reshape(1, Batch, hidden));
             GradientClipping.ClipByNorm(parameters, 1f);
             optimizer.Step();
@@ -70,7 +70,7 @@ internal static class QuickstartCommand
         lstm.Training = false;
         var (tx, ty) = MakeBatch(new Rng(seed + 1000), 256, length);
         using var test = lstm.Forward(tx, requiresGrad: false);
-        var probs = Activations.Softmax(head.Forward(LastHidden(test.HiddenState, hidden)));
+        var probs = Activations.Softmax(head.Forward(LastHidden(test.HiddenState, hidden)).Output).Output;
         int correct = 0;
         for (int b = 0; b < 256; b++) if (ArgMax(probs, b) == ty[b]) correct++;
         Console.WriteLine($"held-out accuracy: {correct / 2.56:F1}% on 256 new sequences (chance: {100.0 / Classes:F1}%)");

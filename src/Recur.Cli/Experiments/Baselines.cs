@@ -84,9 +84,7 @@ internal static class Baselines
         var tags = bundle.Labels!;
         var ids = test.Select(x => x.Tokens.Select(bundle.Tokenizer!.Vocabulary.Id).ToArray()).ToList();
         int ok = 0, n = 0;
-        bool was = model.Training;
-        model.Training = false;
-        try
+        using (model.EvaluationMode())
         {
             foreach (var idx in Enumerable.Range(0, test.Count).Chunk(256))
             {
@@ -96,7 +94,6 @@ internal static class Baselines
                         if (Ambiguous.Contains(test[idx[k]].Tokens[t])) { n++; if (tags[pred[k][t]] == test[idx[k]].Tags[t]) ok++; }
             }
         }
-        finally { model.Training = was; }
         Line($"  {"model",-40} {"test token accuracy",20} {"on ambiguous tokens",20}");
         Line($"  {"BiLSTM tagger (recur train --task tag)",-40} {Pct(r.Metrics["accuracy"], 2),20} {Pct((n == 0 ? double.NaN : (double)ok / n), 2),20}   ({n} ambiguous tokens)");
         Line($"  {"most frequent tag per word",-40} {Pct(baseline, 2),20} {"-",20}");

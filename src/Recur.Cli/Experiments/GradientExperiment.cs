@@ -122,10 +122,8 @@ internal static class GradientExperiment
 
     private static double Evaluate(SequenceRegressor model, RegressionBatch test)
     {
-        bool was = model.Training;
-        model.Training = false;
-        var p = model.Predict(test.Inputs);
-        model.Training = was;
+        Tensor p;
+        using (model.EvaluationMode()) p = model.Predict(test.Inputs);
         return Metrics.Rmse(p.Span, test.Targets.Span) is var r ? r * r : 0;
     }
 

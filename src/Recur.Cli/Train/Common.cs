@@ -170,11 +170,9 @@ internal static class Common
     /// <summary>Evaluation of a loss over batches (mean weighted by counts).</summary>
     public static double MeanLoss<T>(ITrainable<T> model, IEnumerable<T> batches)
     {
-        bool was = model.Model.Training;
-        model.Model.Training = false;
+        using var mode = model.Model.EvaluationMode();
         double total = 0, count = 0;
         foreach (var b in batches) { var l = model.Step(b, backward: false); total += l.Loss * l.Count; count += l.Count; }
-        model.Model.Training = was;
         return count > 0 ? total / count : double.NaN;
     }
 
@@ -184,12 +182,12 @@ internal static class Common
     /// </summary>
     public static Action Probe<T>(ITrainable<T> model, T batch) => () =>
     {
-        bool was = model.Model.Training;
-        model.Model.Training = false;
-        try { model.Step(batch, backward: true); }
+        try
+        {
+            using (model.Model.EvaluationMode()) model.Step(batch, backward: true);
+        }
         finally
         {
-            model.Model.Training = was;
             foreach (var p in model.Model.Parameters()) p.Grad.Span.Clear();
         }
     };

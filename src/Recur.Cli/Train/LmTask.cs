@@ -84,7 +84,7 @@ internal static class LmTask
         {
             var ids = Common.Encode(tok, text, s, "input", line);
             var (logits, _) = model.Next(ids, null);
-            var probs = Recur.Nn.Activations.Softmax(Tensor.FromArray(logits, 1, logits.Length)).ToArray();
+            var probs = Recur.Nn.Activations.Softmax(Tensor.FromArray(logits, 1, logits.Length)).Output.ToArray();
             var top = Enumerable.Range(0, probs.Length).OrderByDescending(i => probs[i]).Take(5).ToList();
             if (!json) { output.WriteLine(string.Join('\t', top.Select(i => $"{tok.Decode([i])}:{Common.F(probs[i])}"))); continue; }
             output.WriteLine(Common.JsonLine(w =>

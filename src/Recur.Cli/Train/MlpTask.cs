@@ -132,11 +132,13 @@ internal static class MlpTask
                 Samples = idx.Take(20).Select(i => (string.Join(",", data.X[i].Select(v => Common.F(v))), labels[classes![i]], labels[e.Predicted[i]])).ToList(),
             };
         }
-        bool was = model.Training;
-        model.Training = false;
-        var pred = model.Forward(b.Inputs).ToArray();
-        double loss = model.Step(b, backward: false).Loss;
-        model.Training = was;
+        float[] pred;
+        double loss;
+        using (model.EvaluationMode())
+        {
+            pred = model.Forward(b.Inputs).ToArray();
+            loss = model.Step(b, backward: false).Loss;
+        }
         return new TaskOutcome
         {
             Bundle = new ModelBundle { Model = model },
@@ -177,7 +179,7 @@ internal static class MlpTask
                 output.WriteLine(json ? Common.JsonLine(w => w.WriteNumber("value", y[0])) : Common.F(y[0]));
                 continue;
             }
-            Common.PrintClassification(output, json, labels, Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).Span);
+            Common.PrintClassification(output, json, labels, Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).Output.Span);
         }
     }
 }

@@ -58,8 +58,7 @@ internal static class TagTask
 
     private static TaskOutcome Score(SequenceTagger model, List<TaggedSentence> data, List<int[]> x, List<int[]> y, IReadOnlyList<string> tags)
     {
-        bool was = model.Training;
-        model.Training = false;
+        using var mode = model.EvaluationMode();
         var pred = new List<int>();
         var truth = new List<int>();
         var perSentence = new int[x.Count][];
@@ -76,7 +75,6 @@ internal static class TagTask
         }
         double loss = Common.MeanLoss<SequenceBatch>(model, Enumerable.Range(0, (x.Count + 255) / 256)
             .Select(c => Enumerable.Range(c * 256, Math.Min(256, x.Count - c * 256)).ToArray()).Select(idx => Batch(x, y, idx)));
-        model.Training = was;
         var (acc, f1, confusion) = Common.ClassMetrics([.. pred], [.. truth], tags.Count);
         return new TaskOutcome
         {

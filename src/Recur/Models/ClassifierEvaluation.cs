@@ -35,9 +35,7 @@ public sealed record ClassifierEvaluation(int[] Predicted, int[] Truth, double L
         var predicted = new List<int>();
         var truth = new List<int>();
         double loss = 0;
-        bool was = model.Training;
-        model.Training = false;
-        try
+        using (model.EvaluationMode())
         {
             foreach (var batch in batches)
             {
@@ -52,7 +50,6 @@ public sealed record ClassifierEvaluation(int[] Predicted, int[] Truth, double L
                 }
             }
         }
-        finally { model.Training = was; }
         return Create(predicted, truth, loss / Math.Max(1, truth.Count), classes);
     }
 
@@ -69,9 +66,7 @@ public sealed record ClassifierEvaluation(int[] Predicted, int[] Truth, double L
         var predicted = new List<int>();
         var truth = new List<int>();
         var losses = new List<BatchLoss>();
-        bool was = model.Training;
-        model.Training = false;
-        try
+        using (model.EvaluationMode())
         {
             foreach (var batch in batches)
             {
@@ -85,7 +80,6 @@ public sealed record ClassifierEvaluation(int[] Predicted, int[] Truth, double L
                 losses.Add(model.Step(batch, backward: false));
             }
         }
-        finally { model.Training = was; }
         // One batch keeps its loss exactly; several are weighted by their sizes.
         double loss = losses.Count == 1 ? losses[0].Loss
             : losses.Sum(l => l.Loss * l.Count) / Math.Max(1, losses.Sum(l => l.Count));

@@ -1,3 +1,4 @@
+using Recur.Models.Decoding;
 using Recur.Nn;
 using Recur.Tensors;
 
@@ -74,10 +75,8 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
     /// </summary>
     public double NllPerStep(FrameBatch batch)
     {
-        bool was = Training;
-        Training = false;
-        Run(batch, backward: false, out double nll);
-        Training = was;
+        double nll;
+        using (EvaluationMode()) Run(batch, backward: false, out nll);
         return nll;
     }
 
@@ -90,10 +89,12 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
         var inputs = new Tensor(b, t, f);
         for (int i = 0; i < b; i++)
             frames.Span.Slice(i * t * f, Math.Max(0, (t - 1) * f)).CopyTo(inputs.Span.Slice(i * t * f + f));
-        var bridged = Activations.Tanh(bridge.Forward(batch.Conditions));
-        var h0 = Repeat(bridged, Config.Layers);
+        var bridgeOut = bridge.Forward(batch.Conditions);
+        var bridged = Activations.Tanh(bridgeOut.Output);
+        var h0 = Repeat(bridged.Output, Config.Layers);
         using var r = Rnn.Forward(inputs, batch.Lengths, h0, requiresGrad: backward);
-        var logits = head.Forward(r.Output);
+        var headOut = head.Forward(r.Output);
+        var logits = headOut.Output;
         // Binary cross-entropy over valid steps only: mask padded steps out of loss and gradient.
         double total = 0;
         int validSteps = 0;
@@ -113,12 +114,12 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
         nllPerStep = validSteps == 0 ? 0 : total / validSteps;
         if (backward && validSteps > 0)
         {
-            var dOut = head.Backward(r.Output, dLogits!)!;
+            var dOut = headOut.Backward(dLogits!);
             var g = r.Backward(dOut);
             var dBridged = new Tensor(b, h);
             for (int l = 0; l < Config.Layers; l++)
                 TensorPrimitives.Add(dBridged.Span, g.HiddenState.Span.Slice(l * b * h, b * h), dBridged.Span);
-            bridge.Backward(batch.Conditions, Activations.TanhBackward(bridged, dBridged), inputGrad: false);
+            bridgeOut.BackwardToParameters(bridged.Backward(dBridged));   // the conditions are data
         }
         return new BatchLoss(nllPerStep, validSteps);
     }
@@ -134,34 +135,21 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
         if (condition.Length != Config.ConditionSize) throw new ArgumentException($"condition must have {Config.ConditionSize} values, got {condition.Length}", nameof(condition));
         if (seed.Length % f != 0) throw new ArgumentException($"seed must hold whole frames of {f}, got {seed.Length} values", nameof(seed));
         if (!(temperature >= 0f)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be >= 0");
-        bool was = Training;
-        Training = false;
-        try
+        using var mode = EvaluationMode();
+        var output = new float[steps * f];
+        int seedSteps = Math.Min(seed.Length / f, steps);
+        seed[..(seedSteps * f)].CopyTo(output);
+        var bridged = Activations.Tanh(bridge.Forward(Tensor.FromArray(condition.ToArray(), 1, Config.ConditionSize)).Output).Output;
+        var state = RecurrentState.From(Repeat(bridged, Config.Layers), Config.Cell == RecurrentMode.Lstm ? new Tensor(Config.Layers, 1, Config.HiddenSize) : null);
+        var previous = new float[f];
+        for (int s = 0; s < steps; s++)
         {
-            var output = new float[steps * f];
-            int seedSteps = Math.Min(seed.Length / f, steps);
-            seed[..(seedSteps * f)].CopyTo(output);
-            var bridged = Activations.Tanh(bridge.Forward(Tensor.FromArray(condition.ToArray(), 1, Config.ConditionSize)));
-            var state = RecurrentState.From(Repeat(bridged, Config.Layers), Config.Cell == RecurrentMode.Lstm ? new Tensor(Config.Layers, 1, Config.HiddenSize) : null);
-            var previous = new float[f];
-            for (int s = 0; s < steps; s++)
-            {
-                using var r = Rnn.Forward(Tensor.FromArray((float[])previous.Clone(), 1, 1, f), null, state.Hidden, state.Cell, requiresGrad: false);
-                state = RecurrentState.Detach(r);
-                if (s >= seedSteps)
-                {
-                    var logits = head.Forward(r.Output).Span;
-                    for (int u = 0; u < f; u++)
-                    {
-                        double p = temperature == 0f ? (logits[u] > 0 ? 1 : 0) : 1 / (1 + Math.Exp(-logits[u] / temperature));
-                        output[s * f + u] = temperature == 0f ? (float)p : rng.NextDouble() < p ? 1f : 0f;
-                    }
-                }
-                output.AsSpan(s * f, f).CopyTo(previous);
-            }
-            return output;
+            using var r = Rnn.Forward(Tensor.FromArray((float[])previous.Clone(), 1, 1, f), null, state.Hidden, state.Cell, requiresGrad: false);
+            state = RecurrentState.Detach(r);
+            if (s >= seedSteps) Sampling.Bernoulli(head.Forward(r.Output).Output.Span, temperature, rng, output.AsSpan(s * f, f));
+            output.AsSpan(s * f, f).CopyTo(previous);
         }
-        finally { Training = was; }
+        return output;
     }
 
     private static Tensor Repeat(Tensor x, int layers)

@@ -217,7 +217,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
     public Tensor PredictNormalized(Tensor inputs)
     {
         using var r = Rnn.Forward(inputs, requiresGrad: false);
-        return Head.Forward(TopHidden(r));
+        return Head.Forward(TopHidden(r)).Output;
     }
 
     /// <inheritdoc/>
@@ -225,12 +225,13 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
     {
         using var r = Rnn.Forward(batch.Inputs, requiresGrad: backward);
         var last = TopHidden(r);
-        var pred = Head.Forward(last);
+        var head = Head.Forward(last);
+        var pred = head.Output;
         var dPred = backward ? new Tensor(pred.Shape.ToArray()) : null;
         float l = MseLoss.Forward(pred, batch.Targets, dPred);
         if (backward)
         {
-            var dLast = Head.Backward(last, dPred!)!;
+            var dLast = head.Backward(dPred!);
             var dHidden = new Tensor(r.HiddenState.Shape.ToArray());
             int b = last.Dim(0), h = Config.HiddenSize;
             dLast.Span.CopyTo(dHidden.Span.Slice((Config.Layers - 1) * b * h, b * h));
@@ -257,10 +258,9 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
         int firstOrigin = Math.Max(testStart - 1, FirstUsable + Config.Window - 1);
         var origins = Enumerable.Range(firstOrigin, Math.Max(0, n - k - firstOrigin)).ToArray();
         if (origins.Length == 0) throw new ArgumentException($"no forecast origin fits a window of {Config.Window} and a horizon of {k} before the test part at {testStart} of {n}");
-        bool was = Training;
-        Training = false;
-        var pred = PredictNormalized(Windows(Transform(columns, Config.Difference), origins).Inputs).Span;
-        Training = was;
+        Tensor predicted;
+        using (EvaluationMode()) predicted = PredictNormalized(Windows(Transform(columns, Config.Difference), origins).Inputs);
+        var pred = predicted.Span;
         var model = new float[origins.Length * k];
         var naive = new float[origins.Length * k];
         var seasonal = season > 0 ? new float[origins.Length * k] : null;
@@ -310,10 +310,8 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
                 if (!float.IsFinite(v)) throw new ArgumentException($"value {n - w + s} of column {c} in the last window is not finite ({v})", nameof(columns));
                 x.Span[s * f + c] = Normalizer.Apply(c, v);
             }
-        bool was = Training;
-        Training = false;
-        var pred = PredictNormalized(x).ToArray();
-        Training = was;
+        float[] pred;
+        using (EvaluationMode()) pred = PredictNormalized(x).ToArray();
         var result = new float[k];
         float level = columns[Config.Target][n - 1];
         for (int h = 0; h < k; h++)

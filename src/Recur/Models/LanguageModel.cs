@@ -1,3 +1,4 @@
+using Recur.Models.Decoding;
 using Recur.Nn;
 using Recur.Tensors;
 
@@ -96,7 +97,7 @@ public sealed class TbpttStream
 /// (<see cref="TbpttStream"/>): the state carried between chunks is a detached <see cref="RecurrentState"/>.
 /// Generates with a seed, temperature, top-k and top-p.
 /// </summary>
-public sealed class LanguageModel : Module, ITrainable<StreamChunk>
+public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepper
 {
     private readonly Dropout outputDropout;
     private readonly CrossEntropyLoss loss = new();
@@ -159,15 +160,16 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>
     {
         var batch = new SequenceBatch { Tokens = chunk.Inputs, Lengths = Enumerable.Repeat(chunk.Steps, chunk.Batch).ToArray(), Steps = chunk.Steps };
         using var pass = Encoder.Forward(batch, state?.Hidden, state?.Cell, requiresGrad: backward);
-        var (dropped, mask) = outputDropout.Forward(pass.Rnn.Output);
-        var logits = Head.Forward(dropped).Reshape(chunk.Batch * chunk.Steps, VocabularySize);
+        var dropped = outputDropout.Forward(pass.Rnn.Output);
+        var head = Head.Forward(dropped.Output);
+        var logits = head.Output.Reshape(chunk.Batch * chunk.Steps, VocabularySize);
         var dLogits = backward ? new Tensor(logits.Shape.ToArray()) : null;
         float l = loss.Forward(logits, chunk.Targets, dLogits);
         if (backward)
         {
-            var dOut = Head.Backward(dropped, dLogits!.Reshape(chunk.Batch, chunk.Steps, VocabularySize))!;
+            var dOut = head.Backward(dLogits!.Reshape(chunk.Batch, chunk.Steps, VocabularySize));
             // dHidden = null: the gradient stops at this chunk's initial state (truncated BPTT).
-            Encoder.Backward(pass, Dropout.Backward(mask, dOut));
+            pass.Backward(dropped.Backward(dOut));
         }
         return (l, RecurrentState.Detach(pass.Rnn));
     }
@@ -175,28 +177,24 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>
     /// <summary>Mean cross-entropy in nats per token over a stream, carrying the state, in evaluation mode.</summary>
     public double Evaluate(TbpttStream stream)
     {
-        bool was = Training;
-        Training = false;
-        try
+        using var mode = EvaluationMode();
+        RecurrentState? state = null;
+        double total = 0;
+        long count = 0;
+        foreach (var chunk in stream.Enumerate())
         {
-            RecurrentState? state = null;
-            double total = 0;
-            long count = 0;
-            foreach (var chunk in stream.Enumerate())
-            {
-                var (l, next) = Run(chunk, state, backward: false);
-                state = next;
-                total += (double)l * chunk.Batch * chunk.Steps;
-                count += chunk.Batch * chunk.Steps;
-            }
-            return total / count;
+            var (l, next) = Run(chunk, state, backward: false);
+            state = next;
+            total += (double)l * chunk.Batch * chunk.Steps;
+            count += chunk.Batch * chunk.Steps;
         }
-        finally { Training = was; }
+        return total / count;
     }
 
     /// <summary>
     /// Feeds <paramref name="seed"/> (at least one token), then samples <paramref name="length"/> tokens one at a
-    /// time, each fed back as the next input. Returns the sampled tokens (not the seed).
+    /// time, each fed back as the next input (a <see cref="Sampler"/> over this model's <see cref="Next"/>). Returns the
+    /// sampled tokens (not the seed).
     /// </summary>
     public int[] Generate(ReadOnlySpan<int> seed, int length, float temperature, int topK, float topP, Rng rng)
     {
@@ -204,21 +202,20 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be >= 0");
         foreach (int id in seed)
             if ((uint)id >= (uint)VocabularySize) throw new ArgumentOutOfRangeException(nameof(seed), id, $"seed ids must be in [0, {VocabularySize})");
-        bool was = Training;
-        Training = false;
-        try
-        {
-            var output = new int[length];
-            var (logits, state) = Next(seed.ToArray(), null);
-            for (int i = 0; i < length; i++)
-            {
-                int id = Sampling.Sample(logits, temperature, topK, topP, rng);
-                output[i] = id;
-                if (i + 1 < length) (logits, state) = Next([id], state);
-            }
-            return output;
-        }
-        finally { Training = was; }
+        using var mode = EvaluationMode();
+        var (logits, state) = Next(seed.ToArray(), null);
+        return new Sampler(temperature, topK, topP).Generate(this, logits, state, length, rng);
+    }
+
+    /// <summary>One token for each of W hypotheses (W streams of one step), in evaluation mode: logits (W*V) and the new state.</summary>
+    (float[] Scores, RecurrentState State) ITokenStepper.Step(int[] tokens, RecurrentState state)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(state);
+        using var mode = EvaluationMode();
+        var batch = new SequenceBatch { Tokens = tokens, Lengths = Enumerable.Repeat(1, tokens.Length).ToArray(), Steps = 1 };
+        using var pass = Encoder.Forward(batch, state.Hidden, state.Cell, requiresGrad: false);
+        return (Head.Forward(pass.Rnn.Output).Output.ToArray(), RecurrentState.Detach(pass.Rnn));
     }
 
     /// <summary>Logits of the token after <paramref name="ids"/>, continuing from <paramref name="state"/>.</summary>
@@ -228,6 +225,6 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>
         using var pass = Encoder.Forward(batch, state?.Hidden, state?.Cell, requiresGrad: false);
         int h = Encoder.OutputSize;
         var last = Tensor.FromArray(pass.Rnn.Output.Span.Slice((ids.Length - 1) * h, h).ToArray(), 1, h);
-        return (Head.Forward(last).ToArray(), RecurrentState.Detach(pass.Rnn));
+        return (Head.Forward(last).Output.ToArray(), RecurrentState.Detach(pass.Rnn));
     }
 }

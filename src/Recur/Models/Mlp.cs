@@ -58,20 +58,23 @@ public sealed class Mlp : Module, ITrainable<DenseBatch>
     Module ITrainable<DenseBatch>.Model => this;
 
     /// <summary>Outputs (B, outputs): logits or values.</summary>
-    public Tensor Forward(Tensor inputs) => Run(inputs, out _, out _);
+    public Tensor Forward(Tensor inputs) => Run(inputs, out _, out _, out _);
 
-    private Tensor Run(Tensor x, out Tensor[] layerInputs, out Tensor?[] masks)
+    /// <summary>Runs every layer, keeping each one's result: linear, then relu and dropout after each hidden layer.</summary>
+    private Tensor Run(Tensor x, out LinearOutput[] linear, out ActivationOutput[] relu, out DropoutOutput[] dropped)
     {
-        layerInputs = new Tensor[layers.Length];
-        masks = new Tensor?[layers.Length];
+        linear = new LinearOutput[layers.Length];
+        relu = new ActivationOutput[layers.Length - 1];
+        dropped = new DropoutOutput[layers.Length - 1];
         for (int i = 0; i < layers.Length; i++)
         {
-            layerInputs[i] = x;
-            x = layers[i].Forward(x);
+            linear[i] = layers[i].Forward(x);
+            x = linear[i].Output;
             if (i + 1 < layers.Length)
             {
-                x = Activations.Relu(x);
-                (x, masks[i]) = dropout.Forward(x);
+                relu[i] = Activations.Relu(x);
+                dropped[i] = dropout.Forward(relu[i].Output);
+                x = dropped[i].Output;
             }
         }
         return x;
@@ -80,7 +83,7 @@ public sealed class Mlp : Module, ITrainable<DenseBatch>
     /// <inheritdoc/>
     public BatchLoss Step(DenseBatch batch, bool backward)
     {
-        var y = Run(batch.Inputs, out var inputs, out var masks);
+        var y = Run(batch.Inputs, out var linear, out var relu, out var dropped);
         var dy = backward ? new Tensor(y.Shape.ToArray()) : null;
         float l;
         if (Config.Regression) l = MseLoss.Forward(y, batch.Values ?? throw new ArgumentException("regression needs batch.Values", nameof(batch)), dy);
@@ -90,10 +93,13 @@ public sealed class Mlp : Module, ITrainable<DenseBatch>
             var d = dy!;
             for (int i = layers.Length - 1; i >= 0; i--)
             {
-                var dIn = layers[i].Backward(inputs[i], d, inputGrad: i > 0);
-                if (i == 0) break;
-                // inputs[i] = dropout(relu(z)): back through the mask, then through relu (from its output).
-                d = Activations.ReluBackward(inputs[i], Dropout.Backward(masks[i - 1], dIn!));
+                if (i == 0)
+                {
+                    linear[0].BackwardToParameters(d);   // the inputs are data
+                    break;
+                }
+                // the input of layer i = dropout(relu(z)): back through the mask, then through relu (from its output).
+                d = relu[i - 1].Backward(dropped[i - 1].Backward(linear[i].Backward(d)));
             }
         }
         return new BatchLoss(l, batch.Inputs.Dim(0));

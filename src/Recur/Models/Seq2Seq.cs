@@ -1,4 +1,4 @@
-using Recur.Kernels;
+using Recur.Models.Decoding;
 using Recur.Nn;
 using Recur.Tensors;
 
@@ -68,11 +68,13 @@ public sealed class TranslationBatch
 /// Training uses teacher forcing, optionally with scheduled sampling in its parallel two-pass form (Duckworth et al.
 /// 2019; Mihaylova and Martins 2019): a first pass without gradients predicts every step, then each decoder input
 /// is replaced by that prediction with probability <see cref="ScheduledSamplingRatio"/> before the training pass.
-/// Decoding is greedy or beam search with length normalisation; it stops at &lt;eos&gt; or a maximum length.
+/// Decoding (<see cref="GreedyDecoder"/>, <see cref="BeamSearch"/>) drives the step that <see cref="StartDecoding"/>
+/// returns; it stops at &lt;eos&gt; or a maximum length.
 /// </summary>
 public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
 {
-    private readonly Linear bridge, attention, combine, output;
+    private readonly Linear bridge, combine, output;
+    private readonly LuongAttention attention;
     private readonly Embedding targetEmbedding;
     private readonly Dropout dropout;
     private readonly CrossEntropyLoss loss = new(-100);
@@ -91,7 +93,7 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
         targetEmbedding = AddModule("target_embedding", new Embedding(config.TargetVocabulary, config.DecoderEmbedding, paddingIndex: 0, rng: rng.Split()));
         Decoder = AddModule("decoder", new Recurrent(config.DecoderCell, config.DecoderEmbedding, hd, config.DecoderLayers, batchFirst: true,
             dropout: config.DecoderLayers > 1 ? config.Dropout : 0f, rng: rng.Split()));
-        attention = AddModule("attention", new Linear(de, hd, bias: false, rng: rng.Split()));
+        attention = AddModule("attention", new LuongAttention(de, hd, rng.Split()));
         combine = AddModule("combine", new Linear(de + hd, hd, rng: rng.Split()));
         output = AddModule("output", new Linear(hd, config.TargetVocabulary, rng: rng.Split()));
         dropout = AddModule("dropout", new Dropout(config.Dropout, rng.Split()));
@@ -134,49 +136,61 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
         if (backward && ScheduledSamplingRatio > 0f) ReplaceWithPredictions(batch, inputs, lengths, t);
 
         using var pass = Run(batch, inputs, lengths, t, requiresGrad: backward);
-        var logits = output.Forward(pass.Dropped).Reshape(b * t, v);
+        var logits = output.Forward(pass.Dropped.Output);
         var dLogits = backward ? new Tensor(b * t, v) : null;
-        float l = loss.Forward(logits, targets, dLogits);
-        if (backward) Backward(pass, dLogits!.Reshape(b, t, v));
+        float l = loss.Forward(logits.Output.Reshape(b * t, v), targets, dLogits);
+        if (backward) pass.Backward(logits.Backward(dLogits!.Reshape(b, t, v)));
         return new BatchLoss(l, targets.Count(x => x >= 0));
     }
 
     /// <summary>Scheduled sampling, parallel form: first-pass greedy predictions replace gold inputs at random.</summary>
     private void ReplaceWithPredictions(TranslationBatch batch, int[] inputs, int[] lengths, int t)
     {
-        bool was = Training;
-        Training = false;
         int[] predicted;
+        using (EvaluationMode())
         using (var first = Run(batch, inputs, lengths, t, requiresGrad: false))
         {
-            var logits = output.Forward(first.Dropped);
+            var logits = output.Forward(first.Dropped.Output).Output;
             predicted = new int[inputs.Length];
             int v = Config.TargetVocabulary;
             for (int i = 0; i < predicted.Length; i++) predicted[i] = TensorPrimitives.IndexOfMax(logits.Span.Slice(i * v, v));
         }
-        Training = was;
         for (int i = 0; i < lengths.Length; i++)
             for (int s = 1; s < lengths[i]; s++) // the input at step s is the output of step s-1
                 if (samplingRng.NextFloat() < ScheduledSamplingRatio) inputs[i * t + s] = predicted[i * t + s - 1];
     }
 
-    /// <summary>Activations of one teacher-forced pass, for backward.</summary>
+    /// <summary>The layer results of one teacher-forced pass, each owning what its backward needs.</summary>
     private sealed class Pass : IDisposable
     {
+        public required Seq2Seq Model;
         public required SequenceEncoder.Pass Enc;
-        public required RecurrentOutput Dec;
-        public required Tensor EncoderStates;   // (B, De)  pooled final states that feed the bridge
-        public required Tensor Bridged;         // (B, Hd)  tanh(bridge(s))
-        public required Tensor Keys;            // (B, S, Hd) W_a E
-        public required float[] Weights;        // (B, T, S) attention
-        public required Tensor Joined;          // (B, T, De + Hd) [c; h]
-        public required Tensor Tilde;           // (B, T, Hd) tanh(combine(joined))
-        public required Tensor Dropped;         // (B, T, Hd) dropout(tilde)
-        public required Tensor? DropMask;
-        public required Tensor? EmbedMask;
-        public required Tensor Embedded;
-        public required int[] Inputs;
-        public required int[] SourceLengths;
+        public required LinearOutput Bridge;        // (B, Hd)  bridge(pooled final encoder states)
+        public required ActivationOutput Bridged;   // (B, Hd)  tanh(bridge(s)), every decoder layer's h0
+        public required EmbeddingOutput Embedded;   // (B, T, Ed)
+        public required DropoutOutput DecoderInput; // (B, T, Ed) dropout(embedded)
+        public required RecurrentOutput Dec;        // (B, T, Hd)
+        public required LuongAttentionOutput Attended; // (B, T, De + Hd) [c; h]
+        public required LinearOutput Combined;      // (B, T, Hd) combine([c; h])
+        public required ActivationOutput Tilde;     // (B, T, Hd) tanh(combine([c; h]))
+        public required DropoutOutput Dropped;      // (B, T, Hd) dropout(tilde)
+
+        /// <summary>Backward from dL/d dropped, in the reverse order of <see cref="Run"/>.</summary>
+        public void Backward(Tensor dDropped)
+        {
+            int b = Enc.Rnn.HiddenState.Dim(1), hd = Model.Config.DecoderHidden;
+            var dJoined = Combined.Backward(Tilde.Backward(Dropped.Backward(dDropped)));
+            var (dE, dH) = Attended.Backward(dJoined);
+            var decGrads = Dec.Backward(dH);
+            Embedded.Backward(DecoderInput.Backward(decGrads.Input));
+            // h0 of every decoder layer is the same bridged vector.
+            var dBridged = new Tensor(b, hd);
+            for (int l = 0; l < Model.Config.DecoderLayers; l++)
+                TensorPrimitives.Add(dBridged.Span, decGrads.HiddenState.Span.Slice(l * b * hd, b * hd), dBridged.Span);
+            var dStates = Bridge.Backward(Bridged.Backward(dBridged));
+            Enc.Backward(dE, Model.ScatterTopStates(Enc.Rnn, dStates, b));
+        }
+
         public void Dispose()
         {
             Dec.Dispose();
@@ -186,27 +200,23 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
 
     private Pass Run(TranslationBatch batch, int[] inputs, int[] lengths, int t, bool requiresGrad)
     {
-        int b = batch.Batch, s = batch.SourceSteps, de = Encoder.OutputSize, hd = Config.DecoderHidden;
-        var enc = Encoder.Forward(new SequenceBatch { Tokens = batch.Source, Lengths = batch.SourceLengths, Steps = s }, requiresGrad: requiresGrad);
+        int b = batch.Batch;
+        var enc = Encoder.Forward(new SequenceBatch { Tokens = batch.Source, Lengths = batch.SourceLengths, Steps = batch.SourceSteps }, requiresGrad: requiresGrad);
         try
         {
-            var states = TopStates(enc.Rnn, b);
-            var bridged = Activations.Tanh(bridge.Forward(states));
-            var h0 = Repeat(bridged, Config.DecoderLayers);
+            var bridgeOut = bridge.Forward(TopStates(enc.Rnn, b));
+            var bridged = Activations.Tanh(bridgeOut.Output);
+            var h0 = Repeat(bridged.Output, Config.DecoderLayers);
             var embedded = targetEmbedding.Forward(inputs, [b, t]);
-            var (decIn, embedMask) = dropout.Forward(embedded);
-            var dec = Decoder.Forward(decIn, lengths, h0, requiresGrad: requiresGrad);
-            var keys = attention.Forward(enc.Rnn.Output);                 // (B, S, Hd)
-            var weights = new float[b * t * s];
-            var joined = new Tensor(b, t, de + hd);
-            Attend(enc.Rnn.Output.Span, keys.Span, dec.Output.Span, batch.SourceLengths, b, t, s, de, hd, weights, joined.Span);
-            var tilde = Activations.Tanh(combine.Forward(joined));
-            var (dropped, mask) = dropout.Forward(tilde);
+            var decIn = dropout.Forward(embedded.Output);
+            var dec = Decoder.Forward(decIn.Output, lengths, h0, requiresGrad: requiresGrad);
+            var attended = attention.Forward(enc.Rnn.Output, batch.SourceLengths, dec.Output);
+            var combined = combine.Forward(attended.Output);
+            var tilde = Activations.Tanh(combined.Output);
             return new Pass
             {
-                Enc = enc, Dec = dec, EncoderStates = states, Bridged = bridged, Keys = keys, Weights = weights, Joined = joined,
-                Tilde = tilde, Dropped = dropped, DropMask = mask, EmbedMask = embedMask, Embedded = embedded, Inputs = inputs,
-                SourceLengths = batch.SourceLengths,
+                Model = this, Enc = enc, Bridge = bridgeOut, Bridged = bridged, Embedded = embedded, DecoderInput = decIn, Dec = dec,
+                Attended = attended, Combined = combined, Tilde = tilde, Dropped = dropout.Forward(tilde.Output),
             };
         }
         catch
@@ -214,97 +224,6 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
             enc.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// Luong attention for every (b, t): scores over the valid source steps, softmax, context; writes the weights and
-    /// [context; h] rows. A source of length 0 gets a zero context.
-    /// </summary>
-    private static void Attend(ReadOnlySpan<float> e, ReadOnlySpan<float> keys, ReadOnlySpan<float> h, int[] srcLen, int b, int t, int s,
-        int de, int hd, Span<float> weights, Span<float> joined)
-    {
-        for (int i = 0; i < b; i++)
-        {
-            int n = srcLen[i];
-            for (int q = 0; q < t; q++)
-            {
-                var hq = h.Slice((i * t + q) * hd, hd);
-                var w = weights.Slice((i * t + q) * s, s);
-                var row = joined.Slice((i * t + q) * (de + hd), de + hd);
-                row.Clear();
-                if (n > 0)
-                {
-                    for (int k = 0; k < n; k++) w[k] = TensorPrimitives.Dot(hq, keys.Slice((i * s + k) * hd, hd));
-                    Activations.SoftmaxRow(w[..n], w[..n]);
-                    var ctx = row[..de];
-                    for (int k = 0; k < n; k++)
-                        TensorPrimitives.MultiplyAdd(e.Slice((i * s + k) * de, de), w[k], ctx, ctx);
-                }
-                hq.CopyTo(row[de..]);
-            }
-        }
-    }
-
-    private void Backward(Pass p, Tensor dLogits)
-    {
-        int b = p.SourceLengths.Length, t = dLogits.Dim(1), s = p.Keys.Dim(1), de = Encoder.OutputSize, hd = Config.DecoderHidden;
-        var dDropped = output.Backward(p.Dropped, dLogits)!;
-        var dTilde = Activations.TanhBackward(p.Tilde, Dropout.Backward(p.DropMask, dDropped));
-        var dJoined = combine.Backward(p.Joined, dTilde)!.Span;
-        var e = p.Enc.Rnn.Output.Span;
-        var h = p.Dec.Output.Span;
-        var keys = p.Keys.Span;
-        var dE = new Tensor(b, s, de);
-        var dKeys = new Tensor(b, s, hd);
-        var dH = new Tensor(b, t, hd);
-        var de_ = dE.Span;
-        var dk = dKeys.Span;
-        var dh = dH.Span;
-        var dw = new float[s];
-        for (int i = 0; i < b; i++)
-        {
-            int n = p.SourceLengths[i];
-            for (int q = 0; q < t; q++)
-            {
-                var row = dJoined.Slice((i * t + q) * (de + hd), de + hd);
-                var dhq = dh.Slice((i * t + q) * hd, hd);
-                TensorPrimitives.Add(dhq, row[de..], dhq);              // h reaches the output directly through [c; h]
-                if (n == 0) continue;
-                var dctx = row[..de];
-                var w = p.Weights.AsSpan((i * t + q) * s, s);
-                // c = sum_k w_k E_k: dE_k += w_k dc, dw_k = E_k . dc
-                for (int k = 0; k < n; k++)
-                {
-                    var ek = e.Slice((i * s + k) * de, de);
-                    dw[k] = TensorPrimitives.Dot(ek, dctx);
-                    var dek = de_.Slice((i * s + k) * de, de);
-                    TensorPrimitives.MultiplyAdd(dctx, w[k], dek, dek);
-                }
-                // softmax: dscore_k = w_k (dw_k - sum_j w_j dw_j)
-                float dot = TensorPrimitives.Dot(w[..n], dw.AsSpan(0, n));
-                var hq = h.Slice((i * t + q) * hd, hd);
-                for (int k = 0; k < n; k++)
-                {
-                    float ds = w[k] * (dw[k] - dot);
-                    // score_k = h . key_k: dh += ds key_k, dkey_k += ds h
-                    TensorPrimitives.MultiplyAdd(keys.Slice((i * s + k) * hd, hd), ds, dhq, dhq);
-                    var dkk = dk.Slice((i * s + k) * hd, hd);
-                    TensorPrimitives.MultiplyAdd(hq, ds, dkk, dkk);
-                }
-            }
-        }
-        var dEFromKeys = attention.Backward(p.Enc.Rnn.Output, dKeys)!;
-        TensorPrimitives.Add(de_, dEFromKeys.Span, de_);
-
-        var decGrads = p.Dec.Backward(dH);
-        var dEmb = Dropout.Backward(p.EmbedMask, decGrads.Input);
-        targetEmbedding.Backward(p.Inputs, dEmb);
-        // h0 of every decoder layer is the same bridged vector.
-        var dBridged = new Tensor(b, hd);
-        for (int l = 0; l < Config.DecoderLayers; l++)
-            TensorPrimitives.Add(dBridged.Span, decGrads.HiddenState.Span.Slice(l * b * hd, b * hd), dBridged.Span);
-        var dStates = bridge.Backward(p.EncoderStates, Activations.TanhBackward(p.Bridged, dBridged))!;
-        Encoder.Backward(p.Enc, dE, ScatterTopStates(p.Enc.Rnn, dStates, b));
     }
 
     /// <summary>The encoder's top-layer final states, directions concatenated: (B, D*He).</summary>
@@ -337,158 +256,71 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
 
     // ------------------------------------------------------------------ decoding
 
-    /// <summary>The encoded source, reused at every decoding step.</summary>
-    private sealed class Encoded
+    /// <summary>
+    /// Encodes <paramref name="source"/> and returns the decoder's step over it, with the initial state; the step
+    /// gives log-probabilities, as <see cref="BeamSearch"/> needs, and runs in evaluation mode.
+    /// </summary>
+    public (ITokenStepper Decoder, RecurrentState Start) StartDecoding(int[] source)
     {
-        public required float[] States;   // (S, De)
-        public required float[] Keys;     // (S, Hd)
-        public required int Length;
-        public required Tensor H0;        // (Ld, 1, Hd)
-    }
-
-    private Encoded Encode(int[] source)
-    {
+        ArgumentNullException.ThrowIfNull(source);
         if (source.Length == 0) throw new ArgumentException("the source needs at least one token", nameof(source));
+        using var mode = EvaluationMode();
         using var enc = Encoder.Forward(new SequenceBatch { Tokens = source, Lengths = [source.Length], Steps = source.Length }, requiresGrad: false);
-        var states = TopStates(enc.Rnn, 1);
-        var bridged = Activations.Tanh(bridge.Forward(states));
-        return new Encoded
-        {
-            States = enc.Rnn.Output.ToArray(),
-            Keys = attention.Forward(enc.Rnn.Output).ToArray(),
-            Length = source.Length,
-            H0 = Repeat(bridged, Config.DecoderLayers),
-        };
+        var bridged = Activations.Tanh(bridge.Forward(TopStates(enc.Rnn, 1)).Output).Output;
+        var h0 = Repeat(bridged, Config.DecoderLayers);
+        var memory = attention.Prepare(enc.Rnn.Output.Clone(), [source.Length]);
+        return (new Stepper(this, memory), RecurrentState.From(h0, Config.DecoderCell == RecurrentMode.Lstm ? new Tensor(h0.Shape.ToArray()) : null));
     }
 
-    /// <summary>Log-probabilities of the next token for each of <paramref name="tokens"/> (one per beam) and the new states.</summary>
-    private (float[] LogProbs, RecurrentState State) DecodeStep(Encoded src, int[] tokens, RecurrentState state)
+    /// <summary>One decoder step over an encoded source, for any number of hypotheses.</summary>
+    private sealed class Stepper(Seq2Seq model, AttentionMemory source) : ITokenStepper
     {
-        int w = tokens.Length, de = Encoder.OutputSize, hd = Config.DecoderHidden, v = Config.TargetVocabulary;
-        var emb = targetEmbedding.Forward(tokens, [w, 1]);
-        using var dec = Decoder.Forward(emb, null, state.Hidden, state.Cell, requiresGrad: false);
-        var joined = new Tensor(w, 1, de + hd);
-        var weights = new float[w * src.Length];
-        // Each beam attends to the same source: run Attend with a batch of w copies of it.
-        var e = new float[w * src.Length * de];
-        var k = new float[w * src.Length * hd];
-        for (int i = 0; i < w; i++)
-        {
-            src.States.CopyTo(e, i * src.Length * de);
-            src.Keys.CopyTo(k, i * src.Length * hd);
-        }
-        Attend(e, k, dec.Output.Span, Enumerable.Repeat(src.Length, w).ToArray(), w, 1, src.Length, de, hd, weights, joined.Span);
-        var logits = output.Forward(Activations.Tanh(combine.Forward(joined))).ToArray();
-        for (int i = 0; i < w; i++)
-        {
-            var row = logits.AsSpan(i * v, v);
-            float max = TensorPrimitives.Max(row);
-            double sum = 0;
-            foreach (float x in row) sum += Math.Exp(x - max);
-            float lse = max + (float)Math.Log(sum);
-            TensorPrimitives.Subtract(row, lse, row);
-        }
-        return (logits, RecurrentState.Detach(dec));
-    }
+        private AttentionMemory? repeated;
 
-    /// <summary>Greedy decoding: the most likely token at each step, until &lt;eos&gt; or <paramref name="maxLength"/> tokens.</summary>
-    public int[] Greedy(int[] source, int maxLength)
-    {
-        bool was = Training;
-        Training = false;
-        try
+        public int VocabularySize => model.Config.TargetVocabulary;
+
+        /// <summary>Log-probabilities of the next token for each of <paramref name="tokens"/> (one per beam) and the new states.</summary>
+        public (float[] Scores, RecurrentState State) Step(int[] tokens, RecurrentState state)
         {
-            var src = Encode(source);
-            var state = RecurrentState.From(src.H0, Config.DecoderCell == RecurrentMode.Lstm ? new Tensor(src.H0.Shape.ToArray()) : null);
-            var result = new List<int>();
-            int token = Config.BosId;
-            for (int step = 0; step < maxLength; step++)
+            int w = tokens.Length, v = VocabularySize;
+            using var mode = model.EvaluationMode();
+            var emb = model.targetEmbedding.Forward(tokens, [w, 1]).Output;
+            using var dec = model.Decoder.Forward(emb, null, state.Hidden, state.Cell, requiresGrad: false);
+            // Each beam attends to the same source: a batch of w copies of it.
+            if (repeated?.Batch != w) repeated = w == 1 ? source : source.Repeat(w);
+            var joined = model.attention.Forward(repeated!, dec.Output).Output;
+            var logits = model.output.Forward(Activations.Tanh(model.combine.Forward(joined).Output).Output).Output.ToArray();
+            for (int i = 0; i < w; i++)
             {
-                var (lp, next) = DecodeStep(src, [token], state);
-                state = next;
-                token = TensorPrimitives.IndexOfMax(lp);
-                if (token == Config.EosId) break;
-                result.Add(token);
+                var row = logits.AsSpan(i * v, v);
+                float max = TensorPrimitives.Max(row);
+                double sum = 0;
+                foreach (float x in row) sum += Math.Exp(x - max);
+                float lse = max + (float)Math.Log(sum);
+                TensorPrimitives.Subtract(row, lse, row);
             }
-            return [.. result];
+            return (logits, RecurrentState.Detach(dec));
         }
-        finally { Training = was; }
     }
 
     /// <summary>
-    /// Beam search with <paramref name="beamWidth"/> hypotheses: at each step the best <paramref name="beamWidth"/>
-    /// one-token expansions of the live hypotheses survive, and those ending in &lt;eos&gt; leave the beam as finished.
-    /// Finished hypotheses (and, at the length limit, the live ones) are ranked by
-    /// log-probability / length^<paramref name="lengthPenalty"/> (length counts the &lt;eos&gt;): 0 ranks by raw
-    /// log-probability, 1 by the mean per token.
+    /// Greedy decoding: the most likely token at each step, until &lt;eos&gt; or <paramref name="maxLength"/> tokens.
+    /// Shorthand for <see cref="GreedyDecoder.Decode"/> over <see cref="StartDecoding"/>.
+    /// </summary>
+    public int[] Greedy(int[] source, int maxLength)
+    {
+        var (decoder, start) = StartDecoding(source);
+        return GreedyDecoder.Decode(decoder, start, Config.BosId, Config.EosId, maxLength);
+    }
+
+    /// <summary>
+    /// Beam search with <paramref name="beamWidth"/> hypotheses and length normalisation (see <see cref="BeamSearch"/>).
+    /// Shorthand for <see cref="BeamSearch.Decode"/> over <see cref="StartDecoding"/>.
     /// </summary>
     public int[] Beam(int[] source, int maxLength, int beamWidth = 5, float lengthPenalty = 1f)
     {
         if (beamWidth < 1) throw new ArgumentOutOfRangeException(nameof(beamWidth), beamWidth, "beamWidth must be >= 1");
-        bool was = Training;
-        Training = false;
-        try
-        {
-            var src = Encode(source);
-            int v = Config.TargetVocabulary, hd = Config.DecoderHidden, layers = Config.DecoderLayers;
-            bool lstm = Config.DecoderCell == RecurrentMode.Lstm;
-            var beams = new List<(List<int> Tokens, double LogProb)> { ([], 0.0) };
-            var state = RecurrentState.From(src.H0, lstm ? new Tensor(src.H0.Shape.ToArray()) : null);
-            var finished = new List<(List<int> Tokens, double Score)>();
-            double Norm(double logProb, int length) => lengthPenalty == 0f ? logProb : logProb / Math.Pow(Math.Max(1, length), lengthPenalty);
-            for (int step = 0; step < maxLength && beams.Count > 0; step++)
-            {
-                int[] last = beams.Select(b => b.Tokens.Count == 0 ? Config.BosId : b.Tokens[^1]).ToArray();
-                var (lp, next) = DecodeStep(src, last, state);
-                var candidates = new List<(int Beam, int Token, double LogProb)>();
-                for (int i = 0; i < beams.Count; i++)
-                {
-                    var row = lp.AsSpan(i * v, v);
-                    // Only the best beamWidth continuations of each beam can survive.
-                    foreach (int tok in TopK(row, beamWidth + 1)) candidates.Add((i, tok, beams[i].LogProb + row[tok]));
-                }
-                candidates.Sort((a, b) => b.LogProb.CompareTo(a.LogProb));
-                // The best beamWidth expansions survive; those that end in <eos> leave the beam as finished hypotheses,
-                // so the beam shrinks as hypotheses finish.
-                var survivors = new List<(int Beam, int Token, double LogProb)>();
-                foreach (var c in candidates.Take(beamWidth))
-                {
-                    if (c.Token == Config.EosId) finished.Add((beams[c.Beam].Tokens, Norm(c.LogProb, beams[c.Beam].Tokens.Count + 1)));
-                    else survivors.Add(c);
-                }
-                if (survivors.Count == 0) { beams.Clear(); break; }
-                // Gather the surviving beams' states.
-                var h = new Tensor(layers, survivors.Count, hd);
-                var c2 = lstm ? new Tensor(layers, survivors.Count, hd) : null;
-                for (int j = 0; j < survivors.Count; j++)
-                    for (int l = 0; l < layers; l++)
-                    {
-                        next.Hidden.Span.Slice((l * beams.Count + survivors[j].Beam) * hd, hd).CopyTo(h.Span.Slice((l * survivors.Count + j) * hd, hd));
-                        if (c2 is not null) next.Cell!.Span.Slice((l * beams.Count + survivors[j].Beam) * hd, hd).CopyTo(c2.Span.Slice((l * survivors.Count + j) * hd, hd));
-                    }
-                beams = survivors.Select(s => (new List<int>(beams[s.Beam].Tokens) { s.Token }, s.LogProb)).ToList();
-                state = RecurrentState.From(h, c2);
-            }
-            foreach (var b in beams) finished.Add((b.Tokens, Norm(b.LogProb, b.Tokens.Count)));
-            return [.. finished.OrderByDescending(f => f.Score).First().Tokens];
-        }
-        finally { Training = was; }
-    }
-
-    private static int[] TopK(ReadOnlySpan<float> row, int k)
-    {
-        k = Math.Min(k, row.Length);
-        var idx = new int[k];
-        var val = new float[k];
-        Array.Fill(val, float.NegativeInfinity);
-        for (int i = 0; i < row.Length; i++)
-        {
-            if (row[i] <= val[k - 1]) continue;
-            int j = k - 1;
-            while (j > 0 && val[j - 1] < row[i]) { val[j] = val[j - 1]; idx[j] = idx[j - 1]; j--; }
-            val[j] = row[i];
-            idx[j] = i;
-        }
-        return idx;
+        var (decoder, start) = StartDecoding(source);
+        return new BeamSearch(beamWidth, lengthPenalty).Decode(decoder, start, Config.BosId, Config.EosId, maxLength);
     }
 }

@@ -59,7 +59,7 @@ public sealed class SequenceClassifier : Module, ITrainable<SequenceBatch>
     {
         using var pass = Encoder.Forward(batch, requiresGrad: false);
         var pooled = Pool(pass.Rnn, batch.Lengths, out _);
-        return Activations.Softmax(Head.Forward(pooled));
+        return Activations.Softmax(Head.Forward(pooled).Output).Output;
     }
 
     /// <inheritdoc/>
@@ -70,15 +70,16 @@ public sealed class SequenceClassifier : Module, ITrainable<SequenceBatch>
             throw new ArgumentException($"batch.Targets must hold one class per sequence (expected {batch.Batch}, got {targets.Length})", nameof(batch));
         using var pass = Encoder.Forward(batch, requiresGrad: backward);
         var pooled = Pool(pass.Rnn, batch.Lengths, out var argmax);
-        var (dropped, mask) = headDropout.Forward(pooled);
-        var logits = Head.Forward(dropped);
+        var dropped = headDropout.Forward(pooled);
+        var head = Head.Forward(dropped.Output);
+        var logits = head.Output;
         var dLogits = backward ? new Tensor(logits.Shape.ToArray()) : null;
         float l = loss.Forward(logits, targets, dLogits);
         if (backward)
         {
-            var dPooled = Dropout.Backward(mask, Head.Backward(dropped, dLogits!)!);
+            var dPooled = dropped.Backward(head.Backward(dLogits!));
             var (dOut, dHidden) = PoolBackward(pass.Rnn, batch.Lengths, dPooled, argmax);
-            Encoder.Backward(pass, dOut, dHidden);
+            pass.Backward(dOut, dHidden);
         }
         return new BatchLoss(l, batch.Batch);
     }

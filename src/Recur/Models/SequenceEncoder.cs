@@ -99,14 +99,22 @@ public sealed class SequenceEncoder : Module
     /// <summary>Features per output step.</summary>
     public int OutputSize => Rnn.OutputSize;
 
-    /// <summary>The state of one forward pass, for <see cref="Backward"/>. Dispose it after backward.</summary>
+    /// <summary>The state of one forward pass: the recurrent output, and what <see cref="Backward"/> needs. Dispose it after backward.</summary>
     public sealed class Pass : IDisposable
     {
-        internal int[]? Tokens;
-        internal Tensor? DropMask;
-        internal int Batch, Steps;
+        internal EmbeddingOutput? Embedded;
+        internal DropoutOutput? Dropped;
         /// <summary>The recurrent output (outputs and final states).</summary>
         public required RecurrentOutput Rnn { get; init; }
+
+        /// <summary>Backpropagates into the recurrent stack and the embedding. Returns dL/dh0 and dL/dc0.</summary>
+        public RecurrentGradients Backward(Tensor? dOutput, Tensor? dHidden = null, Tensor? dCell = null)
+        {
+            var g = Rnn.Backward(dOutput, dHidden, dCell);
+            if (Embedded is not null) Embedded.Backward(Dropped is null ? g.Input : Dropped.Backward(g.Input));
+            return g;
+        }
+
         /// <inheritdoc/>
         public void Dispose() => Rnn.Dispose();
     }
@@ -116,10 +124,12 @@ public sealed class SequenceEncoder : Module
     {
         ArgumentNullException.ThrowIfNull(batch);
         Tensor x;
+        EmbeddingOutput? embedded = null;
         if (Embedding is not null)
         {
             if (batch.Tokens is null) throw new ArgumentException("this model reads token ids: batch.Tokens is null", nameof(batch));
-            x = Embedding.Forward(batch.Tokens, [batch.Batch, batch.Steps]);
+            embedded = Embedding.Forward(batch.Tokens, [batch.Batch, batch.Steps]);
+            x = embedded.Output;
         }
         else
         {
@@ -127,21 +137,13 @@ public sealed class SequenceEncoder : Module
             if (x.Rank != 3 || x.Dim(0) != batch.Batch || x.Dim(1) != batch.Steps || x.Dim(2) != Config.InputFeatures)
                 throw new ArgumentException($"batch.Features must have shape (B={batch.Batch}, T={batch.Steps}, F={Config.InputFeatures}), got {Tensor.ShapeString(x.Shape)}", nameof(batch));
         }
-        Tensor? mask = null;
-        if (Training && Config.Dropout > 0f) (x, mask) = inputDropout.Forward(x);
-        var r = Rnn.Forward(x, batch.Lengths, h0, c0, requiresGrad);
-        return new Pass { Rnn = r, Tokens = batch.Tokens, DropMask = mask, Batch = batch.Batch, Steps = batch.Steps };
-    }
-
-    /// <summary>Backpropagates into the recurrent stack and the embedding. Returns dL/dh0 and dL/dc0.</summary>
-    public RecurrentGradients Backward(Pass pass, Tensor? dOutput, Tensor? dHidden = null, Tensor? dCell = null)
-    {
-        var g = pass.Rnn.Backward(dOutput, dHidden, dCell);
-        if (Embedding is not null)
+        DropoutOutput? dropped = null;
+        if (Training && Config.Dropout > 0f)
         {
-            var dx = pass.DropMask is null ? g.Input : Dropout.Backward(pass.DropMask, g.Input);
-            Embedding.Backward(pass.Tokens!, dx);
+            dropped = inputDropout.Forward(x);
+            x = dropped.Output;
         }
-        return g;
+        var r = Rnn.Forward(x, batch.Lengths, h0, c0, requiresGrad);
+        return new Pass { Rnn = r, Embedded = embedded, Dropped = dropped };
     }
 }

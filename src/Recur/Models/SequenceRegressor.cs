@@ -62,7 +62,7 @@ public sealed class SequenceRegressor : Module, ITrainable<RegressionBatch>
     public Tensor Predict(Tensor inputs, int[]? lengths = null)
     {
         using var r = Rnn.Forward(inputs, lengths, requiresGrad: false);
-        return head.Forward(Top(r));
+        return head.Forward(Top(r)).Output;
     }
 
     /// <inheritdoc/>
@@ -76,12 +76,13 @@ public sealed class SequenceRegressor : Module, ITrainable<RegressionBatch>
     {
         using var r = Rnn.Forward(batch.Inputs, batch.Lengths, requiresGrad: backward);
         var last = Top(r);
-        var pred = head.Forward(last);
+        var headOut = head.Forward(last);
+        var pred = headOut.Output;
         var d = backward ? new Tensor(pred.Shape.ToArray()) : null;
         float l = MseLoss.Forward(pred, batch.Targets, d);
         if (backward)
         {
-            var dLast = head.Backward(last, d!)!;
+            var dLast = headOut.Backward(d!);
             int b = last.Dim(0), h = Config.HiddenSize;
             var dHidden = new Tensor(r.HiddenState.Shape.ToArray());
             dLast.Span.CopyTo(dHidden.Span.Slice((Config.Layers - 1) * b * h, b * h));

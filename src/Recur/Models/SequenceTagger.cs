@@ -47,8 +47,8 @@ public sealed class SequenceTagger : Module, ITrainable<SequenceBatch>
     public Tensor Predict(SequenceBatch batch)
     {
         using var pass = Encoder.Forward(batch, requiresGrad: false);
-        var logits = Head.Forward(pass.Rnn.Output);
-        return Activations.Softmax(logits);
+        var logits = Head.Forward(pass.Rnn.Output).Output;
+        return Activations.Softmax(logits).Output;
     }
 
     /// <summary>The most likely tag of every valid step, per sequence.</summary>
@@ -73,15 +73,16 @@ public sealed class SequenceTagger : Module, ITrainable<SequenceBatch>
         if (targets.Length != batch.Batch * batch.Steps)
             throw new ArgumentException($"batch.Targets must hold B*T = {batch.Batch * batch.Steps} tags, got {targets.Length}", nameof(batch));
         using var pass = Encoder.Forward(batch, requiresGrad: backward);
-        var (dropped, mask) = headDropout.Forward(pass.Rnn.Output);
-        var logits = Head.Forward(dropped).Reshape(batch.Batch * batch.Steps, Config.Tags);
+        var dropped = headDropout.Forward(pass.Rnn.Output);
+        var head = Head.Forward(dropped.Output);
+        var logits = head.Output.Reshape(batch.Batch * batch.Steps, Config.Tags);
         var dLogits = backward ? new Tensor(logits.Shape.ToArray()) : null;
         float l = loss.Forward(logits, targets, dLogits);
         int counted = targets.Count(t => t != IgnoreIndex);
         if (backward)
         {
-            var dOut = Head.Backward(dropped, dLogits!.Reshape(batch.Batch, batch.Steps, Config.Tags))!;
-            Encoder.Backward(pass, Dropout.Backward(mask, dOut));
+            var dOut = head.Backward(dLogits!.Reshape(batch.Batch, batch.Steps, Config.Tags));
+            pass.Backward(dropped.Backward(dOut));
         }
         return new BatchLoss(l, counted);
     }

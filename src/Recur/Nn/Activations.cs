@@ -4,21 +4,21 @@ namespace Recur.Nn;
 
 /// <summary>
 /// Elementwise activations and softmax, forward and backward, on <see cref="TensorPrimitives"/>.
-/// Backward functions take the forward output y (which is all they need) and dL/dy.
+/// Each forward returns an <see cref="ActivationOutput"/> holding y, which is all its backward needs.
 /// </summary>
 public static class Activations
 {
-    /// <summary>y = 1 / (1 + e^-x).</summary>
-    public static Tensor Sigmoid(Tensor x) => Map(x, static (s, d) => TensorPrimitives.Sigmoid(s, d));
+    /// <summary>y = 1 / (1 + e^-x); backward dx = dy * y (1 - y).</summary>
+    public static ActivationOutput Sigmoid(Tensor x) => new(Map(x, static (s, d) => TensorPrimitives.Sigmoid(s, d)), SigmoidBackward);
 
-    /// <summary>y = tanh(x).</summary>
-    public static Tensor Tanh(Tensor x) => Map(x, static (s, d) => TensorPrimitives.Tanh(s, d));
+    /// <summary>y = tanh(x); backward dx = dy (1 - y^2).</summary>
+    public static ActivationOutput Tanh(Tensor x) => new(Map(x, static (s, d) => TensorPrimitives.Tanh(s, d)), TanhBackward);
 
-    /// <summary>y = max(x, 0).</summary>
-    public static Tensor Relu(Tensor x) => Map(x, static (s, d) => TensorPrimitives.Max(s, 0f, d));
+    /// <summary>y = max(x, 0); backward dx = dy where y &gt; 0, else 0.</summary>
+    public static ActivationOutput Relu(Tensor x) => new(Map(x, static (s, d) => TensorPrimitives.Max(s, 0f, d)), ReluBackward);
 
-    /// <summary>Softmax over the last dimension: y_i = e^(x_i - max) / sum_j e^(x_j - max).</summary>
-    public static Tensor Softmax(Tensor x)
+    /// <summary>Softmax over the last dimension: y_i = e^(x_i - max) / sum_j e^(x_j - max); backward dx = y * (dy - sum(dy * y)) per row.</summary>
+    public static ActivationOutput Softmax(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
         int c = x.Dim(-1);
@@ -27,7 +27,7 @@ public static class Activations
         var ys = y.Span;
         for (int r = 0; r < x.Length / Math.Max(1, c); r++)
             SoftmaxRow(xs.Slice(r * c, c), ys.Slice(r * c, c));
-        return y;
+        return new ActivationOutput(y, SoftmaxBackward);
     }
 
     /// <summary>
@@ -44,7 +44,7 @@ public static class Activations
     }
 
     /// <summary>dx = dy * y (1 - y).</summary>
-    public static Tensor SigmoidBackward(Tensor y, Tensor dy)
+    private static Tensor SigmoidBackward(Tensor y, Tensor dy)
     {
         var dx = Like(y, dy);
         var t = new float[y.Length];
@@ -55,7 +55,7 @@ public static class Activations
     }
 
     /// <summary>dx = dy (1 - y^2).</summary>
-    public static Tensor TanhBackward(Tensor y, Tensor dy)
+    private static Tensor TanhBackward(Tensor y, Tensor dy)
     {
         var dx = Like(y, dy);
         var t = new float[y.Length];
@@ -66,7 +66,7 @@ public static class Activations
     }
 
     /// <summary>dx = dy where y &gt; 0, else 0.</summary>
-    public static Tensor ReluBackward(Tensor y, Tensor dy)
+    private static Tensor ReluBackward(Tensor y, Tensor dy)
     {
         var dx = Like(y, dy);
         var ys = y.Span;
@@ -77,7 +77,7 @@ public static class Activations
     }
 
     /// <summary>dx = y * (dy - sum(dy * y)) per row of the last dimension.</summary>
-    public static Tensor SoftmaxBackward(Tensor y, Tensor dy)
+    private static Tensor SoftmaxBackward(Tensor y, Tensor dy)
     {
         var dx = Like(y, dy);
         int c = y.Dim(-1);

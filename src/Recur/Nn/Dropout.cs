@@ -21,28 +21,17 @@ public sealed class Dropout : Module
     /// <summary>Drop probability.</summary>
     public float P { get; }
 
-    /// <summary>Applies dropout; the returned mask (null when inactive) is what <see cref="Backward"/> needs.</summary>
-    public (Tensor Output, Tensor? Mask) Forward(Tensor input)
+    /// <summary>Applies dropout; the result holds the mask (null when inactive) that its backward needs.</summary>
+    public DropoutOutput Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (!Training || P == 0f) return (input.Clone(), null);
+        if (!Training || P == 0f) return new DropoutOutput(input.Clone(), null);
         var mask = new Tensor(input.Shape.ToArray());
         var m = mask.Span;
         float scale = 1f / (1f - P);
         for (int i = 0; i < m.Length; i++) m[i] = rng.NextFloat() < P ? 0f : scale;
         var y = new Tensor(input.Shape.ToArray());
         TensorPrimitives.Multiply(input.Span, m, y.Span);
-        return (y, mask);
-    }
-
-    /// <summary>dx = dy * mask (dy itself when the mask is null).</summary>
-    public static Tensor Backward(Tensor? mask, Tensor dOutput)
-    {
-        ArgumentNullException.ThrowIfNull(dOutput);
-        if (mask is null) return dOutput.Clone();
-        LossChecks.SameShape(mask, dOutput, nameof(dOutput));
-        var dx = new Tensor(dOutput.Shape.ToArray());
-        TensorPrimitives.Multiply(dOutput.Span, mask.Span, dx.Span);
-        return dx;
+        return new DropoutOutput(y, mask);
     }
 }

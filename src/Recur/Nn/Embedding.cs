@@ -36,10 +36,11 @@ public sealed class Embedding : Module
     /// <summary>W, (V, E).</summary>
     public Parameter Weight { get; }
 
-    /// <summary>Looks up <paramref name="ids"/>; the result has shape <paramref name="shape"/> + (E).</summary>
+    /// <summary>Looks up <paramref name="ids"/>; the output has shape <paramref name="shape"/> + (E), and the result keeps
+    /// a copy of the ids for its backward.</summary>
     /// <param name="ids">Token ids in [0, V).</param>
     /// <param name="shape">Shape of the ids (e.g. (T, B)); null means (ids.Length).</param>
-    public Tensor Forward(ReadOnlySpan<int> ids, int[]? shape = null)
+    public EmbeddingOutput Forward(ReadOnlySpan<int> ids, int[]? shape = null)
     {
         shape ??= [ids.Length];
         long count = shape.Aggregate(1L, (a, d) => a * d);
@@ -51,16 +52,15 @@ public sealed class Embedding : Module
         var ys = y.Span;
         int e = EmbeddingDim;
         for (int i = 0; i < ids.Length; i++) w.Slice(ids[i] * e, e).CopyTo(ys.Slice(i * e, e));
-        return y;
+        return new EmbeddingOutput(this, ids.ToArray(), y);
     }
 
-    /// <summary>Adds dW[id] += dy for every id (except the padding id).</summary>
-    public void Backward(ReadOnlySpan<int> ids, Tensor dOutput)
+    /// <summary>Adds dW[id] += dy for every id (except the padding id). Called by <see cref="EmbeddingOutput"/>.</summary>
+    internal void Backward(ReadOnlySpan<int> ids, Tensor dOutput)
     {
         ArgumentNullException.ThrowIfNull(dOutput);
         if (dOutput.Length != ids.Length * EmbeddingDim || dOutput.Dim(-1) != EmbeddingDim)
             throw new ArgumentException($"dOutput must hold {ids.Length} rows of {EmbeddingDim}, got shape {Tensor.ShapeString(dOutput.Shape)}", nameof(dOutput));
-        CheckIds(ids);
         var g = Weight.Grad.Span;
         var dy = dOutput.Span;
         int e = EmbeddingDim;

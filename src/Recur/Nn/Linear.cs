@@ -33,8 +33,8 @@ public sealed class Linear : Module
     /// <summary>b, (out), or null.</summary>
     public Parameter? Bias { get; }
 
-    /// <summary>y = x W^T + b; x (..., in) gives y (..., out).</summary>
-    public Tensor Forward(Tensor input)
+    /// <summary>y = x W^T + b; x (..., in) gives y (..., out). The result keeps x for its backward.</summary>
+    public LinearOutput Forward(Tensor input)
     {
         int rows = CheckInput(input, nameof(input));
         var shape = input.Shape.ToArray();
@@ -51,21 +51,22 @@ public sealed class Linear : Module
                 TensorPrimitives.Add(row, b, row);
             }
         }
-        return y;
+        return new LinearOutput(this, input, y);
     }
 
     /// <summary>
     /// Adds dW += dy^T x and db += sum(dy) to the gradients and returns dx = dy W (null when
-    /// <paramref name="inputGrad"/> is false).
+    /// <paramref name="inputGrad"/> is false). Called by <see cref="LinearOutput"/>, which holds x.
     /// </summary>
-    public Tensor? Backward(Tensor input, Tensor dOutput, bool inputGrad = true)
+    internal Tensor? Backward(Tensor input, Tensor dOutput, bool inputGrad)
     {
-        int rows = CheckInput(input, nameof(input));
+        int rows = input.Length / InFeatures;
         ArgumentNullException.ThrowIfNull(dOutput);
         var expected = input.Shape.ToArray();
         expected[^1] = OutFeatures;
         if (!dOutput.SameShape(expected))
             throw new ArgumentException($"dOutput must have shape {Tensor.ShapeString(expected)}, got {Tensor.ShapeString(dOutput.Shape)}", nameof(dOutput));
+        // y = x W^T + b  =>  dW += dy^T x, db += sum over rows of dy, dx = dy W
         Gemm.Sgemm(Transpose.Yes, Transpose.No, OutFeatures, InFeatures, rows, 1f, dOutput.Span, OutFeatures, input.Span, InFeatures, 1f, Weight.Grad.Span, InFeatures);
         if (Bias is not null)
         {

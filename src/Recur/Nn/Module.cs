@@ -24,6 +24,24 @@ public abstract class Module
         }
     }
 
+    /// <summary>
+    /// Puts this module and every module below it in evaluation mode until the returned scope is disposed, which gives
+    /// each module back the mode it had before: <c>using (model.EvaluationMode()) { ... }</c>. Scopes nest, and an
+    /// exception inside the block still restores the modes.
+    /// </summary>
+    public EvaluationScope EvaluationMode()
+    {
+        var saved = new List<(Module Module, bool Training)>();
+        void Save(Module m)
+        {
+            saved.Add((m, m.training));
+            foreach (var (_, child) in m.children) Save(child);
+        }
+        Save(this);
+        Training = false;
+        return new EvaluationScope(saved);
+    }
+
     /// <summary>Registers a zero-initialised parameter.</summary>
     protected Parameter AddParameter(string name, params int[] shape)
     {

@@ -303,9 +303,7 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
             Evaluation? val = null;
             if (validate is not null)
             {
-                model.Model.Training = false;
-                val = validate();
-                model.Model.Training = true;
+                using (model.Model.EvaluationMode()) val = validate();
             }
             if (schedule is not null) Optimizer.LearningRate = schedule.OnEpochEnd(epoch, val?.AsLoss);
             double trainLoss = s.EpochCount > 0 ? s.EpochLoss / s.EpochCount : double.NaN;

@@ -102,7 +102,7 @@ public class OnnxExportTests
         int[] ids = [3, 5, 7, 2, 9];
         var batch = new SequenceBatch { Tokens = ids, Lengths = [5], Steps = 5 };
         using var pass = lm.Encoder.Forward(batch, requiresGrad: false);
-        var expected = lm.Head.Forward(pass.Rnn.Output);
+        var expected = lm.Head.Forward(pass.Rnn.Output).Output;
         string path = Path.Combine(dir.Path, "lm.onnx");
         OnnxExport.Export(lm, path);
         var logits = Run(path, new() { ["tokens"] = Longs("tokens", ids.Select(v => (long)v).ToArray(), 5, 1) }, "logits", out var shape);

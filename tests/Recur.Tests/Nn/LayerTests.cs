@@ -42,9 +42,10 @@ public class LayerTests
 
         // Layer (with a leading batch shape) vs twin.
         var xt = Tensor.FromArray(F(x), 1, n, inF);
-        var y = layer.Forward(xt);
+        var result = layer.Forward(xt);
+        var y = result.Output;
         Assert.Equal([1, n, outF], y.Shape.ToArray());
-        var gx = layer.Backward(xt, Tensor.FromArray(F(ry), 1, n, outF))!;
+        var gx = result.Backward(Tensor.FromArray(F(ry), 1, n, outF));
         var report = new Compare.Report(1e-5);
         report.Check("y", y.Span, LayerReference.LinearForward(x, w, b, n, inF, outF));
         report.Check("dx", gx.Span, dx);
@@ -59,7 +60,8 @@ public class LayerTests
         var emb = new Embedding(6, 4, paddingIndex: 2, rng: new Rng(3));
         for (int j = 0; j < 4; j++) Assert.Equal(0f, emb.Weight.Value[2, j]);
         int[] ids = [1, 2, 5, 1, 0, 2];
-        var y = emb.Forward(ids, [2, 3]);
+        var result = emb.Forward(ids, [2, 3]);
+        var y = result.Output;
         Assert.Equal([2, 3, 4], y.Shape.ToArray());
         for (int i = 0; i < ids.Length; i++)
             for (int j = 0; j < 4; j++) Assert.Equal(emb.Weight.Value[ids[i], j], y.Span[i * 4 + j]);
@@ -67,7 +69,7 @@ public class LayerTests
         // d/dW of sum(y * R): row v collects the R rows of every position holding v; finite differences agree.
         var rng = new Rng(4);
         double[] r = R(rng, ids.Length * 4);
-        emb.Backward(ids, Tensor.FromArray(F(r), 2, 3, 4));
+        result.Backward(Tensor.FromArray(F(r), 2, 3, 4));
         double[] w = emb.Weight.Value.ToArray().Select(v => (double)v).ToArray();
         double Loss()
         {
@@ -87,22 +89,24 @@ public class LayerTests
     public void DropoutDropsAboutPScalesTheRestIsSeededAndIdentityInEval()
     {
         var x = Tensor.FromArray(Enumerable.Repeat(1f, 20000).ToArray(), 100, 200);
-        var (y, mask) = new Dropout(0.3f, new Rng(5)).Forward(x);
+        var result = new Dropout(0.3f, new Rng(5)).Forward(x);
+        var (y, mask) = (result.Output, result.Mask);
         int zeros = y.ToArray().Count(v => v == 0f);
         Assert.InRange(zeros / 20000.0, 0.28, 0.32);
         Assert.All(y.ToArray().Where(v => v != 0f), v => Assert.Equal(1f / 0.7f, v, 1e-6f));
-        var (y2, _) = new Dropout(0.3f, new Rng(5)).Forward(x);
+        var y2 = new Dropout(0.3f, new Rng(5)).Forward(x).Output;
         Assert.Equal(y.ToArray(), y2.ToArray());
 
         // Backward: dx = dy * mask, the derivative of the forward map for a fixed mask.
         var dy = Tensor.FromArray(Enumerable.Range(0, 20000).Select(i => (float)Math.Sin(i)).ToArray(), 100, 200);
-        var dx = Dropout.Backward(mask, dy);
+        var dx = result.Backward(dy);
         for (int i = 0; i < 20000; i += 997) Assert.Equal(dy.Span[i] * mask!.Span[i], dx.Span[i]);
 
         var eval = new Dropout(0.3f, new Rng(5)) { Training = false };
-        var (ye, me) = eval.Forward(x);
-        Assert.Null(me);
-        Assert.Equal(x.ToArray(), ye.ToArray());
+        var inactive = eval.Forward(x);
+        Assert.Null(inactive.Mask);
+        Assert.Equal(x.ToArray(), inactive.Output.ToArray());
+        Assert.Equal(dy.ToArray(), inactive.Backward(dy).ToArray());
     }
 
     public static TheoryData<string> ActivationNames() => ["sigmoid", "tanh", "relu", "softmax"];
@@ -138,14 +142,14 @@ public class LayerTests
 
         var xt = Tensor.FromArray(F(x), rows, c);
         var dy = Tensor.FromArray(F(ry), rows, c);
-        var (y, dx) = name switch
+        var result = name switch
         {
-            "sigmoid" => Pair(Activations.Sigmoid(xt), Activations.SigmoidBackward),
-            "tanh" => Pair(Activations.Tanh(xt), Activations.TanhBackward),
-            "relu" => Pair(Activations.Relu(xt), Activations.ReluBackward),
-            _ => Pair(Activations.Softmax(xt), Activations.SoftmaxBackward),
+            "sigmoid" => Activations.Sigmoid(xt),
+            "tanh" => Activations.Tanh(xt),
+            "relu" => Activations.Relu(xt),
+            _ => Activations.Softmax(xt),
         };
-        (Tensor, Tensor) Pair(Tensor yy, Func<Tensor, Tensor, Tensor> back) => (yy, back(yy, dy));
+        var (y, dx) = (result.Output, result.Backward(dy));
         var report = new Compare.Report(2e-6);
         report.Check("y", y.Span, yRef);
         report.Check("dx", dx.Span, dxRef);
@@ -224,7 +228,7 @@ public class SoftmaxStabilityTests
     [Fact]
     public void SoftmaxOfLargeLogitsIsFiniteAndCorrect()
     {
-        var y = Activations.Softmax(Tensor.FromArray([1000f, 1000f + MathF.Log(3f), -1000f], 1, 3));
+        var y = Activations.Softmax(Tensor.FromArray([1000f, 1000f + MathF.Log(3f), -1000f], 1, 3)).Output;
         Assert.Equal(0.25f, y[0, 0], 5);
         Assert.Equal(0.75f, y[0, 1], 5);
         Assert.Equal(0f, y[0, 2]);

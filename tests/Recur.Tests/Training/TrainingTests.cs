@@ -1,5 +1,6 @@
 using Recur.Scoring;
 using Recur.Models;
+using Recur.Models.Decoding;
 using Recur.Nn;
 using Recur.Optim;
 using Recur.Tensors;
@@ -143,9 +144,9 @@ internal sealed class LinearProblem : Module, ITrainable<int>
         var y = Tensor.FromArray(Y.Span.Slice(start, n).ToArray(), n, 1);
         var p = Layer.Forward(x);
         var d = new Tensor(n, 1);
-        float l = MseLoss.Forward(p, y, d);
+        float l = MseLoss.Forward(p.Output, y, d);
         if (Poison(Calls)) { l = float.NaN; d.Span.Fill(float.NaN); }
-        if (backward) Layer.Backward(x, d, inputGrad: false);
+        if (backward) p.BackwardToParameters(d);
         return new BatchLoss(l, n);
     }
 }

@@ -1,8 +1,11 @@
 using Recur.Tensors;
 
-namespace Recur.Models;
+namespace Recur.Models.Decoding;
 
-/// <summary>Sampling the next token from logits: temperature, top-k and top-p (nucleus) filtering.</summary>
+/// <summary>
+/// Drawing from a model's scores: the next token from logits (temperature, top-k and top-p filtering), and a frame of
+/// independent on/off units.
+/// </summary>
 public static class Sampling
 {
     /// <summary>
@@ -48,5 +51,22 @@ public static class Sampling
             if (u < 0) return order[i];
         }
         return order[keep - 1];
+    }
+
+    /// <summary>
+    /// Draws each unit of a frame from Bernoulli(sigmoid(logit / temperature)) into <paramref name="frame"/> (1 or 0),
+    /// one <see cref="Rng.NextDouble"/> per unit in order; temperature 0 turns a unit on when its logit is positive,
+    /// drawing nothing.
+    /// </summary>
+    public static void Bernoulli(ReadOnlySpan<float> logits, float temperature, Rng rng, Span<float> frame)
+    {
+        if (!(temperature >= 0f)) throw new ArgumentOutOfRangeException(nameof(temperature), temperature, "temperature must be >= 0");
+        if (frame.Length != logits.Length)
+            throw new ArgumentException($"frame.Length must equal logits.Length (expected {logits.Length}, got {frame.Length})", nameof(frame));
+        for (int u = 0; u < logits.Length; u++)
+        {
+            double p = temperature == 0f ? (logits[u] > 0 ? 1 : 0) : 1 / (1 + Math.Exp(-logits[u] / temperature));
+            frame[u] = temperature == 0f ? (float)p : rng.NextDouble() < p ? 1f : 0f;
+        }
     }
 }
