@@ -52,7 +52,7 @@ internal static class ForecastExperiment
             var rng = new Rng(o.Seed + (ulong)s);
             var config = new ForecasterConfig { Features = 1, Window = ds.Window, Horizon = 1, HiddenSize = o.Hidden, Difference = o.Difference };
             var series = Forecaster.Transform(columns, o.Difference);
-            var model = new Forecaster(config, Normalizer.Fit(series, trainEnd), rng);
+            var model = new Forecaster(config, Standardizer.FitColumns(series, trainEnd), rng);
             var origins = model.TrainingOrigins(trainEnd);
             // The last 15% of the training windows validate (early stopping, best model); the rest train.
             int cut = (int)(origins.Length * 0.85);

@@ -84,13 +84,12 @@ internal static class AudioTask
         return result;
     }
 
-    private static SequenceBatch Batch(IReadOnlyList<Clip> clips, float[] mean, float[] std, int[]? targets)
+    private static SequenceBatch Batch(IReadOnlyList<Clip> clips, Standardizer standardizer, int[]? targets)
     {
-        int w = mean.Length, steps = clips.Max(c => c.Steps);
+        int w = standardizer.Columns, steps = clips.Max(c => c.Steps);
         var x = new Tensor(clips.Count, steps, w);
         for (int i = 0; i < clips.Count; i++)
-            for (int t = 0; t < clips[i].Steps; t++)
-                for (int c = 0; c < w; c++) x.Span[(i * steps + t) * w + c] = (clips[i].Frames[t * w + c] - mean[c]) / std[c];
+            for (int t = 0; t < clips[i].Steps; t++) standardizer.Apply(clips[i].Frames.AsSpan(t * w, w), x.Span.Slice((i * steps + t) * w, w));
         return new SequenceBatch { Features = x, Lengths = clips.Select(c => c.Steps).ToArray(), Steps = steps, Targets = targets };
     }
 
@@ -104,14 +103,7 @@ internal static class AudioTask
         if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(vp, s, ref features, labelsCsv); }
         else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
         int w = features!.Width;
-        var mean = new float[w];
-        var std = new float[w];
-        double[] sum = new double[w], sq = new double[w];
-        long count = 0;
-        foreach (var c in train)
-            for (int t = 0; t < c.Steps; t++, count++)
-                for (int k = 0; k < w; k++) { double v = c.Frames[t * w + k]; sum[k] += v; sq[k] += v * v; }
-        for (int k = 0; k < w; k++) { mean[k] = (float)(sum[k] / count); std[k] = (float)Math.Sqrt(Math.Max(1e-12, sq[k] / count - mean[k] * (double)mean[k])); }
+        var standardizer = Standardizer.FitFrames(train, c => c.Frames, c => c.Steps, w);
         var labels = train.Select(c => c.Label).Distinct().Order(StringComparer.Ordinal).ToList();
         var trainY = Common.LabelIds(labels, train.Select(c => (c.Label, 0)).ToList(), s.Str("data"));
         var validY = Common.LabelIds(labels, valid.Select(c => (c.Label, 0)).ToList(), s.Optional("valid") ?? s.Str("data"));
@@ -126,22 +118,19 @@ internal static class AudioTask
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var lengths = train.Select(c => c.Steps).ToArray();
-        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), mean, std, trainY.Take(batch).ToArray()));
+        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), standardizer, trainY.Take(batch).ToArray()));
         ctx.ProbeAtStart(model.Encoder.Rnn, probe);
-        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), mean, std, b.Select(i => trainY[i]).ToArray())),
+        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), standardizer, b.Select(i => trainY[i]).ToArray())),
             (train.Count + batch - 1) / batch,
-            valid.Count > 0 ? () => { var m = Score(model, valid, validY, labels, mean, std).Metrics; return new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] }); } : null,
+            valid.Count > 0 ? () => { var m = Score(model, valid, validY, labels, standardizer).Metrics; return new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] }); } : null,
             shuffle);
         if (ctx.Cancelled) return null;
         var bundle = new ModelBundle
         {
             Model = model, Labels = labels,
-            Metadata = new Dictionary<string, string>
-            {
-                ["sample_rate"] = features.SampleRate.ToString(Common.Inv), ["feature_mean"] = Common.JoinFloats(mean), ["feature_std"] = Common.JoinFloats(std),
-            },
+            Preprocessing = new ModelPreprocessing { Standardizer = standardizer, Audio = new AudioFrontEnd { SampleRate = features.SampleRate, Features = features.Options } },
         };
-        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, validY, labels, mean, std);
+        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, validY, labels, standardizer);
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
@@ -149,9 +138,9 @@ internal static class AudioTask
         };
     }
 
-    private static TaskOutcome Score(SequenceClassifier model, List<Clip> clips, int[] y, IReadOnlyList<string> labels, float[] mean, float[] std)
+    private static TaskOutcome Score(SequenceClassifier model, List<Clip> clips, int[] y, IReadOnlyList<string> labels, Standardizer standardizer)
     {
-        var (pred, loss) = Common.Classify(model, clips.Count, y, labels.Count, 128, idx => Batch(idx.Select(i => clips[i]).ToList(), mean, std, null));
+        var (pred, loss) = Common.Classify(model, clips.Count, y, labels.Count, 128, idx => Batch(idx.Select(i => clips[i]).ToList(), standardizer, null));
         var (acc, f1, confusion) = Common.ClassMetrics(pred, y, labels.Count);
         return new TaskOutcome
         {
@@ -162,31 +151,28 @@ internal static class AudioTask
         };
     }
 
-    private static (AudioFeatures Features, float[] Mean, float[] Std) Stored(ModelBundle b, Settings s) =>
-        (new AudioFeatures(int.Parse(b.Metadata["sample_rate"], Common.Inv), Options(s)),
-         Common.ParseFloats(b.Metadata["feature_mean"], "feature_mean"), Common.ParseFloats(b.Metadata["feature_std"], "feature_std"));
+    private static (AudioFeatures Features, Standardizer Standardizer) Stored(ModelBundle b) =>
+        (b.Preprocessing?.Audio?.CreateFeatures() ?? throw new RecurFormatException("model", "preprocessing.audio", "expected the audio front end of an audio classifier, found none"),
+         b.Preprocessing.Standardizer ?? throw new RecurFormatException("model", "preprocessing.standardizer", "expected the MFCC standardisation statistics, found none"));
 
     private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
     {
-        var (features, mean, std) = Stored(bundle, s);
+        var (features, standardizer) = Stored(bundle);
         AudioFeatures? f = features;
         var clips = LoadAll(path, s, ref f, LabelCsv(s));
         var labels = bundle.Labels!;
         var y = Common.LabelIds(labels, clips.Select(c => (c.Label, 0)).ToList(), path);
-        return Score((SequenceClassifier)bundle.Model, clips, y, labels, mean, std);
+        return Score((SequenceClassifier)bundle.Model, clips, y, labels, standardizer);
     }
 
-    /// <summary>Each input line is the path of a WAV file.</summary>
+    /// <summary>Each input line is the path of a WAV file; the library's <see cref="ModelBundle.ClassifyAudio(string, ReadLimits?)"/> does the rest.</summary>
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
-        var (features, mean, std) = Stored(bundle, s);
-        var model = (SequenceClassifier)bundle.Model;
-        var labels = bundle.Labels!;
+        Stored(bundle);
         foreach (var (text, _) in Common.InputLines(input))
         {
             string file = text.Trim();
-            var clip = Load(file, s, features, out _, null, needLabel: false);
-            Common.PrintClassification(output, json, labels, model.Predict(Batch([clip], mean, std, null)).Span, "file", file);
+            Common.PrintClassification(output, json, bundle.Labels!, bundle.ClassifyAudio(file, s.Limits).Probabilities, "file", file);
         }
     }
 }
