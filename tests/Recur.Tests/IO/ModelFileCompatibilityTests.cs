@@ -50,12 +50,12 @@ public sealed class ModelFileCompatibilityTests
         string[] args = task == "seq2seq" ? ["translate", "--model", model, "--input", Fixture(task + ".input.txt"), "--beam", "2", "--format", "jsonl"]
             : ["predict", "--model", model, "--input", Fixture(task + ".input.txt"), "--format", "jsonl"];
         var r = await RunIn(Fixtures, args); // the audio inputs are paths relative to the fixtures
-        Assert.True(r.code == 0, r.stdout + r.stderr);
-        Assert.Equal(expected, r.stdout.Replace("\r\n", "\n"));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Equal(expected, r.Stdout.Replace("\r\n", "\n"));
     }
 
     /// <summary>Runs the tool in <paramref name="workingDirectory"/> (without changing this process's directory, which parallel tests share).</summary>
-    internal static async Task<(int code, string stdout, string stderr)> RunIn(string workingDirectory, string[] args)
+    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunIn(string workingDirectory, string[] args)
     {
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
         psi.ArgumentList.Add(CliRunner.Dll);
