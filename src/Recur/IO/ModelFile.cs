@@ -113,7 +113,6 @@ public static class ModelFile
             try
             {
                 var section = root.GetProperty("model");
-                CheckSizes(path, section, stored);
                 string kindName = section.GetProperty("kind").GetString() ?? "";
                 var kind = ModelKinds.Named(kindName)
                     ?? throw new RecurFormatException(path, "model.kind", $"expected one of {ModelKinds.Names}, found '{kindName}'");
@@ -148,7 +147,7 @@ public static class ModelFile
                     if (audio.SampleRate < 1) throw new RecurFormatException(path, "preprocessing.audio.sample_rate", $"expected a positive rate, found {audio.SampleRate}");
                     _ = audio.CreateFeatures(); // validates the MFCC settings
                 }
-                model = kind.Create(section, preprocessing, new Rng(0), path); // initial values are overwritten by the file's tensors
+                model = kind.Create(section, preprocessing, new Rng(0), path, stored); // initial values are overwritten by the file's tensors
                 kind.CheckTokenizers(model, tokenizer, targetTokenizer, path);
                 preprocessing = kind.Preprocessing(model, preprocessing);
             }
@@ -185,82 +184,6 @@ public static class ModelFile
                 throw new RecurFormatException(path, "checksum", $"expected SHA-256 {expectedHash}, found {actualHash}: the file is damaged (truncated, corrupted or edited)");
             model.Training = false;
             return new ModelBundle { Model = model, Tokenizer = tokenizer, TargetTokenizer = targetTokenizer, Labels = labels, Preprocessing = preprocessing, Metadata = metadata };
-        }
-    }
-
-    /// <summary>
-    /// Every weight matrix a configuration implies is stored in the file, so the sizes of a set of distinct weight
-    /// matrices (each recurrent layer's hidden-to-hidden weights, the first layer's input weights, the embedding, the
-    /// heads, the MLP's layers) cannot add up to more than the stored element count. Checked before anything is
-    /// allocated, so a damaged or hostile configuration cannot make the loader allocate more than a small multiple
-    /// (gates, directions, biases) of what the file holds.
-    /// </summary>
-    private static void CheckSizes(string path, JsonElement m, long stored)
-    {
-        const long Cap = long.MaxValue / 4;
-        long need = 0;
-        void Dims(string what, params long[] dims)
-        {
-            long product = 1;
-            foreach (long d in dims)
-            {
-                if (d < 1) throw new RecurFormatException(path, $"model.{what}", $"expected positive sizes, found {d}");
-                product = product > Cap / d ? Cap : product * d; // saturating: the operands come from the file
-            }
-            need = Math.Min(need + product, Cap);
-            if (need > stored)
-                throw new RecurFormatException(path, $"model.{what}",
-                    $"configured sizes ({string.Join(" x ", dims)}) need more values (at least {need} in all so far) than the file's {stored} stored elements");
-        }
-        long Get(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.TryGetInt64(out long x) ? x : 1;
-        if (m.TryGetProperty("encoder", out var enc))
-        {
-            long h = Get(enc, "hidden_size");
-            Dims("encoder.layers x hidden_size^2", Get(enc, "layers"), h, h);
-            if (enc.TryGetProperty("vocabulary_size", out _))
-            {
-                Dims("encoder.vocabulary_size", Get(enc, "vocabulary_size"), Get(enc, "embedding_dim"));
-                Dims("encoder.embedding_dim", Get(enc, "embedding_dim"), h);
-            }
-            if (enc.TryGetProperty("input_features", out _)) Dims("encoder.input_features", Get(enc, "input_features"), h);
-            if (m.TryGetProperty("classes", out _)) Dims("classes", Get(m, "classes"), h);
-            if (m.TryGetProperty("tags", out _)) Dims("tags", Get(m, "tags"), h);
-        }
-        if (m.TryGetProperty("target_vocabulary", out _))
-        {
-            long h = Get(m, "decoder_hidden");
-            Dims("decoder_hidden", h, h);
-            Dims("target_vocabulary", Get(m, "target_vocabulary"), h);
-            Dims("decoder_embedding", Get(m, "target_vocabulary"), Get(m, "decoder_embedding"));
-            Dims("decoder_layers", Get(m, "decoder_layers"), h);
-        }
-        if (m.TryGetProperty("frame_size", out _))
-        {
-            long h = Get(m, "hidden_size");
-            Dims("hidden_size", h, h);
-            Dims("frame_size", Get(m, "frame_size"), h);
-            Dims("condition_size", Get(m, "condition_size"), h);
-            Dims("layers", Get(m, "layers"), h);
-        }
-        if (m.TryGetProperty("input_size", out _))
-        {
-            long h = Get(m, "hidden_size");
-            Dims("layers x hidden_size^2", Get(m, "layers"), h, h);
-            Dims("input_size", Get(m, "input_size"), h);
-        }
-        if (m.TryGetProperty("window", out _))
-        {
-            long h = Get(m, "hidden_size");
-            Dims("layers x hidden_size^2", Get(m, "layers"), h, h);
-            Dims("features", Get(m, "features"), h);
-            Dims("horizon", Get(m, "horizon"), h);
-        }
-        if (m.TryGetProperty("inputs", out _))
-        {
-            long prev = Get(m, "inputs");
-            if (m.TryGetProperty("hidden", out var hs) && hs.ValueKind == JsonValueKind.Array)
-                foreach (var x in hs.EnumerateArray()) { long w = x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out long v) ? v : 0; Dims("hidden", prev, w); prev = w; }
-            Dims("outputs", prev, Get(m, "outputs"));
         }
     }
 

@@ -145,4 +145,25 @@ public sealed class ModelFileCompatibilityTests
         a is null ? b is null : b is not null
             && (a.Standardizer is null ? b.Standardizer is null : b.Standardizer is not null && a.Standardizer.Mean.SequenceEqual(b.Standardizer.Mean) && a.Standardizer.Std.SequenceEqual(b.Standardizer.Std))
             && Equals(a.Audio, b.Audio) && Equals(a.Music, b.Music);
+
+    [Theory]
+    [InlineData("classify", "\"hidden_size\":4", "\"hidden_size\":3000000")]
+    [InlineData("lm", "\"hidden_size\":4", "\"hidden_size\":3000000")]
+    [InlineData("seq2seq", "\"decoder_hidden\":4", "\"decoder_hidden\":3000000")]
+    [InlineData("forecast", "\"hidden_size\":4", "\"hidden_size\":3000000")]
+    [InlineData("music", "\"frame_size\":37", "\"frame_size\":2000000000")]
+    [InlineData("mlp", "\"hidden\":[64,64]", "\"hidden\":[64,2000000000]")]
+    [InlineData("recurrent", "\"input_size\":3", "\"input_size\":2000000000")]
+    public void EveryKindChecksItsConfiguredSizesAgainstTheStoredElementsBeforeAllocating(string task, string from, string to)
+    {
+        using var d = new TempDir();
+        var st = SafeTensorsFile.Load(Fixture(task + ".recur"));
+        var meta = st.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Contains(from, meta["recur"]);
+        meta["recur"] = meta["recur"].Replace(from, to);
+        string path = Path.Combine(d.Path, "hostile.recur");
+        SafeTensorsFile.Save(path, st.Names.Select(n => new KeyValuePair<string, Tensor>(n, st.ReadTensor(n))), meta);
+        var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+        Assert.Contains("stored elements", e.Message);
+    }
 }
