@@ -166,4 +166,32 @@ public sealed class ModelFileCompatibilityTests
         var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
         Assert.Contains("stored elements", e.Message);
     }
+
+    [Fact]
+    public void TheTypedSectionsAreValidatedOnLoad()
+    {
+        using var d = new TempDir();
+        var mlp = ModelFile.Load(Fixture("mlp.recur"));
+        string path = Path.Combine(d.Path, "mlp.recur");
+        ModelFile.Save(path, mlp);
+        var st = SafeTensorsFile.Load(path);
+        string json = st.Metadata["recur"];
+        Assert.Contains("\"preprocessing\":{\"standardizer\":{\"mean\":", json);
+        Assert.DoesNotContain("feature_mean", json);
+
+        void Expect(string from, string to, string message)
+        {
+            Assert.Contains(from, json);
+            var meta = st.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
+            meta["recur"] = json.Replace(from, to);
+            string bad = Path.Combine(d.Path, "bad.recur");
+            SafeTensorsFile.Save(bad, st.Names.Select(n => new KeyValuePair<string, Tensor>(n, st.ReadTensor(n))), meta);
+            var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(bad));
+            Assert.Contains(message, e.Message);
+        }
+        Expect("\"std\":[", "\"std\":[-1,", "positive standard deviations");
+        Expect("\"outputs\":2", "\"outputs\":\"two\"", "expected a valid model configuration");
+        Expect("\"inputs\":3,", "", "expected a valid model configuration"); // a required field of the record
+        Expect("\"kind\":\"mlp\"", "\"kind\":\"perceptron\"", "expected one of classifier, tagger, language_model");
+    }
 }
