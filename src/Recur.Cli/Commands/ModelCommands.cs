@@ -24,6 +24,7 @@ internal static class ModelCommands
             foreach (var (name, p) in ps) Console.WriteLine($"  {name,-34} {Recur.Tensors.Tensor.ShapeString(p.Value.Shape)}");
             if (b.Tokenizer is { } t) Console.WriteLine($"tokenizer: {t.Kind}, {t.Vocabulary.Count} tokens: {string.Join(" ", t.Vocabulary.Tokens.Take(20).Select(Show))}{(t.Vocabulary.Count > 20 ? " ..." : "")}");
             if (b.TargetTokenizer is { } tt) Console.WriteLine($"target tokenizer: {tt.Kind}, {tt.Vocabulary.Count} tokens: {string.Join(" ", tt.Vocabulary.Tokens.Take(20).Select(Show))}{(tt.Vocabulary.Count > 20 ? " ..." : "")}");
+            if (b.Preprocessing is { } pre) Console.WriteLine($"preprocessing: {Preprocessing(pre)}");
             if (b.Labels is { } l) Console.WriteLine($"labels ({l.Count}): {string.Join(", ", l.Take(30))}{(l.Count > 30 ? ", ..." : "")}");
             if (b.Metadata.Count > 0)
             {
@@ -38,22 +39,14 @@ internal static class ModelCommands
 
     private static string Show(string token) => token switch { "\n" => "\\n", "\t" => "\\t", " " => "␣", _ => token };
 
-    private static string Encoder(EncoderConfig e) =>
-        $"{(e.VocabularySize is { } v ? $"embedding {v}x{e.EmbeddingDim} -> " : $"{e.InputFeatures} features -> ")}{e.Layers}-layer {(e.Bidirectional ? "bidirectional " : "")}{e.Cell} {e.HiddenSize}" +
-        (e.Dropout > 0 ? $", dropout {e.Dropout}" : "") + (e.RecurrentDropout > 0 ? $", recurrent dropout {e.RecurrentDropout}" : "");
-
-    private static string Describe(Module m) => m switch
+    private static string Preprocessing(ModelPreprocessing p) => string.Join("; ", new[]
     {
-        SequenceClassifier c => $"sequence classifier: {Encoder(c.Config.Encoder)} -> {c.Config.Pooling} pooling -> linear {c.Config.Classes} classes",
-        SequenceTagger t => $"sequence tagger: {Encoder(t.Config.Encoder)} -> linear {t.Config.Tags} tags per step",
-        LanguageModel lm => $"language model: {Encoder(lm.Config.Encoder)} -> linear over {lm.VocabularySize} tokens",
-        Seq2Seq s => $"seq2seq with Luong attention: encoder {Encoder(s.Config.Encoder)}; decoder {s.Config.DecoderLayers}-layer {s.Config.DecoderCell} {s.Config.DecoderHidden} over {s.Config.TargetVocabulary} tokens",
-        Forecaster f => $"forecaster: window {f.Config.Window} x {f.Config.Features} features -> {f.Config.Layers}-layer {f.Config.Cell} {f.Config.HiddenSize} -> next {f.Config.Horizon}{(f.Config.Difference ? " (differenced)" : "")}",
-        ConditionalGenerator g => $"conditional generator: condition {g.Config.ConditionSize} -> h0; {g.Config.Layers}-layer {g.Config.Cell} {g.Config.HiddenSize} -> {g.Config.FrameSize} sigmoid units per step",
-        Mlp p => $"feed-forward MLP: {p.Config.Inputs} -> {string.Join(" -> ", p.Config.Hidden)} -> {p.Config.Outputs}{(p.Config.Regression ? " (regression)" : " classes")}",
-        Recurrent r => $"recurrent stack: {r.NumLayers}-layer {(r.Bidirectional ? "bidirectional " : "")}{r.Mode} {r.InputSize} -> {r.HiddenSize}{(r.BatchFirst ? ", batch-first" : "")}",
-        _ => m.GetType().Name,
-    };
+        p.Standardizer is { } s ? $"standardised, {s.Columns} features" : null,
+        p.Audio is { } a ? $"audio at {a.SampleRate} Hz, {a.Features.Coefficients} MFCC from {a.Features.MelBands} mel bands" : null,
+        p.Music is { } m ? $"piano roll from MIDI pitch {m.LowestPitch}" : null,
+    }.Where(x => x is not null));
+
+    private static string Describe(Module m) => ModelKinds.All.FirstOrDefault(k => k.ModelType.IsInstanceOfType(m))?.Describe(m) ?? m.GetType().Name;
 
     public static Command Export()
     {

@@ -25,10 +25,13 @@ internal static class AudioTask
     private static AudioClip CheckLength(AudioClip c, Settings s) =>
         c.Steps > s.Int("max-length", 1) ? throw new RecurFormatException(c.File, "length", $"expected at most {s.Int("max-length", 1)} frames (--max-length), found {c.Steps}") : c;
 
-    private static SequenceBatch Batch(IReadOnlyList<AudioClip> clips, float[] mean, float[] std, int[]? targets)
+    private static SequenceBatch Batch(IReadOnlyList<AudioClip> clips, Standardizer standardizer, int[]? targets)
     {
-        var (x, lengths, steps) = AudioClips.Pad(clips, mean.Length, mean, std);
-        return new SequenceBatch { Features = x, Lengths = lengths, Steps = steps, Targets = targets };
+        int w = standardizer.Columns, steps = clips.Max(c => c.Steps);
+        var x = new Tensor(clips.Count, steps, w);
+        for (int i = 0; i < clips.Count; i++)
+            for (int t = 0; t < clips[i].Steps; t++) standardizer.Apply(clips[i].Frames.AsSpan(t * w, w), x.Span.Slice((i * steps + t) * w, w));
+        return new SequenceBatch { Features = x, Lengths = clips.Select(c => c.Steps).ToArray(), Steps = steps, Targets = targets };
     }
 
     private static TaskOutcome? Train(RunContext ctx)
@@ -42,14 +45,7 @@ internal static class AudioTask
         if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(loader, vp, s, labelsCsv); }
         else { var (ti, vi) = Common.StratifiedSplit(all.Select(c => c.Label).ToList(), s, s.Str("data")); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
         int w = features!.Width;
-        var mean = new float[w];
-        var std = new float[w];
-        double[] sum = new double[w], sq = new double[w];
-        long count = 0;
-        foreach (var c in train)
-            for (int t = 0; t < c.Steps; t++, count++)
-                for (int k = 0; k < w; k++) { double v = c.Frames[t * w + k]; sum[k] += v; sq[k] += v * v; }
-        for (int k = 0; k < w; k++) { mean[k] = (float)(sum[k] / count); std[k] = (float)Math.Sqrt(Math.Max(1e-12, sq[k] / count - mean[k] * (double)mean[k])); }
+        var standardizer = Standardizer.FitFrames(train, c => c.Frames, c => c.Steps, w);
         var map = LabelMap.FromData(train.Select(c => c.Label));
         var labels = map.Labels;
         var trainY = ClipLabels(map, train);
@@ -65,22 +61,19 @@ internal static class AudioTask
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var lengths = train.Select(c => c.Steps).ToArray();
-        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), mean, std, trainY.Take(batch).ToArray()));
+        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), standardizer, trainY.Take(batch).ToArray()));
         ctx.ProbeAtStart(model.Encoder.Rnn, probe);
-        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), mean, std, b.Select(i => trainY[i]).ToArray())),
+        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), standardizer, b.Select(i => trainY[i]).ToArray())),
             (train.Count + batch - 1) / batch,
-            valid.Count > 0 ? () => { var m = Score(model, valid, validY, labels, mean, std).Metrics; return new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] }); } : null,
+            valid.Count > 0 ? () => { var m = Score(model, valid, validY, labels, standardizer).Metrics; return new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] }); } : null,
             shuffle);
         if (ctx.Cancelled) return null;
         var bundle = new ModelBundle
         {
             Model = model, Labels = labels,
-            Metadata = new Dictionary<string, string>
-            {
-                ["sample_rate"] = features.SampleRate.ToString(Common.Inv), ["feature_mean"] = Common.JoinFloats(mean), ["feature_std"] = Common.JoinFloats(std),
-            },
+            Preprocessing = new ModelPreprocessing { Standardizer = standardizer, Audio = new AudioFrontEnd { SampleRate = features.SampleRate, Features = features.Options } },
         };
-        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, validY, labels, mean, std);
+        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, validY, labels, standardizer);
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
@@ -91,9 +84,9 @@ internal static class AudioTask
     /// <summary>The class of every clip's label; a label the model does not know is an error naming the clip's file.</summary>
     private static int[] ClipLabels(LabelMap map, List<AudioClip> clips) => clips.Select(c => map.IndexOf(c.Label, c.File, "label")).ToArray();
 
-    private static TaskOutcome Score(SequenceClassifier model, List<AudioClip> clips, int[] y, IReadOnlyList<string> labels, float[] mean, float[] std)
+    private static TaskOutcome Score(SequenceClassifier model, List<AudioClip> clips, int[] y, IReadOnlyList<string> labels, Standardizer standardizer)
     {
-        var e = ClassifierEvaluation.Evaluate(model, Enumerable.Range(0, clips.Count).Chunk(128).Select(idx => Batch(idx.Select(i => clips[i]).ToList(), mean, std, idx.Select(i => y[i]).ToArray())));
+        var e = ClassifierEvaluation.Evaluate(model, Enumerable.Range(0, clips.Count).Chunk(128).Select(idx => Batch(idx.Select(i => clips[i]).ToList(), standardizer, idx.Select(i => y[i]).ToArray())));
         return new TaskOutcome
         {
             Bundle = new ModelBundle { Model = model },
@@ -103,31 +96,27 @@ internal static class AudioTask
         };
     }
 
-    private static (AudioFeatures Features, float[] Mean, float[] Std) Stored(ModelBundle b, Settings s) =>
-        (new AudioFeatures(int.Parse(b.Metadata["sample_rate"], Common.Inv), Options(s)),
-         Common.ParseFloats(b.Metadata["feature_mean"], "feature_mean"), Common.ParseFloats(b.Metadata["feature_std"], "feature_std"));
+    private static (AudioFeatures Features, Standardizer Standardizer) Stored(ModelBundle b) =>
+        (b.Preprocessing?.Audio?.CreateFeatures() ?? throw new RecurFormatException("model", "preprocessing.audio", "expected the audio front end of an audio classifier, found none"),
+         b.Preprocessing.Standardizer ?? throw new RecurFormatException("model", "preprocessing.standardizer", "expected the MFCC standardisation statistics, found none"));
 
     private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
     {
-        var (features, mean, std) = Stored(bundle, s);
+        var (features, standardizer) = Stored(bundle);
         var clips = LoadAll(new AudioClips(features, s.Limits), path, s, LabelCsv(s));
         var labels = bundle.Labels!;
         var y = ClipLabels(new LabelMap(labels), clips);
-        return Score((SequenceClassifier)bundle.Model, clips, y, labels, mean, std);
+        return Score((SequenceClassifier)bundle.Model, clips, y, labels, standardizer);
     }
 
-    /// <summary>Each input line is the path of a WAV file.</summary>
+    /// <summary>Each input line is the path of a WAV file; the library's <see cref="ModelBundle.ClassifyAudio(string, ReadLimits?)"/> does the rest.</summary>
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
-        var (features, mean, std) = Stored(bundle, s);
-        var model = (SequenceClassifier)bundle.Model;
-        var labels = bundle.Labels!;
-        var loader = new AudioClips(features, s.Limits);
+        Stored(bundle);
         foreach (var (text, _) in Common.InputLines(input))
         {
             string file = text.Trim();
-            var clip = CheckLength(loader.LoadFile(file), s);
-            Common.PrintClassification(output, json, labels, model.Predict(Batch([clip], mean, std, null)).Span, "file", file);
+            Common.PrintClassification(output, json, bundle.Labels!, bundle.ClassifyAudio(file, s.Limits).Probabilities, "file", file);
         }
     }
 }

@@ -99,13 +99,10 @@ internal static class ClassifyTask
 
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
-        var model = (SequenceClassifier)bundle.Model;
-        var tok = bundle.Tokenizer!;
-        var labels = bundle.Labels!;
         foreach (var (text, line) in Common.InputLines(input))
         {
-            var ids = Common.Encode(tok, text, s, "input", line);
-            Common.PrintClassification(output, json, labels, model.Predict(SequenceBatch.FromTokens([ids], [0])).Span, "text", text);
+            Common.Encode(bundle.Tokenizer!, text, s, "input", line); // the empty and --max-length checks
+            Common.PrintClassification(output, json, bundle.Labels!, bundle.Classify(text).Probabilities, "text", text);
         }
     }
 }

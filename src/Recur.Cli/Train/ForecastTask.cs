@@ -42,7 +42,7 @@ internal static class ForecastTask
             HiddenSize = s.Int("hidden", 1), Layers = s.Int("layers", 1), Dropout = s.Float("dropout", 0f, 0.99f), Difference = s.Bool("difference"),
         };
         var series = Forecaster.Transform(columns, config.Difference);
-        var model = new Forecaster(config, Normalizer.Fit(series, validStart), Common.ModelRng(s));
+        var model = new Forecaster(config, Standardizer.FitColumns(series, validStart), Common.ModelRng(s));
         var origins = model.TrainingOrigins(validStart);
         var validOrigins = Enumerable.Range(0, n).Where(o => o >= validStart - 1 && o + config.Horizon < testStart && o - config.Window + 1 >= model.FirstUsable).ToArray();
         if (origins.Length == 0)
@@ -92,9 +92,8 @@ internal static class ForecastTask
     /// <summary>predict for a forecaster: the input is a CSV series (with header); the output the next k values.</summary>
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
-        var model = (Forecaster)bundle.Model;
         var (columns, _) = FillGaps(Readers.ParseTimeSeriesCsv(input.ReadToEnd(), "input", Columns(s)), "input");
-        var next = model.ForecastNext(columns);
+        var next = bundle.Forecast(columns);
         output.WriteLine(json ? Common.JsonLine(w => { w.WriteStartArray("forecast"); foreach (var v in next) w.WriteNumberValue(v); w.WriteEndArray(); })
             : string.Join(Environment.NewLine, next.Select(v => Common.F(v))));
     }

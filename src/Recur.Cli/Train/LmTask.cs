@@ -78,32 +78,23 @@ internal static class LmTask
     /// <summary>predict for a language model: the most likely next token after each input line.</summary>
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
-        var model = (LanguageModel)bundle.Model;
         var tok = bundle.Tokenizer!;
         foreach (var (text, line) in Common.InputLines(input))
         {
-            var ids = Common.Encode(tok, text, s, "input", line);
-            var (logits, _) = model.Next(ids, null);
-            var probs = Recur.Nn.Activations.Softmax(Tensor.FromArray(logits, 1, logits.Length)).Output.ToArray();
-            var top = Enumerable.Range(0, probs.Length).OrderByDescending(i => probs[i]).Take(5).ToList();
-            if (!json) { output.WriteLine(string.Join('\t', top.Select(i => $"{tok.Decode([i])}:{Common.F(probs[i])}"))); continue; }
+            Common.Encode(tok, text, s, "input", line); // the empty and --max-length checks
+            var top = bundle.NextTokens(text, 5);
+            if (!json) { output.WriteLine(string.Join('\t', top.Select(t => $"{t.Token}:{Common.F(t.Probability)}"))); continue; }
             output.WriteLine(Common.JsonLine(w =>
             {
                 w.WriteString("text", text);
                 w.WriteStartArray("next");
-                foreach (int i in top) { w.WriteStartObject(); w.WriteString("token", tok.Decode([i])); w.WriteNumber("probability", Math.Round(probs[i], 6)); w.WriteEndObject(); }
+                foreach (var t in top) { w.WriteStartObject(); w.WriteString("token", t.Token); w.WriteNumber("probability", Math.Round(t.Probability, 6)); w.WriteEndObject(); }
                 w.WriteEndArray();
             }));
         }
     }
 
-    /// <summary>recur generate for a language model.</summary>
-    public static string Generate(ModelBundle bundle, string prompt, int length, float temperature, int topK, float topP, ulong seed)
-    {
-        var model = (LanguageModel)bundle.Model;
-        var tok = bundle.Tokenizer!;
-        var ids = tok.Encode(prompt);
-        if (ids.Length == 0) ids = [tok.Vocabulary.UnkId];
-        return prompt + tok.Decode(model.Generate(ids, length, temperature, topK, topP, new Rng(seed)));
-    }
+    /// <summary>recur generate for a language model (<see cref="ModelBundle.GenerateText"/>).</summary>
+    public static string Generate(ModelBundle bundle, string prompt, int length, float temperature, int topK, float topP, ulong seed) =>
+        bundle.GenerateText(prompt, length, temperature, topK, topP, seed);
 }

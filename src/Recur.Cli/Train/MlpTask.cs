@@ -43,12 +43,11 @@ internal static class MlpTask
             t.Rows.Select(r => t.Cell(r, label, "label")).ToArray(), t.Rows.Select(r => r.Line).ToArray());
     }
 
-    private static DenseBatch Batch(float[][] x, float[] mean, float[] std, int[] idx, int[]? classes, float[]? values)
+    private static DenseBatch Batch(float[][] x, Standardizer standardizer, int[] idx, int[]? classes, float[]? values)
     {
-        int f = mean.Length;
+        int f = standardizer.Columns;
         var inputs = new Tensor(idx.Length, f);
-        for (int k = 0; k < idx.Length; k++)
-            for (int c = 0; c < f; c++) inputs.Span[k * f + c] = (x[idx[k]][c] - mean[c]) / std[c];
+        for (int k = 0; k < idx.Length; k++) standardizer.Apply(x[idx[k]], inputs.Span.Slice(k * f, f));
         return new DenseBatch
         {
             Inputs = inputs,
@@ -78,15 +77,7 @@ internal static class MlpTask
             valid = Pick(vi);
         }
         int f = train.X[0].Length;
-        var mean = new float[f];
-        var std = new float[f];
-        for (int c = 0; c < f; c++)
-        {
-            double m = train.X.Average(r => r[c]);
-            double v = train.X.Average(r => (r[c] - m) * (r[c] - m));
-            mean[c] = (float)m;
-            std[c] = (float)Math.Max(Math.Sqrt(v), 1e-6);
-        }
+        var standardizer = Standardizer.FitRows(train.X, f);
         var labels = regression ? null : train.Labels.Distinct().Order(StringComparer.Ordinal).ToList();
         int[]? trainC = labels is null ? null : Common.LabelIds(labels, train.Labels.Select((l, i) => (l, train.Lines[i])).ToList(), dataPath);
         int[]? validC = labels is null ? null : Common.LabelIds(labels, valid.Labels.Select((l, i) => (l, valid.Lines[i])).ToList(), validSource);
@@ -99,11 +90,11 @@ internal static class MlpTask
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var all0 = new int[train.X.Length];
-        ctx.Fit(model, _ => Batching.Batches(all0, batch, shuffle, bucket: false).Select(b => Batch(train.X, mean, std, b, trainC, trainV)),
+        ctx.Fit(model, _ => Batching.Batches(all0, batch, shuffle, bucket: false).Select(b => Batch(train.X, standardizer, b, trainC, trainV)),
             (train.X.Length + batch - 1) / batch,
             valid.X.Length > 0 ? () =>
             {
-                var m = Score(model, valid, mean, std, labels, validC, validV).Metrics;
+                var m = Score(model, valid, standardizer, labels, validC, validV).Metrics;
                 return regression ? new Evaluation("rmse", m["rmse"], false, new Dictionary<string, double> { ["mae"] = m["mae"] })
                     : new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] });
             } : null, shuffle);
@@ -111,16 +102,16 @@ internal static class MlpTask
         var bundle = new ModelBundle
         {
             Model = model, Labels = labels,
-            Metadata = new Dictionary<string, string> { ["feature_mean"] = Common.JoinFloats(mean), ["feature_std"] = Common.JoinFloats(std) },
+            Preprocessing = new ModelPreprocessing { Standardizer = standardizer },
         };
-        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, mean, std, labels, validC, validV);
+        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, standardizer, labels, validC, validV);
         return new TaskOutcome { Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples };
     }
 
-    private static TaskOutcome Score(Mlp model, Rows data, float[] mean, float[] std, IReadOnlyList<string>? labels, int[]? classes, float[]? values)
+    private static TaskOutcome Score(Mlp model, Rows data, Standardizer standardizer, IReadOnlyList<string>? labels, int[]? classes, float[]? values)
     {
         var idx = Enumerable.Range(0, data.X.Length).ToArray();
-        var b = Batch(data.X, mean, std, idx, classes, values);
+        var b = Batch(data.X, standardizer, idx, classes, values);
         if (labels is not null)
         {
             var e = ClassifierEvaluation.Evaluate(model, [b]);
@@ -147,25 +138,25 @@ internal static class MlpTask
         };
     }
 
-    private static (float[] Mean, float[] Std) Stats(ModelBundle bundle) =>
-        (Common.ParseFloats(bundle.Metadata["feature_mean"], "feature_mean"), Common.ParseFloats(bundle.Metadata["feature_std"], "feature_std"));
+    private static Standardizer Stats(ModelBundle bundle, string path) =>
+        bundle.Preprocessing?.Standardizer ?? throw new RecurFormatException(path, "preprocessing.standardizer", "expected the MLP's standardisation statistics, found none");
 
     private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
     {
         var model = (Mlp)bundle.Model;
-        var (mean, std) = Stats(bundle);
+        var standardizer = Stats(bundle, "model");
         var data = Read(path, s, model.Config.Inputs);
         var labels = bundle.Labels;
-        return Score(model, data, mean, std, labels,
+        return Score(model, data, standardizer, labels,
             labels is null ? null : Common.LabelIds(labels, data.Labels.Select((l, i) => (l, data.Lines[i])).ToList(), path),
             labels is null ? Values(data, path) : null);
     }
 
-    /// <summary>Each input line: the feature values, comma- or TAB-separated.</summary>
+    /// <summary>Each input line: the feature values, comma- or TAB-separated; the library's <see cref="ModelBundle.Classify(ReadOnlySpan{float})"/> / <see cref="ModelBundle.Regress"/> does the rest.</summary>
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
         var model = (Mlp)bundle.Model;
-        var (mean, std) = Stats(bundle);
+        Stats(bundle, "model");
         foreach (var (text, line) in Common.InputLines(input))
         {
             var cells = text.Split(text.Contains('\t') ? '\t' : ',');
@@ -173,13 +164,13 @@ internal static class MlpTask
                 throw new RecurFormatException("input", $"line {line}", $"expected {model.Config.Inputs} feature values, found {cells.Length}");
             var x = cells.Select((c, i) => float.TryParse(c.Trim(), System.Globalization.NumberStyles.Float, Common.Inv, out float v) && float.IsFinite(v) ? v
                 : throw new RecurFormatException("input", $"line {line} field {i}", $"expected a finite number, found '{c}'")).ToArray();
-            var y = model.Forward(Batch([x], mean, std, [0], null, null).Inputs).ToArray();
-            if (bundle.Labels is not { } labels)
+            if (bundle.Labels is null)
             {
-                output.WriteLine(json ? Common.JsonLine(w => w.WriteNumber("value", y[0])) : Common.F(y[0]));
+                float y = bundle.Regress(x);
+                output.WriteLine(json ? Common.JsonLine(w => w.WriteNumber("value", y)) : Common.F(y));
                 continue;
             }
-            Common.PrintClassification(output, json, labels, Activations.Softmax(Tensor.FromArray(y, 1, y.Length)).Output.Span);
+            Common.PrintClassification(output, json, bundle.Labels, bundle.Classify(x).Probabilities);
         }
     }
 }

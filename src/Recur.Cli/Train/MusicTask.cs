@@ -34,7 +34,8 @@ internal static class MusicTask
     }
 
     private static (int Lowest, int Range) Range(ModelBundle b) =>
-        (int.Parse(b.Metadata["lowest_pitch"], CultureInfo.InvariantCulture), ((ConditionalGenerator)b.Model).Config.FrameSize);
+        (b.Preprocessing?.Music?.LowestPitch ?? throw new RecurFormatException("model", "preprocessing.music", "expected the piano-roll range of a music model, found none"),
+         ((ConditionalGenerator)b.Model).Config.FrameSize);
 
     private static TaskOutcome? Train(RunContext ctx)
     {
@@ -67,7 +68,7 @@ internal static class MusicTask
         ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), lowest, range)),
             (train.Count + batch - 1) / batch, validBatch is null ? null : () => new Evaluation("nll_per_step", model.NllPerStep(validBatch), false), shuffle);
         if (ctx.Cancelled) return null;
-        var bundle = new ModelBundle { Model = model, Metadata = new Dictionary<string, string> { ["lowest_pitch"] = lowest.ToString(CultureInfo.InvariantCulture) } };
+        var bundle = new ModelBundle { Model = model, Preprocessing = new ModelPreprocessing { Music = new PianoRollRange { LowestPitch = lowest } } };
         var eval = validBatch ?? Batch(train, lowest, range);
         var m = new Dictionary<string, double> { ["nll_per_step"] = model.NllPerStep(eval), ["train_nll_per_step"] = model.NllPerStep(Batch(train, lowest, range)) };
         var sample = PianoRoll.Decode(model.Generate([1f], 16, 0f, new Rng(s.Seed + 3), PianoRoll.Encode(new Piece(train[0].Steps[..Math.Min(4, train[0].Steps.Length)]), lowest, range)), lowest, range);
@@ -94,13 +95,7 @@ internal static class MusicTask
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json) =>
         throw new ArgumentException("predict does not apply to music models: use `recur generate --model M --length N [--seed-json F] [--midi OUT.mid]`");
 
-    /// <summary>recur generate for music: continues the seed piece (or starts from silence) and returns the piece.</summary>
-    public static Piece Generate(ModelBundle bundle, Piece? seed, int length, float temperature, ulong rngSeed)
-    {
-        var (lowest, range) = Range(bundle);
-        var model = (ConditionalGenerator)bundle.Model;
-        float[] seedFrames = seed is null ? [] : PianoRoll.Encode(seed, lowest, range);
-        var frames = model.Generate([1f], length, temperature, new Rng(rngSeed), seedFrames);
-        return PianoRoll.Decode(frames, lowest, range);
-    }
+    /// <summary>recur generate for music: continues the seed piece (or starts from silence) and returns the piece (<see cref="ModelBundle.GeneratePiece"/>).</summary>
+    public static Piece Generate(ModelBundle bundle, Piece? seed, int length, float temperature, ulong rngSeed) =>
+        bundle.GeneratePiece(seed, length, temperature, rngSeed);
 }

@@ -341,7 +341,7 @@ internal sealed class RunContext : IDisposable
         var bundle = new ModelBundle
         {
             Model = outcome.Bundle.Model, Tokenizer = outcome.Bundle.Tokenizer, TargetTokenizer = outcome.Bundle.TargetTokenizer,
-            Labels = outcome.Bundle.Labels, Metadata = meta,
+            Labels = outcome.Bundle.Labels, Preprocessing = outcome.Bundle.Preprocessing, Metadata = meta,
         };
         ModelFile.Save(ModelPath, bundle);
         AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics))));

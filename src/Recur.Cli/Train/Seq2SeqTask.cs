@@ -99,13 +99,11 @@ internal static class Seq2SeqTask
     /// <summary>recur translate: one source sentence per line.</summary>
     public static void Translate(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json, int beam)
     {
-        var model = (Seq2Seq)bundle.Model;
         int max = s.Int("max-target-length", 1);
         foreach (var (text, line) in Common.InputLines(input))
         {
-            var ids = Common.Encode(bundle.Tokenizer!, text, s, "input", line);
-            var outIds = beam > 1 ? model.Beam(ids, max, beam) : model.Greedy(ids, max);
-            string translation = string.Join(' ', Words(bundle.TargetTokenizer!, outIds));
+            Common.Encode(bundle.Tokenizer!, text, s, "input", line); // the empty and --max-length checks
+            string translation = bundle.Translate(text, beam, max);
             output.WriteLine(json ? Common.JsonLine(w => { w.WriteString("source", text); w.WriteString("translation", translation); }) : translation);
         }
     }

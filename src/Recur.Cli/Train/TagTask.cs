@@ -96,24 +96,20 @@ internal static class TagTask
 
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
     {
-        var model = (SequenceTagger)bundle.Model;
-        var tok = bundle.Tokenizer!;
-        var tags = bundle.Labels!;
         int max = s.Int("max-length", 1);
         foreach (var (text, line) in Common.InputLines(input))
         {
             var tokens = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (tokens.Length > max) throw new RecurFormatException("input", $"line {line}", $"expected at most {max} tokens (--max-length), found {tokens.Length}");
-            var ids = tokens.Select(tok.Vocabulary.Id).ToArray();
-            var p = model.PredictTags(SequenceBatch.FromTokens([ids], [0]))[0];
-            if (!json) { output.WriteLine(string.Join(' ', tokens.Select((t, i) => $"{t}/{tags[p[i]]}"))); continue; }
+            var p = bundle.Tag(tokens);
+            if (!json) { output.WriteLine(string.Join(' ', tokens.Select((t, i) => $"{t}/{p[i]}"))); continue; }
             output.WriteLine(Common.JsonLine(w =>
             {
                 w.WriteStartArray("tokens");
                 foreach (var t in tokens) w.WriteStringValue(t);
                 w.WriteEndArray();
                 w.WriteStartArray("tags");
-                foreach (int t in p) w.WriteStringValue(tags[t]);
+                foreach (var t in p) w.WriteStringValue(t);
                 w.WriteEndArray();
             }));
         }

@@ -1,3 +1,4 @@
+using Recur.Data;
 using Recur.Nn;
 using Recur.Scoring;
 using Recur.Tensors;
@@ -48,40 +49,6 @@ public sealed class ForecastBatch
     public required Tensor Targets { get; init; }
 }
 
-/// <summary>Per-column mean and standard deviation, from the training part only.</summary>
-public sealed record Normalizer(float[] Mean, float[] Std)
-{
-    /// <summary>Statistics of rows [0, end) of each column (NaN skipped); a constant column gets std 1.</summary>
-    public static Normalizer Fit(float[][] columns, int end)
-    {
-        var mean = new float[columns.Length];
-        var std = new float[columns.Length];
-        for (int c = 0; c < columns.Length; c++)
-        {
-            double s = 0, s2 = 0;
-            int n = 0;
-            for (int i = 0; i < end; i++)
-            {
-                if (float.IsNaN(columns[c][i])) continue;
-                s += columns[c][i];
-                s2 += (double)columns[c][i] * columns[c][i];
-                n++;
-            }
-            if (n == 0) throw new ArgumentException($"column {c} has no values in the training part");
-            double m = s / n, v = Math.Max(0, s2 / n - m * m);
-            mean[c] = (float)m;
-            std[c] = v > 1e-12 ? (float)Math.Sqrt(v) : 1f;
-        }
-        return new Normalizer(mean, std);
-    }
-
-    /// <summary>(x - mean) / std.</summary>
-    public float Apply(int column, float x) => (x - Mean[column]) / Std[column];
-
-    /// <summary>x * std + mean.</summary>
-    public float Invert(int column, float z) => z * Std[column] + Mean[column];
-}
-
 /// <summary>Forecasts of a test part with the model and the two naive baselines, in original units.</summary>
 /// <param name="Origins">Forecast origins (index of the last observed step).</param>
 /// <param name="Model">Model forecasts, (origins, k).</param>
@@ -112,17 +79,17 @@ public sealed record ForecastReport(int[] Origins, float[] Model, float[] Naive,
 /// </summary>
 public sealed class Forecaster : Module, ITrainable<ForecastBatch>
 {
-    /// <summary>Creates the model; <paramref name="normalizer"/> comes from the training part.</summary>
-    public Forecaster(ForecasterConfig config, Normalizer normalizer, Rng rng)
+    /// <summary>Creates the model; <paramref name="standardizer"/> is fitted on the training part (<see cref="Standardizer.FitColumns"/>).</summary>
+    public Forecaster(ForecasterConfig config, Standardizer standardizer, Rng rng)
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
-        if (normalizer.Mean.Length != config.Features)
-            throw new ArgumentException($"normalizer has {normalizer.Mean.Length} columns, the config {config.Features}", nameof(normalizer));
-        if (normalizer.Std.Length != config.Features)
-            throw new ArgumentException($"normalizer has {normalizer.Std.Length} standard deviations, the config {config.Features} columns", nameof(normalizer));
+        if (standardizer.Mean.Length != config.Features)
+            throw new ArgumentException($"standardizer has {standardizer.Mean.Length} columns, the config {config.Features}", nameof(standardizer));
+        if (standardizer.Std.Length != config.Features)
+            throw new ArgumentException($"standardizer has {standardizer.Std.Length} standard deviations, the config {config.Features} columns", nameof(standardizer));
         Config = config;
-        Normalizer = normalizer;
+        Standardizer = standardizer;
         Rnn = AddModule("rnn", new Recurrent(config.Cell, config.Features, config.HiddenSize, config.Layers, batchFirst: true,
             dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split()));
         Head = AddModule("head", new Linear(config.HiddenSize, config.Horizon, rng: rng.Split()));
@@ -131,7 +98,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
     /// <summary>The configuration.</summary>
     public ForecasterConfig Config { get; }
     /// <summary>Normalisation statistics (training part).</summary>
-    public Normalizer Normalizer { get; }
+    public Standardizer Standardizer { get; }
     /// <summary>The recurrent stack.</summary>
     public Recurrent Rnn { get; }
     /// <summary>The output layer (H to k).</summary>
@@ -200,8 +167,8 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
                 throw new ArgumentOutOfRangeException(nameof(origins), o, $"origin {o} needs steps [{o - w + 1}, {o + k}] inside [{FirstUsable}, {n})");
             for (int s = 0; s < w; s++)
                 for (int c = 0; c < f; c++)
-                    xs[(b * w + s) * f + c] = Normalizer.Apply(c, columns[c][o - w + 1 + s]);
-            for (int h = 0; h < k; h++) ys[b * k + h] = Normalizer.Apply(Config.Target, columns[Config.Target][o + 1 + h]);
+                    xs[(b * w + s) * f + c] = Standardizer.Apply(c, columns[c][o - w + 1 + s]);
+            for (int h = 0; h < k; h++) ys[b * k + h] = Standardizer.Apply(Config.Target, columns[Config.Target][o + 1 + h]);
         }
         return new ForecastBatch { Inputs = x, Targets = y };
     }
@@ -273,7 +240,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
             for (int h = 1; h <= k; h++)
             {
                 int j = i * k + h - 1;
-                float value = Normalizer.Invert(t, pred[j]);
+                float value = Standardizer.Invert(t, pred[j]);
                 // With differencing the model predicts steps; add them up from the last observed level.
                 model[j] = Config.Difference ? (level += value) : value;
                 naive[j] = y[o];
@@ -308,7 +275,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
             {
                 float v = series[c][n - w + s];
                 if (!float.IsFinite(v)) throw new ArgumentException($"value {n - w + s} of column {c} in the last window is not finite ({v})", nameof(columns));
-                x.Span[s * f + c] = Normalizer.Apply(c, v);
+                x.Span[s * f + c] = Standardizer.Apply(c, v);
             }
         float[] pred;
         using (EvaluationMode()) pred = PredictNormalized(x).ToArray();
@@ -316,7 +283,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
         float level = columns[Config.Target][n - 1];
         for (int h = 0; h < k; h++)
         {
-            float value = Normalizer.Invert(Config.Target, pred[h]);
+            float value = Standardizer.Invert(Config.Target, pred[h]);
             result[h] = Config.Difference ? (level += value) : value;
         }
         return result;

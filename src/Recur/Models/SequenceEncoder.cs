@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Recur.Nn;
 using Recur.Tensors;
 
@@ -55,6 +56,7 @@ public sealed record EncoderConfig
     public float RecurrentDropout { get; init; }
 
     /// <summary>Input width of the recurrent stack.</summary>
+    [JsonIgnore] // derived, not stored in model files
     public int RecurrentInput => VocabularySize is not null ? EmbeddingDim : InputFeatures ?? throw new InvalidOperationException("set VocabularySize or InputFeatures");
 
     /// <summary>Checks the configuration, naming the field.</summary>

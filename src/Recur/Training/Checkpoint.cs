@@ -35,8 +35,8 @@ internal sealed class LoopState
 /// Training checkpoints: one safetensors file holding the model parameters (<c>model.NAME</c>), the optimizer
 /// buffers (<c>optim.BUFFER.INDEX</c>), the best parameters so far (<c>best.INDEX</c>), the model's carried state
 /// (<c>state.NAME</c>), and in its metadata (<c>format = recur-checkpoint</c>, <c>version</c>, <c>trainer</c>) the
-/// loop position, sums, history, schedule and random-stream states as JSON. Doubles are stored as round-trip
-/// strings, so a resumed run is bit-for-bit the run that was interrupted. Written atomically.
+/// loop position, sums, history, schedule and random-stream states as JSON (<see cref="CheckpointState"/>, with
+/// source-generated serialisation). Doubles are stored as round-trip strings, so a resumed run is bit-for-bit the run that was interrupted. Written atomically.
 /// </summary>
 public static class Checkpoint
 {
@@ -58,61 +58,26 @@ public static class Checkpoint
             for (int i = 0; i < s.BestValues.Length; i++) F32($"best.{i}", [s.BestValues[i].Length], s.BestValues[i]);
         foreach (var (name, t) in carried) F32("state." + name, t.Shape, t.Span);
 
-        var json = new MemoryStream();
-        using (var w = new Utf8JsonWriter(json))
+        var state = new CheckpointState
         {
-            w.WriteStartObject();
-            w.WriteNumber("epoch", s.Epoch);
-            w.WriteNumber("batches_done", s.BatchesDone);
-            w.WriteNumber("step", s.Step);
-            w.WriteNumber("skipped", s.Skipped);
-            w.WriteNumber("bad_in_a_row", s.BadInARow);
-            w.WriteNumber("optimizer_steps", optimizer.StepCount);
-            D(w, "items", s.Items);
-            D(w, "grad_norm", s.GradNorm);
-            D(w, "epoch_loss", s.EpochLoss);
-            D(w, "epoch_count", s.EpochCount);
-            D(w, "window_loss", s.WindowLoss);
-            D(w, "window_count", s.WindowCount);
-            D(w, "elapsed_seconds", s.ElapsedBefore.TotalSeconds);
-            D(w, "learning_rate", optimizer.LearningRate);
-            w.WriteNumber("best_epoch", s.BestEpoch);
-            w.WriteNumber("since_best", s.SinceBest);
-            w.WriteBoolean("has_best_values", s.BestValues is not null);
-            if (s.Best is not null) { w.WritePropertyName("best"); WriteEval(w, s.Best); }
-            w.WriteStartArray("history");
-            foreach (var h in s.History)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("epoch", h.Epoch);
-                w.WriteNumber("steps", h.Steps);
-                D(w, "train_loss", h.TrainLoss);
-                D(w, "learning_rate", h.LearningRate);
-                D(w, "elapsed_seconds", h.Elapsed.TotalSeconds);
-                if (h.Validation is not null) { w.WritePropertyName("validation"); WriteEval(w, h.Validation); }
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            if (schedule is not null)
-            {
-                w.WriteStartArray("schedule");
-                foreach (double v in schedule.GetState()) w.WriteStringValue(v.ToString("R", CultureInfo.InvariantCulture));
-                w.WriteEndArray();
-            }
-            w.WriteStartObject("model_rngs");
-            foreach (var (name, rng) in model.NamedRngs()) Words(w, name, rng.GetState());
-            w.WriteEndObject();
-            w.WriteStartObject("epoch_start_rngs");
-            foreach (var (name, words) in s.EpochStartRngs) Words(w, name, words);
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
+            Epoch = s.Epoch, BatchesDone = s.BatchesDone, Step = s.Step, Skipped = s.Skipped, BadInARow = s.BadInARow,
+            OptimizerSteps = optimizer.StepCount,
+            Items = s.Items, GradNorm = s.GradNorm, EpochLoss = s.EpochLoss, EpochCount = s.EpochCount,
+            WindowLoss = s.WindowLoss, WindowCount = s.WindowCount, ElapsedSeconds = s.ElapsedBefore.TotalSeconds,
+            LearningRate = optimizer.LearningRate,
+            BestEpoch = s.BestEpoch, SinceBest = s.SinceBest, HasBestValues = s.BestValues is not null,
+            Best = s.Best is null ? null : EvaluationState.Of(s.Best),
+            History = [.. s.History.Select(EpochState.Of)],
+            Schedule = schedule is null ? null : [.. schedule.GetState().Select(CheckpointState.Double)],
+            ModelRngs = model.NamedRngs().ToDictionary(kv => kv.Key, kv => CheckpointState.Words(kv.Value.GetState())),
+            EpochStartRngs = s.EpochStartRngs.ToDictionary(kv => kv.Key, kv => CheckpointState.Words(kv.Value)),
+        };
         var meta = new Dictionary<string, string>();
         if (userMetadata is not null)
             foreach (var (k, v) in userMetadata) meta[k] = v;
         meta["format"] = Format;
         meta["version"] = Version.ToString(CultureInfo.InvariantCulture);
-        meta["trainer"] = Encoding.UTF8.GetString(json.ToArray());
+        meta["trainer"] = JsonSerializer.Serialize(state, CheckpointJsonContext.Default.CheckpointState);
         SafeTensorsFile.SaveRaw(path, entries, meta);
     }
 
@@ -149,34 +114,20 @@ public static class Checkpoint
                 if (!p.Value.SameShape(info.Shape))
                     throw new RecurFormatException(path, $"tensor 'model.{name}'", $"expected shape {Tensor.ShapeString(p.Value.Shape)}, found {Tensor.ShapeString(info.Shape)} (checkpoint of a different model?)");
             }
-            using var doc = JsonDocument.Parse(file.Metadata["trainer"]);
-            var r = doc.RootElement;
+            var r = JsonSerializer.Deserialize(file.Metadata["trainer"], CheckpointJsonContext.Default.CheckpointState)
+                ?? throw new RecurFormatException(path, "__metadata__.trainer", "expected the trainer state, found null");
             var s = new LoopState
             {
-                Epoch = r.GetProperty("epoch").GetInt32(),
-                BatchesDone = r.GetProperty("batches_done").GetInt32(),
-                Step = r.GetProperty("step").GetInt64(),
-                Skipped = r.GetProperty("skipped").GetInt64(),
-                BadInARow = r.GetProperty("bad_in_a_row").GetInt32(),
-                Items = D(r, "items"),
-                GradNorm = D(r, "grad_norm"),
-                EpochLoss = D(r, "epoch_loss"),
-                EpochCount = D(r, "epoch_count"),
-                WindowLoss = D(r, "window_loss"),
-                WindowCount = D(r, "window_count"),
-                ElapsedBefore = TimeSpan.FromSeconds(D(r, "elapsed_seconds")),
-                LearningRate = (float)D(r, "learning_rate"),
-                BestEpoch = r.GetProperty("best_epoch").GetInt32(),
-                SinceBest = r.GetProperty("since_best").GetInt32(),
-                Best = r.TryGetProperty("best", out var b) ? ReadEval(b) : null,
+                Epoch = r.Epoch, BatchesDone = r.BatchesDone, Step = r.Step, Skipped = r.Skipped, BadInARow = r.BadInARow,
+                Items = r.Items, GradNorm = r.GradNorm, EpochLoss = r.EpochLoss, EpochCount = r.EpochCount,
+                WindowLoss = r.WindowLoss, WindowCount = r.WindowCount, ElapsedBefore = TimeSpan.FromSeconds(r.ElapsedSeconds),
+                LearningRate = (float)r.LearningRate, BestEpoch = r.BestEpoch, SinceBest = r.SinceBest, Best = r.Best?.ToEvaluation(),
             };
             if (s.Epoch < 1 || s.BatchesDone < 0 || s.Step < 0)
                 throw new RecurFormatException(path, "__metadata__.trainer", $"expected epoch >= 1 and non-negative counts, found epoch {s.Epoch}, batches {s.BatchesDone}, step {s.Step}");
-            foreach (var h in r.GetProperty("history").EnumerateArray())
-                s.History.Add(new EpochSummary(h.GetProperty("epoch").GetInt32(), h.GetProperty("steps").GetInt64(), D(h, "train_loss"),
-                    D(h, "learning_rate"), h.TryGetProperty("validation", out var v) ? ReadEval(v) : null, TimeSpan.FromSeconds(D(h, "elapsed_seconds"))));
+            s.History.AddRange(r.History.Select(h => h.ToSummary()));
             var parameters = optimizer.Parameters;
-            if (r.GetProperty("has_best_values").GetBoolean())
+            if (r.HasBestValues)
             {
                 s.BestValues = new float[parameters.Count][];
                 for (int i = 0; i < parameters.Count; i++)
@@ -187,15 +138,13 @@ public static class Checkpoint
                     s.BestValues[i] = values;
                 }
             }
-            var rngs = model.NamedRngs().ToDictionary(kv => kv.Key, kv => kv.Value);
-            var savedRngs = r.GetProperty("model_rngs");
-            foreach (var (name, rng) in rngs)
+            foreach (var (name, rng) in model.NamedRngs())
             {
-                if (!savedRngs.TryGetProperty(name, out var words))
+                if (!r.ModelRngs.TryGetValue(name, out var words))
                     throw new RecurFormatException(path, $"__metadata__.trainer.model_rngs.{name}", "expected the state of this random stream, found none");
-                rng.SetState(ReadWords(words));
+                rng.SetState(CheckpointState.Words(words));
             }
-            foreach (var kv in r.GetProperty("epoch_start_rngs").EnumerateObject()) s.EpochStartRngs[kv.Name] = ReadWords(kv.Value);
+            foreach (var (name, words) in r.EpochStartRngs) s.EpochStartRngs[name] = CheckpointState.Words(words);
 
             // Everything parsed: now change the live objects.
             foreach (var (name, p) in model.NamedParameters()) file.ReadFloat32("model." + name).CopyTo(p.Value.Span);
@@ -206,13 +155,13 @@ public static class Checkpoint
                     throw new RecurFormatException(path, $"tensor '{n}'", "expected a name optim.BUFFER.INDEX");
                 return (n[6..dot], index, file.ReadFloat32(n));
             }).ToList();
-            optimizer.LoadState(r.GetProperty("optimizer_steps").GetInt64(), buffers);
+            optimizer.LoadState(r.OptimizerSteps, buffers);
             optimizer.LearningRate = s.LearningRate;
             if (schedule is not null)
             {
-                if (!r.TryGetProperty("schedule", out var sch))
+                if (r.Schedule is not { } sch)
                     throw new RecurFormatException(path, "__metadata__.trainer.schedule", "expected the learning-rate schedule state (the run had a schedule), found none");
-                schedule.SetState(sch.EnumerateArray().Select(ParseDouble).ToArray());
+                schedule.SetState([.. sch.Select(CheckpointState.Double)]);
             }
             carried = file.Names.Where(n => n.StartsWith("state.", StringComparison.Ordinal)).ToDictionary(n => n[6..], file.ReadTensor);
             return s;
@@ -222,39 +171,4 @@ public static class Checkpoint
             throw new RecurFormatException(path, "__metadata__.trainer", $"expected a valid trainer state, found: {e.Message}");
         }
     }
-
-    private static void D(Utf8JsonWriter w, string name, double value) => w.WriteString(name, value.ToString("R", CultureInfo.InvariantCulture));
-
-    private static double D(JsonElement e, string name) => ParseDouble(e.GetProperty(name));
-
-    private static double ParseDouble(JsonElement e) => double.Parse(e.GetString() ?? throw new FormatException("expected a number string"), NumberStyles.Float, CultureInfo.InvariantCulture);
-
-    private static void Words(Utf8JsonWriter w, string name, ulong[] words)
-    {
-        w.WriteStartArray(name);
-        foreach (ulong x in words) w.WriteStringValue(x.ToString("x16", CultureInfo.InvariantCulture));
-        w.WriteEndArray();
-    }
-
-    private static ulong[] ReadWords(JsonElement e) =>
-        e.EnumerateArray().Select(x => ulong.Parse(x.GetString() ?? "", NumberStyles.HexNumber, CultureInfo.InvariantCulture)).ToArray();
-
-    private static void WriteEval(Utf8JsonWriter w, Evaluation e)
-    {
-        w.WriteStartObject();
-        w.WriteString("name", e.Name);
-        D(w, "value", e.Value);
-        w.WriteBoolean("higher_is_better", e.HigherIsBetter);
-        if (e.Others is not null)
-        {
-            w.WriteStartObject("others");
-            foreach (var (k, v) in e.Others) D(w, k, v);
-            w.WriteEndObject();
-        }
-        w.WriteEndObject();
-    }
-
-    private static Evaluation ReadEval(JsonElement e) => new(
-        e.GetProperty("name").GetString() ?? "", D(e, "value"), e.GetProperty("higher_is_better").GetBoolean(),
-        e.TryGetProperty("others", out var o) ? o.EnumerateObject().ToDictionary(p => p.Name, p => ParseDouble(p.Value)) : null);
 }

@@ -49,7 +49,7 @@ public class ModelFileTests
         using var d = new TempDir();
         Module[] models =
         [
-            new Forecaster(new ForecasterConfig { Features = 2, Window = 4, Horizon = 2, HiddenSize = 3, Difference = true }, new Normalizer([1f, 2f], [3f, 4f]), new Rng(2)),
+            new Forecaster(new ForecasterConfig { Features = 2, Window = 4, Horizon = 2, HiddenSize = 3, Difference = true }, new Standardizer([1f, 2f], [3f, 4f]), new Rng(2)),
             new LanguageModel(new LanguageModelConfig { Encoder = new EncoderConfig { VocabularySize = 6, EmbeddingDim = 3, HiddenSize = 4, Layers = 2 } }, new Rng(3)),
             new SequenceTagger(new TaggerConfig { Encoder = new EncoderConfig { InputFeatures = 3, HiddenSize = 4 }, Tags = 3 }, new Rng(4)),
             new Mlp(new MlpConfig { Inputs = 3, Hidden = [4, 2], Outputs = 1, Regression = true }, new Rng(5)),
@@ -64,7 +64,7 @@ public class ModelFileTests
             Assert.Equal(m.Parameters().SelectMany(p => p.Value.ToArray()), back.Parameters().SelectMany(p => p.Value.ToArray()));
         }
         var f = (Forecaster)ModelFile.Load(Path.Combine(d.Path, "Forecaster.safetensors")).Model;
-        Assert.Equal([3f, 4f], f.Normalizer.Std);
+        Assert.Equal([3f, 4f], f.Standardizer.Std);
         Assert.True(f.Config.Difference);
     }
 
@@ -126,7 +126,7 @@ public class ModelFileTests
         string path = Saved(d);
         var st = SafeTensorsFile.Load(path);
         var meta = st.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
-        meta["recur"] = meta["recur"].Replace("\"format_version\":1", "\"format_version\":7");
+        meta["recur"] = meta["recur"].Replace($"\"format_version\":{ModelFile.FormatVersion}", "\"format_version\":7");
         SafeTensorsFile.Save(path, st.Names.Select(n => new KeyValuePair<string, Tensor>(n, st.ReadTensor(n))), meta);
         var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
         Assert.Contains("newer Recur (format 7)", e.Message);

@@ -84,7 +84,7 @@ public class ModelGradientTests
         var cols = new[] { Enumerable.Range(0, 60).Select(i => (float)Math.Sin(i * 0.3) * 10 + i).ToArray(),
                            Enumerable.Range(0, 60).Select(i => (float)Math.Cos(i * 0.2)).ToArray() };
         var f = new Forecaster(new ForecasterConfig { Features = 2, Window = 6, Horizon = 3, HiddenSize = 5, Layers = 2, Difference = true },
-            Normalizer.Fit(Forecaster.Transform(cols, true), 40), new Rng(5));
+            Standardizer.FitColumns(Forecaster.Transform(cols, true), 40), new Rng(5));
         CheckGradients(f, f.Windows(Forecaster.Transform(cols, true), [10, 20, 30]));
 
         var mlp = new Mlp(new MlpConfig { Inputs = 4, Hidden = [5, 3], Outputs = 3 }, new Rng(6));
@@ -183,7 +183,7 @@ public class OverfitTests
         var y = Enumerable.Range(0, 240).Select(i => (float)(10 * Math.Sin(2 * Math.PI * i / 12) + 0.2 * i)).ToArray();
         var cols = new[] { y };
         var series = Forecaster.Transform(cols, true);
-        var model = new Forecaster(new ForecasterConfig { Features = 1, Window = 12, HiddenSize = 16, Difference = true }, Normalizer.Fit(series, 160), new Rng(3));
+        var model = new Forecaster(new ForecasterConfig { Features = 1, Window = 12, HiddenSize = 16, Difference = true }, Standardizer.FitColumns(series, 160), new Rng(3));
         var origins = model.TrainingOrigins(160);
         var rng = new Rng(4);
         new Trainer<ForecastBatch>(new Adam(model.Parameters(), 1e-2f), new TrainerOptions { Epochs = 60 })

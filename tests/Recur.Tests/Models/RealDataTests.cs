@@ -80,7 +80,7 @@ public class RealDataTests
         Assert.Equal(144, cols[0].Length);
         int trainEnd = 96;
         var series = Forecaster.Transform(cols, true);
-        var model = new Forecaster(new ForecasterConfig { Features = 1, Window = 12, HiddenSize = 32, Difference = true }, Normalizer.Fit(series, trainEnd), new Rng(5));
+        var model = new Forecaster(new ForecasterConfig { Features = 1, Window = 12, HiddenSize = 32, Difference = true }, Standardizer.FitColumns(series, trainEnd), new Rng(5));
         var origins = model.TrainingOrigins(trainEnd);
         var rng = new Rng(6);
         new Trainer<ForecastBatch>(new Adam(model.Parameters(), 5e-3f), new TrainerOptions { Epochs = 120, ClipNorm = 1f })

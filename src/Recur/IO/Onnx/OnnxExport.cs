@@ -25,20 +25,16 @@ public static class OnnxExport
     {
         ArgumentNullException.ThrowIfNull(model);
         var g = new OnnxGraph();
-        Signature sig = model switch
-        {
-            SequenceClassifier c => Classifier(g, c),
-            SequenceTagger t => Tagger(g, t),
-            LanguageModel lm => Lm(g, lm),
-            Recurrent r => Bare(g, r),
-            _ => throw new ArgumentException($"ONNX export supports classifiers, taggers, language models and recurrent stacks, not {model.GetType().Name}", nameof(model)),
-        };
+        var kind = ModelKinds.All.FirstOrDefault(k => k.Handles(model));
+        if (kind is not { ExportsOnnx: true })
+            throw new ArgumentException($"ONNX export supports {string.Join(", ", ModelKinds.All.Where(k => k.ExportsOnnx).Select(k => k.Name))} models, not {model.GetType().Name}", nameof(model));
+        Signature sig = kind.ExportOnnx(g, model);
         var bytes = g.Serialize(model.GetType().Name, typeof(OnnxExport).Assembly.GetName().Version?.ToString() ?? "0");
         AtomicFile.Write(path, fs => fs.Write(bytes));
         return sig;
     }
 
-    private static Signature Classifier(OnnxGraph g, SequenceClassifier c)
+    internal static Signature Classifier(OnnxGraph g, SequenceClassifier c)
     {
         if (c.Config.Pooling == Pooling.Max)
             throw new NotSupportedException("ONNX export of max pooling over variable lengths is not implemented yet; use last or mean pooling");
@@ -75,7 +71,7 @@ public static class OnnxExport
         return new Signature([.. inputs, "lengths"], ["logits", "probabilities"]);
     }
 
-    private static Signature Tagger(OnnxGraph g, SequenceTagger t)
+    internal static Signature Tagger(OnnxGraph g, SequenceTagger t)
     {
         var (input, inputs) = EncoderInput(g, t.Encoder);
         g.Input("lengths", OnnxGraph.ElementType.Int32, [null], ["batch"]);
@@ -84,7 +80,7 @@ public static class OnnxExport
         return new Signature([.. inputs, "lengths"], ["logits"]);
     }
 
-    private static Signature Lm(OnnxGraph g, LanguageModel lm)
+    internal static Signature Lm(OnnxGraph g, LanguageModel lm)
     {
         var (input, inputs) = EncoderInput(g, lm.Encoder);
         var (seq, _) = Stack(g, lm.Encoder.Rnn, input, null);
@@ -92,7 +88,7 @@ public static class OnnxExport
         return new Signature(inputs, ["logits"]);
     }
 
-    private static Signature Bare(OnnxGraph g, Recurrent r)
+    internal static Signature Bare(OnnxGraph g, Recurrent r)
     {
         g.Input("input", OnnxGraph.ElementType.Float, [null, null, r.InputSize], ["time", "batch"]);
         g.Input("lengths", OnnxGraph.ElementType.Int32, [null], ["batch"]);

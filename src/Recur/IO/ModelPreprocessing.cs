@@ -1,0 +1,48 @@
+using Recur.Data;
+using Recur.Models;
+
+namespace Recur.IO;
+
+/// <summary>
+/// What a model file stores about turning raw input into model input, so that <see cref="ModelFile.Load"/> plus one
+/// call on <see cref="ModelBundle"/> reproduces the predictions of the program that trained it. Each part is present
+/// only for the models that need it.
+/// </summary>
+public sealed record ModelPreprocessing
+{
+    /// <summary>
+    /// Per-feature standardisation fitted on the training data: the numeric columns of an <see cref="Mlp"/>, the
+    /// MFCC coefficients of an audio classifier, the series columns of a <see cref="Forecaster"/> (the forecaster's
+    /// own <see cref="Forecaster.Standardizer"/>).
+    /// </summary>
+    public Standardizer? Standardizer { get; init; }
+
+    /// <summary>The audio front end of an audio classifier: sample rate and MFCC settings.</summary>
+    public AudioFrontEnd? Audio { get; init; }
+
+    /// <summary>The piano-roll encoding of a music generator: its lowest pitch (the range is the generator's frame size).</summary>
+    public PianoRollRange? Music { get; init; }
+
+    /// <summary>True when no part is set.</summary>
+    internal bool IsEmpty => Standardizer is null && Audio is null && Music is null;
+}
+
+/// <summary>The audio front end of a classifier over audio clips: clips must have this sample rate; frames are MFCCs.</summary>
+public sealed record AudioFrontEnd
+{
+    /// <summary>Sample rate of the training audio, in Hz; other rates are rejected.</summary>
+    public required int SampleRate { get; init; }
+
+    /// <summary>Framing and MFCC settings.</summary>
+    public FeatureOptions Features { get; init; } = new();
+
+    /// <summary>The feature extractor these settings describe.</summary>
+    public AudioFeatures CreateFeatures() => new(SampleRate, Features);
+}
+
+/// <summary>The pitch range of a piano roll: MIDI pitches LowestPitch .. LowestPitch + frame size - 1.</summary>
+public sealed record PianoRollRange
+{
+    /// <summary>MIDI pitch of the first unit of a frame.</summary>
+    public required int LowestPitch { get; init; }
+}
