@@ -50,6 +50,9 @@ internal static class AudioTask
         var labels = map.Labels;
         var trainY = ClipLabels(map, train);
         var validY = ClipLabels(map, valid);
+        int longest = train.Max(c => c.Steps);
+        ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, null, w), longest, s.Int("batch-size", 1), labels.Count, perStep: false),
+            $"batches of {s.Int("batch-size", 1)} x {longest} frames");
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation recordings at {features.SampleRate} Hz, {w} MFCC per frame, {labels.Count} labels");
 
         var model = new SequenceClassifier(new ClassifierConfig

@@ -61,6 +61,25 @@ internal static class Common
         RecurrentDropout = s.Float("recurrent-dropout", 0f, 0.99f),
     };
 
+    /// <summary>Optimizer moments per parameter for --optimizer (Adam/AdamW two, the others one).</summary>
+    public static int OptimizerMoments(Settings s) => s.Choice("optimizer", "adam", "adamw", "sgd", "rmsprop", "adagrad") is "adam" or "adamw" ? 2 : 1;
+
+    /// <summary>
+    /// Estimated training memory of an encoder (embedding, recurrent stack) plus an output layer of
+    /// <paramref name="outputs"/> units, applied at every step (<paramref name="perStep"/>) or once per sequence, for
+    /// batches of <paramref name="batch"/> sequences of up to <paramref name="steps"/> steps.
+    /// </summary>
+    public static MemoryEstimate EncoderMemory(Settings s, EncoderConfig enc, int steps, int batch, int outputs, bool perStep)
+    {
+        int moments = OptimizerMoments(s);
+        var total = MemoryEstimate.ForRecurrent(enc.Cell, enc.RecurrentInput, enc.HiddenSize, enc.Layers, enc.Bidirectional, steps, batch, moments, enc.Dropout > 0);
+        double rows = (double)steps * batch;
+        if (enc.VocabularySize is { } v) total += MemoryEstimate.ForDense((double)v * enc.EmbeddingDim, rows * enc.EmbeddingDim * 2, moments);
+        double width = (enc.Bidirectional ? 2.0 : 1.0) * enc.HiddenSize;
+        total += MemoryEstimate.ForDense(outputs * (width + 1), (perStep ? rows : batch) * outputs * 3, moments);   // logits, probabilities, their gradient
+        return total;
+    }
+
     /// <summary>The delimiter of a TSV/CSV file: --delimiter, or by its extension.</summary>
     public static char Delimiter(Settings s, string path) =>
         s.Choice("delimiter", "auto", "tab", "comma") switch { "tab" => '\t', "comma" => ',', _ => DelimitedTable.DelimiterFor(path) };

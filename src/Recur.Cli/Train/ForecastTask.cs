@@ -41,6 +41,9 @@ internal static class ForecastTask
             Features = columns.Length, Window = s.Int("window", 1), Horizon = s.Int("horizon", 1), Cell = Common.Cell(s),
             HiddenSize = s.Int("hidden", 1), Layers = s.Int("layers", 1), Dropout = s.Float("dropout", 0f, 0.99f), Difference = s.Bool("difference"),
         };
+        ctx.CheckMemory(MemoryEstimate.ForRecurrent(config.Cell, config.Features, config.HiddenSize, config.Layers, false, config.Window, s.Int("batch-size", 1),
+                Common.OptimizerMoments(s), config.Dropout > 0) + MemoryEstimate.ForDense((double)config.Features * config.Horizon * (config.HiddenSize + 1), 0, Common.OptimizerMoments(s)),
+            $"batches of {s.Int("batch-size", 1)} windows of {config.Window} steps");
         var series = Forecaster.Transform(columns, config.Difference);
         var model = new Forecaster(config, Standardizer.FitColumns(series, validStart), Common.ModelRng(s));
         var origins = model.TrainingOrigins(validStart);

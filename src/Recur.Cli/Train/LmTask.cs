@@ -27,6 +27,8 @@ internal static class LmTask
             throw new RecurFormatException(dataPath, "file", $"expected at least {batch * 2 + 1} tokens to train {batch} streams, found {trainIds.Length}");
         var train = new TbpttStream(trainIds, batch, steps);
         TbpttStream? valid = validIds.Length >= 2 ? TbpttStream.ForEvaluation(validIds, batch, steps) : null;
+        ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, tok.Vocabulary.Count, null), steps, batch, tok.Vocabulary.Count, perStep: true),
+            $"{batch} streams x {steps} steps");
         ctx.PrintConfig($"{trainIds.Length} training / {validIds.Length} validation tokens, vocabulary {tok.Vocabulary.Count} ({tok.Kind}), {batch} streams x {steps} steps ({train.Chunks} chunks per epoch)");
 
         var model = new LanguageModel(new LanguageModelConfig { Encoder = Common.Encoder(s, tok.Vocabulary.Count, null) }, Common.ModelRng(s));

@@ -48,6 +48,10 @@ internal static class MusicTask
         var pitches = train.SelectMany(p => p.Steps.SelectMany(x => x)).ToList();
         if (pitches.Count == 0) throw new RecurFormatException(dataPath, "file", "expected at least one note in the training pieces, found only rests");
         int lowest = Math.Max(0, pitches.Min() - 12), highest = Math.Min(127, pitches.Max() + 12), range = highest - lowest + 1;
+        int longest = train.Max(p => p.Steps.Length), musicBatch = s.Int("batch-size", 1), moments = Common.OptimizerMoments(s);
+        ctx.CheckMemory(MemoryEstimate.ForRecurrent(Common.Cell(s), range + 1, s.Int("hidden", 1), s.Int("layers", 1), false, longest, musicBatch, moments, s.Float("dropout", 0f, 0.99f) > 0)
+                        + MemoryEstimate.ForDense((double)range * (s.Int("hidden", 1) + 1), (double)longest * musicBatch * range * 3, moments),
+            $"batches of {musicBatch} x {longest} steps");
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation pieces, pitches {lowest}..{highest} ({range} units per step)");
 
         var model = new ConditionalGenerator(new GeneratorConfig

@@ -156,12 +156,37 @@ internal sealed class RunContext : IDisposable
         catch (JsonException) { return long.MaxValue; }
     }
 
+    private MemoryEstimate? memory;
+    private long memoryBudget;
+
+    /// <summary>
+    /// Refuses the run, before anything is allocated or written, when its estimated memory exceeds --max-memory-mb
+    /// (default: 80% of the memory available to the process); the estimate is shown with the configuration.
+    /// </summary>
+    public void CheckMemory(MemoryEstimate estimate, string shape)
+    {
+        long limitMb = Settings.Int("max-memory-mb", 0);
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        memoryBudget = limitMb > 0 ? limitMb * 1024 * 1024 : (long)(available * 0.8);
+        memory = estimate;
+        if (estimate.TotalBytes <= memoryBudget) return;
+        throw new ArgumentException(
+            $"--max-memory-mb: this run needs about {MemoryEstimate.Format(estimate.TotalBytes)} ({Breakdown(estimate)}; {shape}), " +
+            $"more than the {MemoryEstimate.Format(memoryBudget)} allowed ({(limitMb > 0 ? $"--max-memory-mb {limitMb}" : $"80% of the {MemoryEstimate.Format(available)} available; set --max-memory-mb to change it")}). " +
+            "Lower --hidden, --layers, --batch-size or --max-length (or --bptt, --window)");
+    }
+
+    private static string Breakdown(MemoryEstimate e) =>
+        $"parameters and gradients {MemoryEstimate.Format(e.ParameterBytes)}, optimizer moments {MemoryEstimate.Format(e.OptimizerBytes)}, activations {MemoryEstimate.Format(e.ActivationBytes)}";
+
     public void PrintConfig(string summary)
     {
         Prepare();
         Console.WriteLine($"recur train --task {Settings.Task}: {summary}");
         Console.WriteLine("configuration (saved to " + Path.Combine(Dir, "config.json") + "):");
         foreach (var (k, v) in Settings.Relevant) Console.WriteLine($"  {k,-20} {v}");
+        if (memory is { } m)
+            Console.WriteLine($"memory (estimate): {MemoryEstimate.Format(m.TotalBytes)} of {MemoryEstimate.Format(memoryBudget)} allowed ({Breakdown(m)})");
     }
 
     public Optimizer MakeOptimizer(Module model)

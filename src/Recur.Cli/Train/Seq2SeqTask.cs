@@ -29,6 +29,14 @@ internal static class Seq2SeqTask
         var tgtX = train.Select(p => Common.Encode(tgtTok, p.Target, s, dataPath, p.Line)).ToList();
         var vSrc = valid.Select(p => Common.Encode(srcTok, p.Source, s, validSource, p.Line)).ToList();
         var vTgt = valid.Select(p => Common.Encode(tgtTok, p.Target, s, validSource, p.Line)).ToList();
+        {
+            // Encoder over the longest source, decoder (same sizes) over the longest target with the target vocabulary as output.
+            int b = s.Int("batch-size", 1), srcLen = srcX.Max(x => x.Length), tgtLen = tgtX.Max(x => x.Length) + 1;
+            var e = Common.Encoder(s, srcTok.Vocabulary.Count, null);
+            ctx.CheckMemory(Common.EncoderMemory(s, e, srcLen, b, 0, perStep: true) +
+                            Common.EncoderMemory(s, e with { VocabularySize = tgtTok.Vocabulary.Count, Bidirectional = false }, tgtLen, b, tgtTok.Vocabulary.Count, perStep: true),
+                $"batches of {b} pairs, up to {srcLen} source and {tgtLen} target tokens");
+        }
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation pairs, vocabularies {srcTok.Vocabulary.Count} source / {tgtTok.Vocabulary.Count} target ({srcTok.Kind})");
 
         int hidden = s.Int("hidden", 1);

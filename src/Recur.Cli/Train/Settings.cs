@@ -64,6 +64,7 @@ internal sealed class Settings
         new("max-vocab", "50000", "Largest vocabulary kept (most frequent tokens)", "classify,tag,lm,seq2seq"),
         new("max-length", "1000", "Longest sequence accepted (tokens or frames); longer ones are an error naming the line"),
         new("max-file-mb", "512", "Largest input file read (MB, after decompression)"),
+        new("max-memory-mb", "0", "Refuse to start when the estimated training memory (parameters, optimizer moments, activations of the longest batch) exceeds this many MB (0: 80% of the memory available to the process)"),
         new("bptt", "64", "Truncated-BPTT chunk length: steps per chunk; the state is carried across chunks", "lm"),
         new("column", "value", "Series column(s) to read, comma-separated names; the first is forecast", "forecast"),
         new("window", "24", "Input steps per forecast", "forecast"),

@@ -35,6 +35,9 @@ internal static class TagTask
         var trainY = TagIds(tags, train, dataPath);
         var validX = valid.Select(x => Encode(tok, x)).ToList();
         var validY = TagIds(tags, valid, validSource);
+        int longest = trainX.Max(x => x.Length);
+        ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, tok.Vocabulary.Count, null), longest, s.Int("batch-size", 1), tags.Count, perStep: true),
+            $"batches of {s.Int("batch-size", 1)} x {longest} tokens");
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation sentences, {tags.Count} tags, vocabulary {tok.Vocabulary.Count}");
 
         var model = new SequenceTagger(new TaggerConfig { Encoder = Common.Encoder(s, tok.Vocabulary.Count, null), Tags = tags.Count }, Common.ModelRng(s));

@@ -161,6 +161,33 @@ public sealed class ResumeTests : IDisposable
         Assert.Equal(["notes.txt"], Directory.GetFiles(existing).Select(Path.GetFileName));
     }
 
+    /// <summary>Sizes the machine cannot hold are refused from an estimate in seconds, before any allocation or file.</summary>
+    [Fact]
+    public async Task Sizes_that_cannot_fit_are_refused_up_front_and_the_estimate_is_printed()
+    {
+        string data = Data();
+        string run = Path.Combine(dir, "huge");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (code, _, stderr) = await CliRunner.Run([.. Train(data, 1), "--layers", "1000000", "--output", run]);
+        Assert.Equal(1, code);
+        Assert.Contains("--max-memory-mb: this run needs about", stderr);
+        Assert.Contains("Lower --hidden, --layers", stderr);
+        Assert.False(Directory.Exists(run));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"refusing took {clock.Elapsed}");
+
+        // A long line with a raised --max-length: the activations, not the parameters, exceed a 64 MB limit.
+        string longLine = Path.Combine(dir, "long.tsv");
+        File.WriteAllText(longLine, string.Join(' ', Enumerable.Repeat("word", 20_000)) + "\tpos\nshort one\tneg\nanother\tpos\nand more\tneg\n");
+        (code, _, stderr) = await CliRunner.Run([.. Train(longLine, 1), "--max-length", "1000000", "--valid-fraction", "0", "--max-memory-mb", "64", "--output", run]);
+        Assert.Equal(1, code);
+        Assert.Contains("more than the 64 MB allowed (--max-memory-mb 64)", stderr);
+        Assert.Contains("x 20000 tokens", stderr);
+
+        var ok = await CliRunner.Run([.. Train(data, 1), "--output", run]);
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        Assert.Contains("memory (estimate): ", ok.Stdout);
+    }
+
     private static void CopyFolder(string from, string to)
     {
         Directory.CreateDirectory(to);
