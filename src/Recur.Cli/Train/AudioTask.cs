@@ -27,11 +27,8 @@ internal static class AudioTask
 
     private static SequenceBatch Batch(IReadOnlyList<AudioClip> clips, Standardizer standardizer, int[]? targets)
     {
-        int w = standardizer.Columns, steps = clips.Max(c => c.Steps);
-        var x = new Tensor(clips.Count, steps, w);
-        for (int i = 0; i < clips.Count; i++)
-            for (int t = 0; t < clips[i].Steps; t++) standardizer.Apply(clips[i].Frames.AsSpan(t * w, w), x.Span.Slice((i * steps + t) * w, w));
-        return new SequenceBatch { Features = x, Lengths = clips.Select(c => c.Steps).ToArray(), Steps = steps, Targets = targets };
+        var (x, lengths, steps) = AudioClips.Pad(clips, standardizer.Columns, standardizer);
+        return new SequenceBatch { Features = x, Lengths = lengths, Steps = steps, Targets = targets };
     }
 
     private static TaskOutcome? Train(RunContext ctx)

@@ -131,17 +131,15 @@ public sealed class AudioClips
     }
 
     /// <summary>
-    /// The clips as one zero-padded batch (B, T, W), T the longest clip, with each clip's length. When
-    /// <paramref name="mean"/> and <paramref name="std"/> are given, every real frame value becomes
-    /// <c>(x - mean[c]) / std[c]</c> (padding stays 0).
+    /// The clips as one zero-padded batch (B, T, W), T the longest clip, with each clip's length. With a
+    /// <paramref name="standardizer"/>, every real frame is standardised by it (padding stays 0).
     /// </summary>
-    public static (Tensor Features, int[] Lengths, int Steps) Pad(IReadOnlyList<AudioClip> clips, int width, ReadOnlySpan<float> mean = default, ReadOnlySpan<float> std = default)
+    public static (Tensor Features, int[] Lengths, int Steps) Pad(IReadOnlyList<AudioClip> clips, int width, Standardizer? standardizer = null)
     {
         ArgumentNullException.ThrowIfNull(clips);
         if (clips.Count == 0) throw new ArgumentException("expected at least one clip, found none", nameof(clips));
-        bool standardise = !mean.IsEmpty;
-        if (standardise && (mean.Length != width || std.Length != width))
-            throw new ArgumentException($"mean and std must have one value per feature (expected {width}, got {mean.Length} and {std.Length})", nameof(mean));
+        if (standardizer is not null && standardizer.Columns != width)
+            throw new ArgumentException($"the standardizer must have one column per feature (expected {width}, got {standardizer.Columns})", nameof(standardizer));
         int steps = clips.Max(c => c.Steps);
         var x = new Tensor(clips.Count, steps, width);
         var span = x.Span;
@@ -151,8 +149,12 @@ public sealed class AudioClips
             if (frames.Length != clips[i].Steps * width)
                 throw new ArgumentException($"clip {i} ({clips[i].File}) has {frames.Length} values, expected {clips[i].Steps} frames of {width}", nameof(clips));
             for (int t = 0; t < clips[i].Steps; t++)
-                for (int c = 0; c < width; c++)
-                    span[(i * steps + t) * width + c] = standardise ? (frames[t * width + c] - mean[c]) / std[c] : frames[t * width + c];
+            {
+                var src = frames.AsSpan(t * width, width);
+                var dst = span.Slice((i * steps + t) * width, width);
+                if (standardizer is null) src.CopyTo(dst);
+                else standardizer.Apply(src, dst);
+            }
         }
         return (x, clips.Select(c => c.Steps).ToArray(), steps);
     }

@@ -43,9 +43,8 @@ public sealed class CrashSafetyTests : IDisposable
             // lives cannot finish the run); the last life runs at full speed. The delay changes timing, never results.
             var env = new Dictionary<string, string?> { ["RECUR_FAULT_WRITE_DELAY_MS"] = kills < 20 ? "60" : null };
             using var p = CliRunner.Start(resume ? ["train", "--output", run, "--resume"] : [.. config, "--output", run, "--start-over"], env);
-            // Most kills are timed from the life's first checkpoint line (checkpoints then follow every step), so the test
-            // does not depend on how long the process takes to start and load on a busy machine; every fourth is timed
-            // from the start instead.
+            // Training starts right after the configuration is printed: most kills are timed from there, so the test
+            // does not depend on how long the process takes to start; every fourth is timed from the start instead.
             var training = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var output = new StringBuilder();
             var outTask = Task.Run(async () =>
@@ -53,7 +52,7 @@ public sealed class CrashSafetyTests : IDisposable
                 while (await p.StandardOutput.ReadLineAsync(ct) is { } line)
                 {
                     output.AppendLine(line);
-                    if (line.Contains("checkpoint (step ", StringComparison.Ordinal)) training.TrySetResult();
+                    if (line.Contains("configuration (saved to", StringComparison.Ordinal)) training.TrySetResult();
                 }
                 training.TrySetResult();
             }, ct);

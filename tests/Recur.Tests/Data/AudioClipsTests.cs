@@ -97,7 +97,7 @@ public class AudioClipsTests
     {
         // Two clips of width 2: (1,2),(3,4) and (5,6); mean (1,2), std (2,4).
         var clips = new[] { new AudioClip("a", [1, 2, 3, 4], 2, "x"), new AudioClip("b", [5, 6], 1, "y") };
-        var (x, lengths, steps) = AudioClips.Pad(clips, 2, [1f, 2f], [2f, 4f]);
+        var (x, lengths, steps) = AudioClips.Pad(clips, 2, new Standardizer([1f, 2f], [2f, 4f]));
         Assert.Equal(2, steps);
         Assert.Equal([2, 1], lengths);
         Assert.Equal([2, 2, 2], x.Shape.ToArray());
@@ -107,6 +107,6 @@ public class AudioClipsTests
         var (raw, _, _) = AudioClips.Pad(clips, 2);
         Assert.Equal([1f, 2f, 3f, 4f, 5f, 6f, 0f, 0f], raw.ToArray());
         Assert.Throws<ArgumentException>(() => AudioClips.Pad(clips, 3));
-        Assert.Throws<ArgumentException>(() => AudioClips.Pad(clips, 2, [0f], [1f]));
+        Assert.Throws<ArgumentException>(() => AudioClips.Pad(clips, 2, new Standardizer([0f], [1f])));
     }
 }
