@@ -43,13 +43,15 @@ internal abstract unsafe class RecurrentCell
 
     /// <summary>
     /// <c>C[rows] = (beta ? C : 0) + A[rows] * op(W)</c> for one step: the packed right-hand side when there is one
-    /// and enough rows, otherwise the unpacked skinny path straight from W.
+    /// and the whole step (<paramref name="fullRows"/>, not this block's <paramref name="rows"/>) has enough rows,
+    /// otherwise the unpacked skinny path straight from W. The two paths sum over K in different orders, so the
+    /// choice must not depend on how the step was cut into blocks: that depends on the thread count.
     /// </summary>
-    protected static void StepGemm(int rows, float* a, int lda, PackedMatrix? packed, float* w, Transpose transW,
+    protected static void StepGemm(int rows, int fullRows, float* a, int lda, PackedMatrix? packed, float* w, Transpose transW,
         int k, int n, float beta, float* c, int ldc, SimdWidth width)
     {
         if (rows <= 0) return;
-        if (packed is not null && rows > Gemm.SkinnyRows)
+        if (packed is not null && fullRows > Gemm.SkinnyRows)
             Gemm.MultiplyPacked(Transpose.No, rows, 1f, a, lda, packed, beta, c, ldc);
         else
             Gemm.Multiply(width, Transpose.No, transW, rows, n, k, 1f, a, lda, w, transW == Transpose.Yes ? k : n, beta, c, ldc);
@@ -84,7 +86,7 @@ internal abstract unsafe class RecurrentCell
                     TensorPrimitives.Multiply(new ReadOnlySpan<float>(r.H + (long)i * r.LdH, p.H),
                         new ReadOnlySpan<float>(p.RecurrentMask + (long)(r.R0 + i) * p.H, p.H), new Span<float>(a + (long)i * p.H, p.H));
             }
-            StepGemm(rows, a, lda, p.WhhT, p.Whh, Transpose.Yes, p.H, gh, beta, t, ldTarget, p.Width);
+            StepGemm(rows, r.FullRows, a, lda, p.WhhT, p.Whh, Transpose.Yes, p.H, gh, beta, t, ldTarget, p.Width);
         }
     }
 
@@ -99,11 +101,11 @@ internal abstract unsafe class RecurrentCell
         float* dh = p.DH + (long)r0 * p.H;
         if (p.RecurrentMask == null)
         {
-            StepGemm(rows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, beta, dh, p.H, p.Width);
+            StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, beta, dh, p.H, p.Width);
             return;
         }
         float* tmp = p.MaskedPrev + (long)r0 * p.H;
-        StepGemm(rows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, 0f, tmp, p.H, p.Width);
+        StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, 0f, tmp, p.H, p.Width);
         for (int i = 0; i < rows; i++)
         {
             var d = new Span<float>(dh + (long)i * p.H, p.H);

@@ -30,6 +30,7 @@ internal sealed class StepJob : IParallelJob
         int start = prev[0].R0;
         end = prev[^1].R1;
         int rows = end - start;
+        p.StepRows = rows;
         double work = (double)rows * p.G * p.H * p.H;
         int threads = Parallelism.ThreadCount;
         // Small and medium steps: parallel row blocks, each doing its product and gates (one dispatch per step).
