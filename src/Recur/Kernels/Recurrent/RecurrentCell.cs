@@ -22,7 +22,8 @@ internal abstract unsafe class RecurrentCell
     public abstract void Forward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev);
 
     /// <summary>
-    /// Backward of step t for the rows <paramref name="prev"/> covers. On entry DH holds dL/dh_t (and DC dL/dc_t);
+    /// Backward of step t for the rows <paramref name="prev"/> covers. On entry DH holds what flowed back to h_t from
+    /// step t+1 (the kernel adds the output's own gradient DY[t] row by row) and DC dL/dc_t;
     /// on exit DGates[t] (and DGatesH[t]) hold the pre-activation gradients and DH (and DC) the gradient for step
     /// t's predecessor.
     /// </summary>
@@ -138,7 +139,7 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
         int m = prev[^1].R1 - prev[0].R0;
         float* dg = p.DGatesAt(t) + r0 * p.H;
         float* dh = p.DH + r0 * p.H;
-        var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY, DH = dh, LdDH = p.H, DGates = dg, LdDGates = p.H };
+        var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY, DH = dh, LdDH = p.H, DY = p.DYAt(t) + r0 * p.LdY, LdDY = p.LdY, DGates = dg, LdDGates = p.H };
         RowJob<RnnBackwardKernel>.Run(k, m, 2 * p.H);
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
         RecurrentGradient(p, (int)r0, (int)r0 + m, p.DGatesAt(t), p.H, 0f);
@@ -186,6 +187,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
                 CPrev = r.C, LdCPrev = r.LdC,
                 TanhC = p.StateAt(p.TanhC, t) + o * p.H, LdTanhC = p.H,
                 DH = p.DH + o * p.H, LdDH = p.H,
+                DY = p.DYAt(t) + o * p.LdY, LdDY = p.LdY,
                 DC = p.DC + o * p.H, LdDC = p.H,
                 DGates = dg + o * ld, LdDGates = ld,
             };
@@ -240,6 +242,7 @@ internal sealed unsafe class GruCell : RecurrentCell
                 Hn = p.StateAt(p.Hn, t) + o * p.H, LdHn = p.H,
                 HPrev = r.H, LdHPrev = r.LdH,
                 DH = p.DH + o * p.H, LdDH = p.H,
+                DY = p.DYAt(t) + o * p.LdY, LdDY = p.LdY,
                 DGx = p.DGatesAt(t) + o * ld, LdDGx = ld,
                 DGh = dgh + o * ld, LdDGh = ld,
                 DHPrev = p.DH + o * p.H, LdDHPrev = p.H,
