@@ -2,14 +2,16 @@ using BenchmarkDotNet.Running;
 using Recur.Bench;
 
 // Recur benchmarks.
-//   rnn [--json FILE] [--threads N] [--seconds S]   the engine benchmark (recurrent layers and SGEMM)
+//   rnn [--json FILE] [--threads N] [--seconds S] [--ort]   the engine benchmark (recurrent layers, SGEMM, FMA peak;
+//                                                            --ort: ONNX Runtime on the same rows)
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
-    Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND]");
+    Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND] [--ort]");
     Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
     return args.Length == 0 ? 2 : 0;
 }
+OrtBenchmark.Register();
 return args[0] switch
 {
     "rnn" => RnnBenchmark.Run(args[1..]),

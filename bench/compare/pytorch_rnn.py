@@ -12,9 +12,13 @@ Needs torch (Debian: apt install python3-torch libopenblas0-pthread). Not used b
 import argparse, json, os, statistics, time
 import torch
 
-CONFIGS = [("lstm", 32, 50, 64, 128, 1), ("lstm", 64, 100, 256, 512, 1), ("lstm", 64, 50, 1024, 1024, 1),
-           ("lstm", 64, 100, 64, 512, 2), ("gru", 64, 100, 256, 512, 1), ("rnn", 64, 100, 256, 512, 1),
-           ("lstm", 1, 1, 64, 512, 2)]
+# (kind, B, T, I, H, L, bidirectional, initial state given)
+CONFIGS = [("lstm", 32, 50, 64, 128, 1, False, False), ("lstm", 64, 100, 256, 512, 1, False, False),
+           ("lstm", 64, 50, 1024, 1024, 1, False, False), ("lstm", 64, 100, 64, 512, 2, False, False),
+           ("gru", 64, 100, 256, 512, 1, False, False), ("rnn", 64, 100, 256, 512, 1, False, False),
+           ("lstm", 1, 1, 64, 512, 2, False, False),
+           ("lstm", 1, 1, 64, 512, 2, False, True), ("lstm", 1, 100, 64, 512, 2, False, False),
+           ("lstm", 32, 100, 128, 256, 2, True, False)]
 
 
 def median_ms(fn, seconds):
@@ -38,23 +42,28 @@ def main():
     torch.manual_seed(0)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, {torch.__config__.parallel_info().splitlines()[0]}")
     rows = []
-    for kind, B, T, I, H, L in CONFIGS:
+    for kind, B, T, I, H, L, bi, state in CONFIGS:
         cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
-        m = cls(I, H, L, batch_first=True)
+        m = cls(I, H, L, batch_first=True, bidirectional=bi)
         x = torch.rand(B, T, I) * 2 - 1
+        LD = L * (2 if bi else 1)
+        hx = None
+        if state:
+            h0 = torch.rand(LD, B, H) * 2 - 1
+            hx = (h0, torch.rand(LD, B, H) * 2 - 1) if kind == "lstm" else h0
         m.eval()
         with torch.no_grad():
-            infer = median_ms(lambda: m(x), args.seconds)
+            infer = median_ms(lambda: m(x, hx), args.seconds)
         train = None
-        if B > 1:
+        if T > 1:
             m.train()
             def step():
                 m.zero_grad()
-                y, _ = m(x)
+                y, _ = m(x, hx)
                 y.sum().backward()
             train = median_ms(step, args.seconds)
         print(f"{kind:5} {B:4} {T:4} {I:5} {H:5} {L:2} {infer:10.3f} {'-' if train is None else f'{train:10.3f}':>10}")
-        rows.append({"kind": kind, "B": B, "T": T, "I": I, "H": H, "L": L, "infer_ms": round(infer, 4),
+        rows.append({"kind": kind, "B": B, "T": T, "I": I, "H": H, "L": L, "bi": bi, "state": state, "infer_ms": round(infer, 4),
                      "train_ms": None if train is None else round(train, 4)})
     for n in (512, 1024, 2048):
         a, b = torch.rand(n, n), torch.rand(n, n)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 out=${1:-bench-results}
 secs=${2:-3}
 mkdir -p "$out"
-dotnet run -c Release --project bench/Recur.Bench -- rnn --json "$out/recur.json" --seconds "$secs"
+dotnet run -c Release --project bench/Recur.Bench -- rnn --json "$out/recur.json" --seconds "$secs" --ort
 if python3 -c "import torch" 2>/dev/null; then
   python3 bench/compare/pytorch_rnn.py --json "$out/pytorch.json" --seconds "$secs"
 else

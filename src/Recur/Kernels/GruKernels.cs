@@ -100,6 +100,11 @@ internal unsafe struct GruBackwardKernel : IRowKernel, IVectorKernel
     public float* DGx; public int LdDGx;
     /// <summary>(rows, 3H): gradient of the recurrent pre-activations out.</summary>
     public float* DGh; public int LdDGh;
+    /// <summary>
+    /// (rows, D*H) or null: the output's own gradient dL/dY_t, added to <see cref="DH"/> row by row before the step's
+    /// backward (DH then holds everything that reaches h_t). Null when DH already holds it.
+    /// </summary>
+    public float* DY; public int LdDY;
     /// <summary>(rows, H): the direct part of dL/dh_{t-1} out. May alias <see cref="DH"/>.</summary>
     public float* DHPrev; public int LdDHPrev;
 
@@ -114,6 +119,7 @@ internal unsafe struct GruBackwardKernel : IRowKernel, IVectorKernel
             float* hn = Hn + (long)r * LdHn;
             float* hp = HPrev + (long)r * LdHPrev;
             float* dh = DH + (long)r * LdDH;
+            if (DY != null) VectorKernel.AddInPlace<TS, TV>(dh, DY + (long)r * LdDY, H);
             float* dgx = DGx + (long)r * LdDGx;
             float* dgh = DGh + (long)r * LdDGh;
             float* dhp = DHPrev + (long)r * LdDHPrev;

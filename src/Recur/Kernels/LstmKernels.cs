@@ -90,6 +90,11 @@ internal unsafe struct LstmBackwardKernel : IRowKernel, IVectorKernel
     public float* TanhC; public int LdTanhC;
     /// <summary>(rows, H): dL/dh_t, everything that reaches h_t.</summary>
     public float* DH; public int LdDH;
+    /// <summary>
+    /// (rows, D*H) or null: the output's own gradient dL/dY_t, added to <see cref="DH"/> row by row before the step's
+    /// backward (DH then holds everything that reaches h_t). Null when DH already holds it.
+    /// </summary>
+    public float* DY; public int LdDY;
     /// <summary>(rows, H): dL/dc_t from step t+1 in, dL/dc_{t-1} out.</summary>
     public float* DC; public int LdDC;
     /// <summary>(rows, 4H): gradient of the pre-activations out.</summary>
@@ -106,6 +111,7 @@ internal unsafe struct LstmBackwardKernel : IRowKernel, IVectorKernel
             float* cp = CPrev + (long)r * LdCPrev;
             float* tc = TanhC + (long)r * LdTanhC;
             float* dh = DH + (long)r * LdDH;
+            if (DY != null) VectorKernel.AddInPlace<TS, TV>(dh, DY + (long)r * LdDY, H);
             float* dc = DC + (long)r * LdDC;
             float* dg = DGates + (long)r * LdDGates;
             int j = Columns<TS, TV>(g, cp, tc, dh, dc, dg, H, 0);

@@ -17,6 +17,22 @@ internal static unsafe class PinnedPool
     private static readonly object Gate = new();
     private static readonly Stack<float[]>[] Buckets = CreateBuckets();
     private static long retained;
+    private static long inUse, peakInUse;      // floats rented and not yet returned, and its high-water mark
+
+    /// <summary>Bytes of pooled buffers rented and not yet returned.</summary>
+    public static long InUseBytes { get { lock (Gate) return inUse * sizeof(float); } }
+
+    /// <summary>The most bytes of pooled buffers in use at once since the last <see cref="ResetPeak"/>.</summary>
+    public static long PeakInUseBytes { get { lock (Gate) return peakInUse * sizeof(float); } }
+
+    /// <summary>Starts a new high-water mark at the current use.</summary>
+    public static void ResetPeak() { lock (Gate) peakInUse = inUse; }
+
+    private static void Rented(long floats)
+    {
+        inUse += floats;
+        if (inUse > peakInUse) peakInUse = inUse;
+    }
 
     private static Stack<float[]>[] CreateBuckets()
     {
@@ -36,11 +52,14 @@ internal static unsafe class PinnedPool
             if (Buckets[bucket].TryPop(out var a))
             {
                 retained -= a.Length;
+                Rented(a.Length);
                 return a;
             }
         }
         long size = Math.Min(1L << bucket, Array.MaxLength);
-        return GC.AllocateUninitializedArray<float>((int)size, pinned: true);
+        var fresh = GC.AllocateUninitializedArray<float>((int)size, pinned: true);
+        lock (Gate) Rented(fresh.Length);
+        return fresh;
     }
 
     /// <summary>Gives an array back for reuse.</summary>
@@ -50,6 +69,7 @@ internal static unsafe class PinnedPool
         if ((1L << bucket) != array.Length && array.Length != Array.MaxLength) return; // not one of ours
         lock (Gate)
         {
+            inUse -= array.Length;
             if (Buckets[bucket].Count >= MaxPerBucket || retained + array.Length > MaxRetainedFloats) return;
             Buckets[bucket].Push(array);
             retained += array.Length;

@@ -54,6 +54,11 @@ internal unsafe struct RnnBackwardKernel : IRowKernel, IVectorKernel
     public float* HOut; public int LdH;
     /// <summary>(rows, H): dL/dh_t.</summary>
     public float* DH; public int LdDH;
+    /// <summary>
+    /// (rows, D*H) or null: the output's own gradient dL/dY_t, added to <see cref="DH"/> row by row before the step's
+    /// backward (DH then holds everything that reaches h_t). Null when DH already holds it.
+    /// </summary>
+    public float* DY; public int LdDY;
     /// <summary>(rows, H): gradient of the pre-activations out. May alias <see cref="DH"/>.</summary>
     public float* DGates; public int LdDGates;
 
@@ -66,6 +71,7 @@ internal unsafe struct RnnBackwardKernel : IRowKernel, IVectorKernel
         {
             float* h = HOut + (long)r * LdH;
             float* dh = DH + (long)r * LdDH;
+            if (DY != null) VectorKernel.AddInPlace<TS, TV>(dh, DY + (long)r * LdDY, H);
             float* dg = DGates + (long)r * LdDGates;
             int j = Columns<TS, TV>(h, dh, dg, H, Relu, 0);
             Columns<Simd1, float>(h, dh, dg, H, Relu, j);

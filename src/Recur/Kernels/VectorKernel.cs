@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Recur.Kernels;
@@ -22,5 +23,15 @@ internal static class VectorKernel
             case SimdWidth.V128: kernel.Rows<Simd128, Vector128<float>>(r0, r1); break;
             default: kernel.Rows<Simd1, float>(r0, r1); break;
         }
+    }
+
+    /// <summary><c>y[0:n] += x[0:n]</c> with vectors of <typeparamref name="TS"/> and a scalar tail (one IEEE add per element).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void AddInPlace<TS, TV>(float* y, float* x, int n) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int j = 0;
+        if (TS.Count > 1)
+            for (; j + TS.Count <= n; j += TS.Count) TS.Store(y + j, TS.Add(TS.Load(y + j), TS.Load(x + j)));
+        for (; j < n; j++) y[j] += x[j];
     }
 }

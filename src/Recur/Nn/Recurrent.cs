@@ -234,7 +234,15 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
     /// <param name="h0">Initial hidden state (L*D, B, H), index layer*D + direction; null means zeros.</param>
     /// <param name="c0">Initial cell state (L*D, B, H), LSTM only; null means zeros.</param>
     /// <param name="requiresGrad">Keep what backward needs (a little more memory and time).</param>
-    public RecurrentOutput Forward(Tensor input, int[]? lengths = null, Tensor? h0 = null, Tensor? c0 = null, bool requiresGrad = true)
+    /// <param name="inputRequiresGrad">
+    /// Whether backward computes dL/d<paramref name="input"/>. Pass false when the input is data rather than the
+    /// output of a layer being trained (token embeddings that are frozen, audio features, a time series): backward
+    /// then skips the first layer's dX = dGates W_ih (for a one-layer LSTM about a ninth of a training step's
+    /// multiply-adds) and <see cref="RecurrentGradients.Input"/> is an empty tensor. Weight and state gradients are
+    /// bitwise the same either way.
+    /// </param>
+    public RecurrentOutput Forward(Tensor input, int[]? lengths = null, Tensor? h0 = null, Tensor? c0 = null, bool requiresGrad = true,
+        bool inputRequiresGrad = true)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank != 3)
@@ -257,7 +265,7 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
         if (c0 is not null && !TensorPrimitives.IsFiniteAll<float>(c0.Span))
             throw new ArgumentException("c0 contains NaN or infinity", nameof(c0));
 
-        var output = new RecurrentOutput(this, T, lens, requiresGrad);
+        var output = new RecurrentOutput(this, T, lens, requiresGrad, inputRequiresGrad);
         try
         {
             output.RunForward(input, h0, c0, Training ? Dropout : 0f, Training ? RecurrentDropout : 0f);

@@ -5,7 +5,8 @@ using Recur.Tensors;
 namespace Recur.Nn;
 
 /// <summary>Gradients returned by <see cref="RecurrentOutput.Backward"/>; valid until that output is disposed.</summary>
-/// <param name="Input">dL/d input, same shape as the input (zero at padded steps).</param>
+/// <param name="Input">dL/d input, same shape as the input (zero at padded steps); an empty tensor (last dimension 0)
+/// when the forward pass was run with <c>inputRequiresGrad: false</c>.</param>
 /// <param name="HiddenState">dL/d h0, (L*D, B, H).</param>
 /// <param name="CellState">dL/d c0, (L*D, B, H), LSTM only.</param>
 public sealed record RecurrentGradients(Tensor Input, Tensor HiddenState, Tensor? CellState);
@@ -24,11 +25,11 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
     private readonly List<float[]> rented = [];
     private bool disposed;
 
-    internal RecurrentOutput(Recurrent layer, int steps, int[] lengths, bool requiresGrad)
+    internal RecurrentOutput(Recurrent layer, int steps, int[] lengths, bool requiresGrad, bool inputRequiresGrad = true)
     {
         this.layer = layer;
         runner = new RecurrentRunner(layer.Cell, new SortedBatch(lengths, steps), layer.InputSize, layer.HiddenSize,
-            layer.NumLayers, layer.Directions, layer.BatchFirst, requiresGrad, layer.Engine);
+            layer.NumLayers, layer.Directions, layer.BatchFirst, requiresGrad, layer.Engine, inputRequiresGrad);
     }
 
     /// <summary>Outputs of the last layer: (T, B, D*H), or (B, T, D*H) when batch-first; zero past each length.</summary>
@@ -103,11 +104,11 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
             for (int k = 0; k < LD; k++) flow[k] = new double[T];
         }
 
-        var dInput = RentTensor(Output.Dim(0), Output.Dim(1), layer.InputSize);
+        var dInput = runner.InputRequiresGrad ? RentTensor(Output.Dim(0), Output.Dim(1), layer.InputSize) : RentTensor(Output.Dim(0), Output.Dim(1), 0);
         var dH0 = RentTensor(HiddenState.Shape.ToArray());
         var dC0 = CellState is null ? null : RentTensor(CellState.Shape.ToArray());
         runner.Backward(dOutput is null ? default : dOutput.Span, dHiddenState is null ? default : dHiddenState.Span,
-            dCellState is null ? default : dCellState.Span, layer, flow, dInput.Span, dH0.Span, dC0 is null ? default : dC0.Span);
+            dCellState is null ? default : dCellState.Span, layer, flow, runner.InputRequiresGrad ? dInput.Span : default, dH0.Span, dC0 is null ? default : dC0.Span);
 
         if (flow is not null)
             for (int k = 0; k < LD; k++)

@@ -43,6 +43,11 @@ internal sealed unsafe class DirectionPass
     /// <summary>W_hh packed as the right-hand side of dGates W_hh; null when every step is skinny.</summary>
     public PackedMatrix? WhhN;
     public SimdWidth Width;
+    /// <summary>
+    /// Running rows of the whole step being computed (set by <see cref="StepJob"/> before it cuts the step into
+    /// blocks): the backward product chooses its path by this, not by the block's rows.
+    /// </summary>
+    public int StepRows;
 
     // Backward
     /// <summary>(T*B, D*H): gradient of the output, offset to this direction's columns.</summary>

@@ -22,7 +22,8 @@ internal abstract unsafe class RecurrentCell
     public abstract void Forward(DirectionPass p, int t, ReadOnlySpan<PrevRange> prev);
 
     /// <summary>
-    /// Backward of step t for the rows <paramref name="prev"/> covers. On entry DH holds dL/dh_t (and DC dL/dc_t);
+    /// Backward of step t for the rows <paramref name="prev"/> covers. On entry DH holds what flowed back to h_t from
+    /// step t+1 (the kernel adds the output's own gradient DY[t] row by row) and DC dL/dc_t;
     /// on exit DGates[t] (and DGatesH[t]) hold the pre-activation gradients and DH (and DC) the gradient for step
     /// t's predecessor.
     /// </summary>
@@ -43,13 +44,15 @@ internal abstract unsafe class RecurrentCell
 
     /// <summary>
     /// <c>C[rows] = (beta ? C : 0) + A[rows] * op(W)</c> for one step: the packed right-hand side when there is one
-    /// and enough rows, otherwise the unpacked skinny path straight from W.
+    /// and the whole step (<paramref name="fullRows"/>, not this block's <paramref name="rows"/>) has enough rows,
+    /// otherwise the unpacked skinny path straight from W. The two paths sum over K in different orders, so the
+    /// choice must not depend on how the step was cut into blocks: that depends on the thread count.
     /// </summary>
-    protected static void StepGemm(int rows, float* a, int lda, PackedMatrix? packed, float* w, Transpose transW,
+    protected static void StepGemm(int rows, int fullRows, float* a, int lda, PackedMatrix? packed, float* w, Transpose transW,
         int k, int n, float beta, float* c, int ldc, SimdWidth width)
     {
         if (rows <= 0) return;
-        if (packed is not null && rows > Gemm.SkinnyRows)
+        if (packed is not null && fullRows > Gemm.SkinnyRows)
             Gemm.MultiplyPacked(Transpose.No, rows, 1f, a, lda, packed, beta, c, ldc);
         else
             Gemm.Multiply(width, Transpose.No, transW, rows, n, k, 1f, a, lda, w, transW == Transpose.Yes ? k : n, beta, c, ldc);
@@ -84,7 +87,7 @@ internal abstract unsafe class RecurrentCell
                     TensorPrimitives.Multiply(new ReadOnlySpan<float>(r.H + (long)i * r.LdH, p.H),
                         new ReadOnlySpan<float>(p.RecurrentMask + (long)(r.R0 + i) * p.H, p.H), new Span<float>(a + (long)i * p.H, p.H));
             }
-            StepGemm(rows, a, lda, p.WhhT, p.Whh, Transpose.Yes, p.H, gh, beta, t, ldTarget, p.Width);
+            StepGemm(rows, r.FullRows, a, lda, p.WhhT, p.Whh, Transpose.Yes, p.H, gh, beta, t, ldTarget, p.Width);
         }
     }
 
@@ -99,11 +102,11 @@ internal abstract unsafe class RecurrentCell
         float* dh = p.DH + (long)r0 * p.H;
         if (p.RecurrentMask == null)
         {
-            StepGemm(rows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, beta, dh, p.H, p.Width);
+            StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, beta, dh, p.H, p.Width);
             return;
         }
         float* tmp = p.MaskedPrev + (long)r0 * p.H;
-        StepGemm(rows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, 0f, tmp, p.H, p.Width);
+        StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, 0f, tmp, p.H, p.Width);
         for (int i = 0; i < rows; i++)
         {
             var d = new Span<float>(dh + (long)i * p.H, p.H);
@@ -136,7 +139,7 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
         int m = prev[^1].R1 - prev[0].R0;
         float* dg = p.DGatesAt(t) + r0 * p.H;
         float* dh = p.DH + r0 * p.H;
-        var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY, DH = dh, LdDH = p.H, DGates = dg, LdDGates = p.H };
+        var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY, DH = dh, LdDH = p.H, DY = p.DYAt(t) + r0 * p.LdY, LdDY = p.LdY, DGates = dg, LdDGates = p.H };
         RowJob<RnnBackwardKernel>.Run(k, m, 2 * p.H);
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
         RecurrentGradient(p, (int)r0, (int)r0 + m, p.DGatesAt(t), p.H, 0f);
@@ -184,6 +187,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
                 CPrev = r.C, LdCPrev = r.LdC,
                 TanhC = p.StateAt(p.TanhC, t) + o * p.H, LdTanhC = p.H,
                 DH = p.DH + o * p.H, LdDH = p.H,
+                DY = p.DYAt(t) + o * p.LdY, LdDY = p.LdY,
                 DC = p.DC + o * p.H, LdDC = p.H,
                 DGates = dg + o * ld, LdDGates = ld,
             };
@@ -238,6 +242,7 @@ internal sealed unsafe class GruCell : RecurrentCell
                 Hn = p.StateAt(p.Hn, t) + o * p.H, LdHn = p.H,
                 HPrev = r.H, LdHPrev = r.LdH,
                 DH = p.DH + o * p.H, LdDH = p.H,
+                DY = p.DYAt(t) + o * p.LdY, LdDY = p.LdY,
                 DGx = p.DGatesAt(t) + o * ld, LdDGx = ld,
                 DGh = dgh + o * ld, LdDGh = ld,
                 DHPrev = p.DH + o * p.H, LdDHPrev = p.H,

@@ -15,7 +15,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     private readonly SortedBatch batch;
     private readonly RecurrentEngineOptions options;
     private readonly int steps, batchSize, inputSize, hidden, gates, layers, dirs;
-    private readonly bool batchFirst, requiresGrad;
+    private readonly bool batchFirst, requiresGrad, inputRequiresGrad;
     private readonly List<float[]> rented = [];
     private readonly DirectionPass[] passes;
     private readonly float*[] layerInput;   // (L): X of each layer, (T*B, in)
@@ -24,8 +24,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     private float* h0s, c0s;                // (L*D, B, H) sorted, zeros when not given
 
     public RecurrentRunner(RecurrentCell cell, SortedBatch batch, int inputSize, int hidden, int layers, int directions,
-        bool batchFirst, bool requiresGrad, RecurrentEngineOptions options)
+        bool batchFirst, bool requiresGrad, RecurrentEngineOptions options, bool inputRequiresGrad = true)
     {
+        this.inputRequiresGrad = inputRequiresGrad;
         this.cell = cell;
         this.batch = batch;
         this.options = options;
@@ -46,6 +47,12 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
     /// <summary>Whether <see cref="Backward"/> may run (the activations it reads were kept).</summary>
     public bool RequiresGrad => requiresGrad;
+
+    /// <summary>
+    /// Whether <see cref="Backward"/> computes the gradient of the input (the first layer's dX = dGates W_ih, about a
+    /// ninth of a training step's multiply-adds for a one-layer LSTM). False when the input is data, not a result.
+    /// </summary>
+    public bool InputRequiresGrad => inputRequiresGrad;
 
     private float* Rent(long floats, bool clear)
     {
@@ -176,15 +183,13 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             Gemm.Multiply(width, Transpose.No, Transpose.Yes, T * B, gh, p.InSize, 1f, p.X, p.InSize, pWih, p.InSize, 0f, p.Gates, gh);
             if (pBih != null)
             {
-                // Fold the biases into every row once: b_ih + b_hh (the GRU keeps b_hh for its kernel).
-                Span<float> bias = gh <= 4096 ? stackalloc float[gh] : new float[gh];
-                new ReadOnlySpan<float>(pBih, gh).CopyTo(bias);
-                if (cell.FoldsRecurrentBias) TensorPrimitives.Add(bias, new ReadOnlySpan<float>(pBhh, gh), bias);
-                for (long r = 0; r < (long)T * B; r++)
-                {
-                    var row = new Span<float>(p.Gates + r * gh, gh);
-                    TensorPrimitives.Add(row, bias, row);
-                }
+                // Fold the biases into every row once: b_ih + b_hh (the GRU keeps b_hh for its kernel), over row
+                // blocks in parallel (each element gets the same single add whatever the blocking).
+                float* bias = Rent(gh, clear: false);
+                var biasSpan = new Span<float>(bias, gh);
+                new ReadOnlySpan<float>(pBih, gh).CopyTo(biasSpan);
+                if (cell.FoldsRecurrentBias) TensorPrimitives.Add(biasSpan, new ReadOnlySpan<float>(pBhh, gh), biasSpan);
+                RowJob<AddBiasRows>.Run(new AddBiasRows { Rows = p.Gates, Width = gh, Bias = bias }, T * B, gh);
             }
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
@@ -251,13 +256,15 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             float* dGates = Temp((long)T * B * G * H, clear: false);
             float* dGatesH = gru ? Temp((long)T * B * G * H, clear: false) : dGates;
             float* rowScratch = Temp((long)B * G * H, clear: false);
+            float* biasSum = Temp((long)G * H, clear: false);
             float* maskedStates = passes.Any(q => q.RecurrentMask != null) ? Temp((long)(T + 1) * B * H, clear: false) : null;
 
             float* dX = null;
             for (int l = layers - 1; l >= 0; l--)
             {
                 int inSize = l == 0 ? I : D * H;
-                dX = Temp((long)T * B * inSize, clear: false);
+                // The first layer's dX only when the input needs a gradient (it is data otherwise).
+                dX = l > 0 || inputRequiresGrad ? Temp((long)T * B * inSize, clear: false) : null;
                 for (int d = 0; d < D; d++)
                 {
                     var p = passes[l * D + d];
@@ -266,7 +273,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                     p.DGatesH = dGatesH;
                     p.DH = dh0 + (long)(l * D + d) * B * H;
                     p.DC = lstm ? dc0 + (long)(l * D + d) * B * H : null;
-                    BackwardDirection(p, weights, l * D + d, dX, accumulate: d > 0, ones, rowScratch, maskedStates, flow?[l * D + d]);
+                    BackwardDirection(p, weights, l * D + d, dX, accumulate: d > 0, ones, rowScratch, biasSum, maskedStates, flow?[l * D + d]);
                 }
                 if (l > 0)
                 {
@@ -278,7 +285,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 }
             }
 
-            batch.ScatterSequence(new ReadOnlySpan<float>(dX, T * B * I), I, batchFirst, dInput);
+            if (dX != null) batch.ScatterSequence(new ReadOnlySpan<float>(dX, T * B * I), I, batchFirst, dInput);
             batch.ScatterStates(new ReadOnlySpan<float>(dh0, states), layers * D, H, dH0);
             if (lstm) batch.ScatterStates(new ReadOnlySpan<float>(dc0, states), layers * D, H, dC0);
         }
@@ -293,12 +300,19 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     }
 
     private void BackwardDirection(DirectionPass p, IRecurrentWeights weights, int k, float* dX, bool accumulate, float* ones,
-        float* rowScratch, float* maskedStates, double[]? flow)
+        float* rowScratch, float* biasSum, float* maskedStates, double[]? flow)
     {
         int T = p.T, B = p.B, H = p.H, gh = p.G * H, inSize = p.InSize;
         long rows = (long)T * B;
-        new Span<float>(p.DGates, (int)(rows * gh)).Clear();
-        if (p.DGatesH != p.DGates) new Span<float>(p.DGatesH, (int)(rows * gh)).Clear();
+        // The cell kernels write every running row of dGates[t]; only the rows past each step's running prefix must
+        // be zero for the weight-gradient GEMMs over all steps.
+        for (int t = 0; t < T; t++)
+        {
+            int m = p.Active[t];
+            if (m == B) continue;
+            new Span<float>(p.DGatesAt(t) + (long)m * gh, (B - m) * gh).Clear();
+            if (p.DGatesH != p.DGates) new Span<float>(p.DGatesHAt(t) + (long)m * gh, (B - m) * gh).Clear();
+        }
 
         var width = SimdDispatch.Current;
         p.Width = width;
@@ -343,7 +357,8 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             // dW_ih += dG^T X and dX (+)= dG W_ih: one GEMM each over all steps.
             Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, inSize, (int)rows, 1f, p.DGates, gh, p.X, inSize, 1f, gWih, inSize);
-            Gemm.Multiply(width, Transpose.No, Transpose.No, (int)rows, inSize, gh, 1f, p.DGates, gh, pWih, inSize, accumulate ? 1f : 0f, dX, inSize);
+            if (dX != null)
+                Gemm.Multiply(width, Transpose.No, Transpose.No, (int)rows, inSize, gh, 1f, p.DGates, gh, pWih, inSize, accumulate ? 1f : 0f, dX, inSize);
 
             // dW_hh += sum_t dGh[t]^T h_prev(t). Steps pair with their neighbour's output (t-1 forward, t+1 reverse);
             // a row's first step pairs with h0 instead (the neighbour's output row is zero there).
@@ -387,11 +402,16 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, B, 1f, a, gh, h0, H, 1f, gWhh, H);
             }
 
-            // Bias gradients: column sums over all steps, as ones (1, T*B) x dG.
+            // Bias gradients: column sums over all steps, as ones (1, T*B) x dG, summed once and added to both biases
+            // where they see the same gradient (every cell but the GRU, whose b_hn is inside r * (W_hn h + b_hn)).
             if (gBih != null)
             {
-                Gemm.Multiply(width, Transpose.No, Transpose.No, 1, gh, (int)rows, 1f, ones, (int)rows, p.DGates, gh, 1f, gBih, gh);
-                Gemm.Multiply(width, Transpose.No, Transpose.No, 1, gh, (int)rows, 1f, ones, (int)rows, p.DGatesH, gh, 1f, gBhh, gh);
+                var sum = new ReadOnlySpan<float>(biasSum, gh);
+                Gemm.Multiply(width, Transpose.No, Transpose.No, 1, gh, (int)rows, 1f, ones, (int)rows, p.DGates, gh, 0f, biasSum, gh);
+                TensorPrimitives.Add(new Span<float>(gBih, gh), sum, new Span<float>(gBih, gh));
+                if (p.DGatesH != p.DGates)
+                    Gemm.Multiply(width, Transpose.No, Transpose.No, 1, gh, (int)rows, 1f, ones, (int)rows, p.DGatesH, gh, 0f, biasSum, gh);
+                TensorPrimitives.Add(new Span<float>(gBhh, gh), sum, new Span<float>(gBhh, gh));
             }
             p.Wih = p.Whh = p.Bhh = null;
         }
@@ -419,5 +439,23 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     {
         foreach (var a in rented) PinnedPool.Return(a);
         rented.Clear();
+    }
+}
+
+/// <summary>Adds one bias row to every row of a (rows, Width) buffer; rows are independent, so any blocking gives the same sums.</summary>
+internal unsafe struct AddBiasRows : IRowKernel
+{
+    public float* Rows;
+    public int Width;
+    public float* Bias;
+
+    public readonly void Run(int r0, int r1)
+    {
+        var bias = new ReadOnlySpan<float>(Bias, Width);
+        for (long r = r0; r < r1; r++)
+        {
+            var row = new Span<float>(Rows + r * Width, Width);
+            TensorPrimitives.Add(row, bias, row);
+        }
     }
 }

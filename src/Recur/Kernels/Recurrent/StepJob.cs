@@ -30,6 +30,7 @@ internal sealed class StepJob : IParallelJob
         int start = prev[0].R0;
         end = prev[^1].R1;
         int rows = end - start;
+        p.StepRows = rows;
         double work = (double)rows * p.G * p.H * p.H;
         int threads = Parallelism.ThreadCount;
         // Small and medium steps: parallel row blocks, each doing its product and gates (one dispatch per step).
@@ -63,20 +64,10 @@ internal sealed class StepJob : IParallelJob
         Step(cell, pass, t, backward, clipped[..n]);
     }
 
-    private static unsafe void Step(RecurrentCell cell, DirectionPass p, int t, bool backward, ReadOnlySpan<PrevRange> prev)
+    private static void Step(RecurrentCell cell, DirectionPass p, int t, bool backward, ReadOnlySpan<PrevRange> prev)
     {
-        if (!backward)
-        {
-            cell.Forward(p, t, prev);
-            return;
-        }
-        // Everything that reaches h_t: the output at t, on top of what flowed back from step t+1.
-        float* dyt = p.DYAt(t);
-        for (int r = prev[0].R0; r < prev[^1].R1; r++)
-        {
-            var dh = new Span<float>(p.DH + (long)r * p.H, p.H);
-            TensorPrimitives.Add(dh, new ReadOnlySpan<float>(dyt + (long)r * p.LdY, p.H), dh);
-        }
-        cell.Backward(p, t, prev);
+        // Backward: the cell's kernel adds the output's gradient dY[t] to dh row by row (in this block's rows).
+        if (backward) cell.Backward(p, t, prev);
+        else cell.Forward(p, t, prev);
     }
 }
