@@ -24,11 +24,13 @@ internal static class ExperimentCommand
         cmd.Options.Add(data);
         cmd.Options.Add(seed);
         cmd.Options.Add(output);
+        var dataOnly = new Option<bool>("--data-only") { Description = "Write the experiment's data split under OUTPUT/NAME/data and stop (no training, no baseline)" };
 
         Command PresetCommand(Preset preset, Func<ParseResult, Preset>? choose = null, Func<ParseResult, Dictionary<string, string>>? extra = null, string? name = null)
         {
             var sub = new Command(name ?? preset.Name, preset.Description + ". Train options given here override the preset's.");
             var overrides = Settings.AddOptions(sub, spec => !Controlled.Contains(spec.Name));
+            sub.Options.Add(dataOnly);
             foreach (var (key, o) in overrides)
             {
                 o.Required = false;
@@ -43,7 +45,7 @@ internal static class ExperimentCommand
                 var run = new PresetRun
                 {
                     Preset = p, DataRoot = r.GetValue(data)!, Seed = r.GetValue(seed), Overrides = given, Extra = ex,
-                    Dir = Path.Combine(r.GetValue(output)!, p.Name),
+                    Dir = Path.Combine(r.GetValue(output)!, p.Name), DataOnly = r.GetValue(dataOnly),
                 };
                 return run.Run();
             });

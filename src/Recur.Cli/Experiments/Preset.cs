@@ -38,6 +38,8 @@ internal sealed class PresetRun
     public required IReadOnlyDictionary<string, string> Overrides { get; init; }
     /// <summary>Preset-specific settings that are not train options (e.g. a character limit).</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+    /// <summary>Only write the data split (for <c>recur train</c> on it), without training or baselines.</summary>
+    public bool DataOnly { get; init; }
 
     /// <summary>Where the preset writes the data split it derives from the shared datasets.</summary>
     public string DataDir => Path.Combine(Dir, "data");
@@ -92,6 +94,12 @@ internal sealed class PresetRun
     {
         Directory.CreateDirectory(Dir);
         var data = Preset.Prepare(this);
+        if (DataOnly)
+        {
+            Console.WriteLine($"experiment {Preset.Name}: data written (--data-only), train on it with: recur train --task {Preset.Task} "
+                + string.Join(' ', data.Select(kv => $"--{kv.Key} {kv.Value}")));
+            return 0;
+        }
         int seeds = Extra.TryGetValue("seeds", out var n) ? int.Parse(n, Inv) : Preset.Seeds;
         for (int k = 0; k < seeds; k++)
         {

@@ -15,9 +15,9 @@ internal static class AudioTask
     private static Dictionary<string, string>? LabelCsv(Settings s) => s.Optional("labels") is { } path ? AudioClips.ReadLabelTable(path, s.Limits) : null;
 
     /// <summary>The clips of a folder or list file (the library's loader), each at most --max-length frames.</summary>
-    private static List<AudioClip> LoadAll(AudioClips loader, string source, Settings s, Dictionary<string, string>? labels)
+    private static List<AudioClip> LoadAll(AudioClips loader, string source, Settings s, Dictionary<string, string>? labels, int maxClips = 0)
     {
-        var clips = loader.Load(source, labels);
+        var clips = loader.Load(source, labels, maxClips: maxClips);
         foreach (var c in clips) CheckLength(c, s);
         return clips;
     }
@@ -36,7 +36,7 @@ internal static class AudioTask
         var s = ctx.Settings;
         var labelsCsv = LabelCsv(s);
         var loader = new AudioClips(Options(s), s.Limits);
-        var all = LoadAll(loader, s.Str("data"), s, labelsCsv);
+        var all = LoadAll(loader, s.Str("data"), s, labelsCsv, s.Int("max-rows", 0));
         var features = loader.Features;
         List<AudioClip> train, valid;
         if (s.Optional("valid") is { } vp) { train = all; valid = LoadAll(loader, vp, s, labelsCsv); }

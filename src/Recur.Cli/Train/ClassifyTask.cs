@@ -28,7 +28,7 @@ internal static class ClassifyTask
     {
         var s = ctx.Settings;
         string dataPath = s.Str("data");
-        var all = Read(dataPath, s);
+        var all = Common.Head(Read(dataPath, s), s);
         List<Example> train, valid;
         string validSource;
         if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s); validSource = vp; }

@@ -113,6 +113,13 @@ internal static class Common
         return ids;
     }
 
+    /// <summary>The first --max-rows examples of --data (all when it is 0), read in file order.</summary>
+    public static List<T> Head<T>(List<T> all, Settings s)
+    {
+        int n = s.Int("max-rows", 0);
+        return n > 0 && n < all.Count ? all.GetRange(0, n) : all;
+    }
+
     /// <summary>Seeded train/validation indices of n examples.</summary>
     public static (int[] Train, int[] Valid) Split(int n, Settings s)
     {

@@ -32,6 +32,7 @@ internal static class ForecastTask
         var s = ctx.Settings;
         string dataPath = s.Str("data");
         var (columns, missing) = Read(dataPath, s);
+        if (s.Int("max-rows", 0) is > 0 and var rows && rows < columns[0].Length) (columns, missing) = (columns.Select(c => c[..rows]).ToArray(), missing[..rows]);
         int n = columns[0].Length;
         float testFraction = s.Float("test-fraction", 0.01f, 0.9f);
         int testStart = n - (int)(n * testFraction);

@@ -10,6 +10,8 @@ internal static class LmTask
         var s = ctx.Settings;
         string dataPath = s.Str("data");
         string text = DataFiles.ReadAllText(dataPath, s.Limits);
+        if (s.Int("max-rows", 0) is > 0 and var rows && DataFiles.Lines(text) is var lines && lines.Count > rows)
+            text = string.Concat(lines.Take(rows).Select(l => l + "\n"));
         string trainText, validText;
         if (s.Optional("valid") is { } vp) { trainText = text; validText = DataFiles.ReadAllText(vp, s.Limits); }
         else

@@ -66,6 +66,7 @@ internal static class MlpTask
         string dataPath = s.Str("data");
         bool regression = s.Bool("regression");
         var all = Read(dataPath, s);
+        if (s.Int("max-rows", 0) is > 0 and var rows && rows < all.X.Length) all = new Rows(all.X[..rows], all.Labels[..rows], all.Lines[..rows]);
         Rows train, valid;
         string validSource = dataPath;
         if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s, all.X[0].Length); validSource = vp; }

@@ -41,7 +41,7 @@ internal static class MusicTask
     {
         var s = ctx.Settings;
         string dataPath = s.Str("data");
-        var all = Read(dataPath, s);
+        var all = Common.Head(Read(dataPath, s), s);
         List<Piece> train, valid;
         if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s); }
         else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }

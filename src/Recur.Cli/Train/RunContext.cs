@@ -79,6 +79,7 @@ internal sealed class RunContext : IDisposable
     {
         Settings.Int("epochs", 1);
         Settings.Int("max-steps", 0);
+        Settings.Int("max-rows", 0);
         Settings.Int("batch-size", 1);
         Settings.Float("lr", 0f);
         Settings.Float("weight-decay", 0f);

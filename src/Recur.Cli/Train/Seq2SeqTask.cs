@@ -17,7 +17,7 @@ internal static class Seq2SeqTask
     {
         var s = ctx.Settings;
         string dataPath = s.Str("data");
-        var all = Read(dataPath, s);
+        var all = Common.Head(Read(dataPath, s), s);
         List<Pair> train, valid;
         string validSource = dataPath;
         if (s.Optional("valid") is { } vp) { train = all; valid = Read(vp, s); validSource = vp; }

@@ -25,6 +25,7 @@ internal sealed class Settings
         new("task", "", "What to train: classify (text -> label), tag (CoNLL tokens -> tags), lm (next token), seq2seq (translation), forecast (time series), audio (WAV -> label), music (piano roll), mlp (feed-forward on numeric columns)"),
         new("data", "", "Training data: TSV/CSV (classify, seq2seq, mlp), text (lm), CoNLL (tag), CSV series (forecast), a folder of WAV files (audio), piano-roll JSON (music); .gz is read transparently"),
         new("valid", "", "Validation data in the same format (default: hold out --valid-fraction of --data)"),
+        new("max-rows", "0", "Use only the first N examples of --data (rows of a table, lines of a text, sentences of CoNLL, pieces of music, steps of a series; audio: N files evenly spaced in name order), for quick runs (0: all)"),
         new("valid-fraction", "0.1", "Fraction of --data held out for validation when --valid is not given (seeded split)"),
         new("test", "", "Test data evaluated after training (metrics go to metrics.json and the report)"),
         new("output", "", "Run folder for config.json, metrics.jsonl, checkpoint, model.recur, plots and report.html (default: runs/TASK)"),

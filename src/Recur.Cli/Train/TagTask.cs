@@ -24,7 +24,7 @@ internal static class TagTask
     {
         var s = ctx.Settings;
         string dataPath = s.Str("data");
-        var all = Readers.ReadConll(dataPath, s.Limits);
+        var all = Common.Head(Readers.ReadConll(dataPath, s.Limits), s);
         List<TaggedSentence> train, valid;
         string validSource = dataPath;
         if (s.Optional("valid") is { } vp) { train = all; valid = Readers.ReadConll(vp, s.Limits); validSource = vp; }

@@ -47,11 +47,14 @@ public sealed class AudioClips
     /// <summary>
     /// The clips of <paramref name="source"/> (a folder or a list file), in folder order (ordinal by name) or list
     /// order. Labels: <paramref name="labels"/> (file name → label) when given, else the list's labels, else the file
-    /// names; <paramref name="needLabels"/> false loads the clips unlabelled.
+    /// names; <paramref name="needLabels"/> false loads the clips unlabelled. <paramref name="maxClips"/> above 0 loads
+    /// only that many, evenly spaced over the list (a folder named by label keeps every label), and reads no other file.
     /// </summary>
-    public List<AudioClip> Load(string source, IReadOnlyDictionary<string, string>? labels = null, bool needLabels = true)
+    public List<AudioClip> Load(string source, IReadOnlyDictionary<string, string>? labels = null, bool needLabels = true, int maxClips = 0)
     {
         var listed = List(source);
+        if (maxClips > 0 && maxClips < listed.Count)
+            listed = Enumerable.Range(0, maxClips).Select(i => listed[(int)((long)i * listed.Count / maxClips)]).ToList();
         var result = new List<AudioClip>(listed.Count);
         foreach (var (file, listLabel) in listed)
         {

@@ -18,12 +18,20 @@ public static class CliRunner
 
     public static Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args) => Run(args, null);
 
-    /// <summary>Runs the tool; <paramref name="environment"/> sets (or, with a null value, removes) variables of the child.</summary>
+    /// <summary>
+    /// Runs the tool; <paramref name="environment"/> sets (or, with a null value, removes) variables of the child;
+    /// <paramref name="stdin"/>, when given, is written to the child's standard input (then closed).
+    /// </summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> Run(string[] args, IReadOnlyDictionary<string, string?>? environment,
-        string? workingDirectory = null)
+        string? workingDirectory = null, string? stdin = null)
     {
-        using var p = Start(args, environment, workingDirectory);
+        using var p = Start(args, environment, workingDirectory, stdin is not null);
         var ct = TestContext.Current.CancellationToken;
+        if (stdin is not null)
+        {
+            await p.StandardInput.WriteAsync(stdin.AsMemory(), ct);
+            p.StandardInput.Close();
+        }
         var stdout = p.StandardOutput.ReadToEndAsync(ct);
         var stderr = p.StandardError.ReadToEndAsync(ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -33,10 +41,10 @@ public static class CliRunner
     }
 
     /// <summary>Starts the tool with redirected output (the caller waits, reads and disposes).</summary>
-    public static Process Start(string[] args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    public static Process Start(string[] args, IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null, bool redirectInput = false)
     {
         Assert.True(File.Exists(Dll), $"{Dll} is missing; the CLI is built as a project reference of the tests");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = redirectInput, UseShellExecute = false };
         if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
         if (environment is not null)
             foreach (var (k, v) in environment)

@@ -53,6 +53,20 @@ public sealed class ExperimentCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task DataOnlyWritesTheSplitForRecurTrainAndTrainsNothing()
+    {
+        foreach (var (name, files) in new[] { ("music", new[] { "train.json", "held-out.json" }), ("tagging", new[] { "train.conll", "valid.conll", "test.conll" }) })
+        {
+            var (code, stdout, stderr) = await CliRunner.Run("experiment", name, "--data-only", "--output", dir);
+            Assert.True(code == 0, stderr + stdout);
+            string run = Path.Combine(dir, name);
+            foreach (var f in files) Assert.True(File.Exists(Path.Combine(run, "data", f)), f);
+            Assert.Equal(["data"], Directory.EnumerateFileSystemEntries(run).Select(Path.GetFileName));
+            Assert.Contains("data written (--data-only), train on it with: recur train --task " + (name == "music" ? "music" : "tag"), stdout);
+        }
+    }
+
+    [Fact]
     public async Task MusicComparesWithTheUntrainedModelThroughTheSameTaskAndWritesMidi()
     {
         var (code, stdout, stderr) = await CliRunner.Run("experiment", "music", "--output", dir, "--epochs", "3", "--hidden", "16");
