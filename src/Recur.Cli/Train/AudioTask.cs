@@ -61,8 +61,8 @@ internal static class AudioTask
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var lengths = train.Select(c => c.Steps).ToArray();
-        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), standardizer, trainY.Take(batch).ToArray()));
-        ctx.ProbeAtStart(model.Encoder.Rnn, probe);
+        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), standardizer, trainY.Take(batch).ToArray()), model.Step);
+        ctx.ProbeAtStart(probe);
         ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), standardizer, b.Select(i => trainY[i]).ToArray())),
             (train.Count + batch - 1) / batch,
             valid.Count > 0 ? () => { var m = Score(model, valid, validY, labels, standardizer).Metrics; return new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] }); } : null,
@@ -77,7 +77,7 @@ internal static class AudioTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
-            Rnn = model.Encoder.Rnn, GradientProbe = probe,
+            GradientProbe = probe,
         };
     }
 

@@ -53,8 +53,8 @@ internal static class ClassifyTask
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var lengths = trainX.Select(x => x.Length).ToArray();
-        var probe = Common.Probe(model, SequenceBatch.FromTokens(trainX, Enumerable.Range(0, Math.Min(batch, trainX.Count)).ToArray(), trainY[..Math.Min(batch, trainX.Count)]));
-        ctx.ProbeAtStart(model.Encoder.Rnn, probe);
+        var probe = Common.Probe(model, SequenceBatch.FromTokens(trainX, Enumerable.Range(0, Math.Min(batch, trainX.Count)).ToArray(), trainY[..Math.Min(batch, trainX.Count)]), model.Step);
+        ctx.ProbeAtStart(probe);
         ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => SequenceBatch.FromTokens(trainX, b, b.Select(i => trainY[i]).ToArray())),
             (trainX.Count + batch - 1) / batch,
             valid.Count > 0 ? () => Eval(model, validX, validY, labels.Count).Evaluation : null, shuffle);
@@ -65,7 +65,7 @@ internal static class ClassifyTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
-            Rnn = model.Encoder.Rnn, GradientProbe = probe,
+            GradientProbe = probe,
         };
     }
 

@@ -204,13 +204,14 @@ internal static class Common
 
     /// <summary>
     /// One backward pass on a batch for the gradient-flow plot, in evaluation mode (no dropout, so no random stream is
-    /// consumed and training is the same with or without it); the gradients are cleared afterwards.
+    /// consumed and training is the same with or without it); the gradients are cleared afterwards. <paramref name="step"/>
+    /// is the model's <c>Step(batch, backward, gradientFlow)</c>: the probe passes its observer to that call.
     /// </summary>
-    public static Action Probe<T>(ITrainable<T> model, T batch) => () =>
+    public static Action<IGradientFlowObserver> Probe<T>(ITrainable<T> model, T batch, Func<T, bool, IGradientFlowObserver?, BatchLoss> step) => observer =>
     {
         try
         {
-            using (model.Model.EvaluationMode()) model.Step(batch, backward: true);
+            using (model.Model.EvaluationMode()) step(batch, true, observer);
         }
         finally
         {

@@ -56,8 +56,8 @@ internal static class ForecastTask
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var validBatch = validOrigins.Length > 0 ? model.Windows(series, validOrigins) : null;
-        var probe = Common.Probe(model, model.Windows(series, origins[..Math.Min(batch, origins.Length)]));
-        ctx.ProbeAtStart(model.Rnn, probe);
+        var probe = Common.Probe(model, model.Windows(series, origins[..Math.Min(batch, origins.Length)]), model.Step);
+        ctx.ProbeAtStart(probe);
         ctx.Fit(model, _ => Batching.Batches(new int[origins.Length], batch, shuffle, bucket: false).Select(b => model.Windows(series, b.Select(i => origins[i]).ToArray())),
             (origins.Length + batch - 1) / batch,
             validBatch is null ? null : () => new Evaluation("loss", Common.MeanLoss(model, [validBatch]), false), shuffle);
@@ -67,7 +67,7 @@ internal static class ForecastTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Samples = outcome.Samples,
-            Rnn = model.Rnn, GradientProbe = probe,
+            GradientProbe = probe,
         };
     }
 

@@ -35,8 +35,8 @@ internal static class LmTask
 
         var model = new LanguageModel(new LanguageModelConfig { Encoder = Common.Encoder(s, tok.Vocabulary.Count, null) }, Common.ModelRng(s));
         bool chars = tok.Kind == "char";
-        var probe = Common.Probe(model, train.Enumerate().First());
-        ctx.ProbeAtStart(model.Encoder.Rnn, probe);
+        var probe = Common.Probe(model, train.Enumerate().First(), model.Step);
+        ctx.ProbeAtStart(probe);
         ctx.Fit(model, _ => train.Enumerate(), train.Chunks, valid is null ? null : () =>
         {
             double nats = model.Evaluate(valid);
@@ -59,7 +59,7 @@ internal static class LmTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Samples = samples,
-            Rnn = model.Encoder.Rnn, GradientProbe = probe,
+            GradientProbe = probe,
         };
     }
 

@@ -67,8 +67,8 @@ internal static class MusicTask
             try { validBatch = Batch(valid, lowest, range); }
             catch (ArgumentException e) { throw new RecurFormatException(s.Optional("valid") ?? dataPath, "pitches", $"expected pitches in the training range {lowest}..{highest}: {e.Message}"); }
         }
-        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), lowest, range));
-        ctx.ProbeAtStart(model.Rnn, probe);
+        var probe = Common.Probe(model, Batch(train.Take(batch).ToList(), lowest, range), model.Step);
+        ctx.ProbeAtStart(probe);
         ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(b.Select(i => train[i]).ToList(), lowest, range)),
             (train.Count + batch - 1) / batch, validBatch is null ? null : () => new Evaluation("nll_per_step", model.NllPerStep(validBatch), false), shuffle);
         if (ctx.Cancelled) return null;
@@ -80,7 +80,7 @@ internal static class MusicTask
         {
             Bundle = bundle, Metrics = m,
             Samples = [("first 4 steps of training piece 0, greedy", Show(train[0]), Show(sample))],
-            Rnn = model.Rnn, GradientProbe = probe,
+            GradientProbe = probe,
         };
     }
 

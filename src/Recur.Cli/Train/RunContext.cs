@@ -21,9 +21,8 @@ internal sealed class TaskOutcome
     public IReadOnlyList<string>? ConfusionLabels { get; init; }
     /// <summary>Sample predictions: (input, expected, predicted).</summary>
     public List<(string Input, string Expected, string Predicted)> Samples { get; init; } = [];
-    /// <summary>The model's recurrent stack and one batch run for the gradient-flow curve (null: no curve).</summary>
-    public Action? GradientProbe { get; init; }
-    public Recurrent? Rnn { get; init; }
+    /// <summary>One backward pass of the model on one batch, reporting its recurrent stack's gradient flow to the observer given (null: no curve).</summary>
+    public Action<IGradientFlowObserver>? GradientProbe { get; init; }
 }
 
 /// <summary>
@@ -306,12 +305,12 @@ internal sealed class RunContext : IDisposable
     /// ||dLoss/dh_t|| per step of one training batch before any training, kept in the run folder (so a resumed run
     /// still has it) and drawn beside the trained model's curve at the end.
     /// </summary>
-    public void ProbeAtStart(Recurrent rnn, Action probe)
+    public void ProbeAtStart(Action<IGradientFlowObserver> probe)
     {
         Prepare();
         if (Resume) return;
         var recorder = new GradientFlowRecorder();
-        using (rnn.ObserveGradientFlow(recorder)) probe();
+        probe(recorder);
         if (recorder.Flow() is not { } flow) return;
         var text = new StringBuilder("t,grad_norm\n");
         for (int t = 0; t < flow.Length; t++) text.Append(string.Create(Inv, $"{t},{flow[t]:R}\n"));
@@ -395,10 +394,10 @@ internal sealed class RunContext : IDisposable
                 [new("gradient norm", steps.Select(s => (double)s.Step).ToArray(), steps.Select(s => s.GradNorm).ToArray())], logY: true);
             pictures.Add(("Global gradient norm (before clipping) per logged step", "gradient-norm.png"));
         }
-        if (outcome.Rnn is { } rnn && outcome.GradientProbe is { } probe)
+        if (outcome.GradientProbe is { } probe)
         {
             var recorder = new GradientFlowRecorder();
-            using (rnn.ObserveGradientFlow(recorder)) probe();
+            probe(recorder);
             if (recorder.Flow() is { Length: > 1 } flow)
             {
                 static double[] Steps(int n) => Enumerable.Range(0, n).Select(i => (double)i).ToArray();

@@ -52,8 +52,8 @@ internal static class Seq2SeqTask
         var shuffle = Common.ShuffleRng(s);
         var lengths = srcX.Select(x => x.Length).ToArray();
         var validBatches = Enumerable.Range(0, vSrc.Count).Chunk(256).Select(c => TranslationBatch.Create(vSrc, vTgt, c, bos, eos)).ToList();
-        var probe = Common.Probe(model, TranslationBatch.Create(srcX, tgtX, Enumerable.Range(0, Math.Min(batch, srcX.Count)).ToArray(), bos, eos));
-        ctx.ProbeAtStart(model.Encoder.Rnn, probe);
+        var probe = Common.Probe(model, TranslationBatch.Create(srcX, tgtX, Enumerable.Range(0, Math.Min(batch, srcX.Count)).ToArray(), bos, eos), model.Step);
+        ctx.ProbeAtStart(probe);
         ctx.Fit(model, epoch =>
         {
             model.ScheduledSamplingRatio = ss * (epoch - 1) / Math.Max(1, epochs - 1);
@@ -65,7 +65,7 @@ internal static class Seq2SeqTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Samples = outcome.Samples,
-            Rnn = model.Encoder.Rnn, GradientProbe = probe,
+            GradientProbe = probe,
         };
     }
 

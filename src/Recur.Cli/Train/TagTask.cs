@@ -44,8 +44,8 @@ internal static class TagTask
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var lengths = trainX.Select(x => x.Length).ToArray();
-        var probe = Common.Probe(model, Batch(trainX, trainY, Enumerable.Range(0, Math.Min(batch, trainX.Count)).ToArray()));
-        ctx.ProbeAtStart(model.Encoder.Rnn, probe);
+        var probe = Common.Probe(model, Batch(trainX, trainY, Enumerable.Range(0, Math.Min(batch, trainX.Count)).ToArray()), model.Step);
+        ctx.ProbeAtStart(probe);
         ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => Batch(trainX, trainY, b)), (trainX.Count + batch - 1) / batch,
             valid.Count > 0 ? () => { var m = Score(model, valid, validX, validY, tags).Metrics; return new Evaluation("accuracy", m["accuracy"], true, new Dictionary<string, double> { ["macro_f1"] = m["macro_f1"] }); } : null,
             shuffle);
@@ -55,7 +55,7 @@ internal static class TagTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = tags, Samples = outcome.Samples,
-            Rnn = model.Encoder.Rnn, GradientProbe = probe,
+            GradientProbe = probe,
         };
     }
 

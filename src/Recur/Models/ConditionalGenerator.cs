@@ -67,7 +67,13 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
     /// averaged over valid steps). Summing over units rather than averaging keeps the gradient of the rare active
     /// units (a note among dozens of silent pitches) from being diluted.
     /// </summary>
-    public BatchLoss Step(FrameBatch batch, bool backward) => Run(batch, backward, out _);
+    public BatchLoss Step(FrameBatch batch, bool backward) => Run(batch, backward, null, out _);
+
+    /// <summary>
+    /// The training step of <see cref="Step(FrameBatch, bool)"/>; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
+    /// ||dL/dh_t|| per layer, direction and time step of <see cref="Rnn"/> to <paramref name="gradientFlow"/>.
+    /// </summary>
+    public BatchLoss Step(FrameBatch batch, bool backward, IGradientFlowObserver? gradientFlow) => Run(batch, backward, gradientFlow, out _);
 
     /// <summary>
     /// Negative log-likelihood per time step in nats: summed over the units of a frame, averaged over the valid steps.
@@ -76,11 +82,11 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
     public double NllPerStep(FrameBatch batch)
     {
         double nll;
-        using (EvaluationMode()) Run(batch, backward: false, out nll);
+        using (EvaluationMode()) Run(batch, backward: false, null, out nll);
         return nll;
     }
 
-    private BatchLoss Run(FrameBatch batch, bool backward, out double nllPerStep)
+    private BatchLoss Run(FrameBatch batch, bool backward, IGradientFlowObserver? gradientFlow, out double nllPerStep)
     {
         var frames = batch.Frames;
         int b = frames.Dim(0), t = frames.Dim(1), f = Config.FrameSize, h = Config.HiddenSize;
@@ -115,7 +121,7 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
         if (backward && validSteps > 0)
         {
             var dOut = headOut.Backward(dLogits!);
-            var g = r.Backward(dOut);
+            var g = r.Backward(dOut, gradientFlow: gradientFlow);
             var dBridged = new Tensor(b, h);
             for (int l = 0; l < Config.Layers; l++)
                 TensorPrimitives.Add(dBridged.Span, g.HiddenState.Span.Slice(l * b * h, b * h), dBridged.Span);

@@ -188,7 +188,13 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
     }
 
     /// <inheritdoc/>
-    public BatchLoss Step(ForecastBatch batch, bool backward)
+    public BatchLoss Step(ForecastBatch batch, bool backward) => Step(batch, backward, null);
+
+    /// <summary>
+    /// One training (or evaluation) step; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
+    /// ||dL/dh_t|| per layer, direction and time step of <see cref="Rnn"/> to <paramref name="gradientFlow"/>.
+    /// </summary>
+    public BatchLoss Step(ForecastBatch batch, bool backward, IGradientFlowObserver? gradientFlow)
     {
         using var r = Rnn.Forward(batch.Inputs, requiresGrad: backward);
         var last = TopHidden(r);
@@ -202,7 +208,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
             var dHidden = new Tensor(r.HiddenState.Shape.ToArray());
             int b = last.Dim(0), h = Config.HiddenSize;
             dLast.Span.CopyTo(dHidden.Span.Slice((Config.Layers - 1) * b * h, b * h));
-            r.Backward(null, dHidden);
+            r.Backward(null, dHidden, gradientFlow: gradientFlow);
         }
         return new BatchLoss(l, batch.Inputs.Dim(0));
     }

@@ -146,17 +146,25 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepp
     }
 
     /// <inheritdoc/>
-    public BatchLoss Step(StreamChunk chunk, bool backward)
+    public BatchLoss Step(StreamChunk chunk, bool backward) => Step(chunk, backward, null);
+
+    /// <summary>
+    /// One training (or evaluation) step on the next chunk of the stream; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
+    /// ||dL/dh_t|| per layer, direction and time step of the encoder's recurrent stack to <paramref name="gradientFlow"/>.
+    /// </summary>
+    public BatchLoss Step(StreamChunk chunk, bool backward, IGradientFlowObserver? gradientFlow)
     {
         ArgumentNullException.ThrowIfNull(chunk);
         if (chunk.First) carried = null;
-        var (l, next) = Run(chunk, carried, backward);
+        var (l, next) = Run(chunk, carried, backward, gradientFlow);
         carried = next;
         return new BatchLoss(l, chunk.Batch * chunk.Steps);
     }
 
     /// <summary>One chunk from an explicit state; returns the mean loss and the detached final state.</summary>
-    public (float Loss, RecurrentState State) Run(StreamChunk chunk, RecurrentState? state, bool backward)
+    public (float Loss, RecurrentState State) Run(StreamChunk chunk, RecurrentState? state, bool backward) => Run(chunk, state, backward, null);
+
+    private (float Loss, RecurrentState State) Run(StreamChunk chunk, RecurrentState? state, bool backward, IGradientFlowObserver? gradientFlow)
     {
         var batch = new SequenceBatch { Tokens = chunk.Inputs, Lengths = Enumerable.Repeat(chunk.Steps, chunk.Batch).ToArray(), Steps = chunk.Steps };
         using var pass = Encoder.Forward(batch, state?.Hidden, state?.Cell, requiresGrad: backward);
@@ -169,7 +177,7 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepp
         {
             var dOut = head.Backward(dLogits!.Reshape(chunk.Batch, chunk.Steps, VocabularySize));
             // dHidden = null: the gradient stops at this chunk's initial state (truncated BPTT).
-            pass.Backward(dropped.Backward(dOut));
+            pass.Backward(dropped.Backward(dOut), gradientFlow: gradientFlow);
         }
         return (l, RecurrentState.Detach(pass.Rnn));
     }

@@ -117,7 +117,14 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
     // ------------------------------------------------------------------ training
 
     /// <inheritdoc/>
-    public BatchLoss Step(TranslationBatch batch, bool backward)
+    public BatchLoss Step(TranslationBatch batch, bool backward) => Step(batch, backward, null);
+
+    /// <summary>
+    /// One training (or evaluation) step; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
+    /// ||dL/dh_t|| per layer, direction and time step of the encoder's recurrent stack (<see cref="Encoder"/>; the decoder's
+    /// flow is not reported: every layer index the observer receives is an encoder layer) to <paramref name="gradientFlow"/>.
+    /// </summary>
+    public BatchLoss Step(TranslationBatch batch, bool backward, IGradientFlowObserver? gradientFlow)
     {
         int b = batch.Batch, t = batch.TargetSteps - 1, v = Config.TargetVocabulary;
         // Decoder inputs: target[:, :-1]; targets: target[:, 1:] with padding ignored.
@@ -139,7 +146,7 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
         var logits = output.Forward(pass.Dropped.Output);
         var dLogits = backward ? new Tensor(b * t, v) : null;
         float l = loss.Forward(logits.Output.Reshape(b * t, v), targets, dLogits);
-        if (backward) pass.Backward(logits.Backward(dLogits!.Reshape(b, t, v)));
+        if (backward) pass.Backward(logits.Backward(dLogits!.Reshape(b, t, v)), gradientFlow);
         return new BatchLoss(l, targets.Count(x => x >= 0));
     }
 
@@ -175,8 +182,8 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
         public required ActivationOutput Tilde;     // (B, T, Hd) tanh(combine([c; h]))
         public required DropoutOutput Dropped;      // (B, T, Hd) dropout(tilde)
 
-        /// <summary>Backward from dL/d dropped, in the reverse order of <see cref="Run"/>.</summary>
-        public void Backward(Tensor dDropped)
+        /// <summary>Backward from dL/d dropped, in the reverse order of <see cref="Run"/>; the encoder's flow goes to <paramref name="gradientFlow"/>.</summary>
+        public void Backward(Tensor dDropped, IGradientFlowObserver? gradientFlow)
         {
             int b = Enc.Rnn.HiddenState.Dim(1), hd = Model.Config.DecoderHidden;
             var dJoined = Combined.Backward(Tilde.Backward(Dropped.Backward(dDropped)));
@@ -188,7 +195,7 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
             for (int l = 0; l < Model.Config.DecoderLayers; l++)
                 TensorPrimitives.Add(dBridged.Span, decGrads.HiddenState.Span.Slice(l * b * hd, b * hd), dBridged.Span);
             var dStates = Bridge.Backward(Bridged.Backward(dBridged));
-            Enc.Backward(dE, Model.ScatterTopStates(Enc.Rnn, dStates, b));
+            Enc.Backward(dE, Model.ScatterTopStates(Enc.Rnn, dStates, b), gradientFlow: gradientFlow);
         }
 
         public void Dispose()

@@ -63,7 +63,13 @@ public sealed class SequenceClassifier : Module, ITrainable<SequenceBatch>
     }
 
     /// <inheritdoc/>
-    public BatchLoss Step(SequenceBatch batch, bool backward)
+    public BatchLoss Step(SequenceBatch batch, bool backward) => Step(batch, backward, null);
+
+    /// <summary>
+    /// One training (or evaluation) step; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
+    /// ||dL/dh_t|| per layer, direction and time step of the encoder's recurrent stack to <paramref name="gradientFlow"/>.
+    /// </summary>
+    public BatchLoss Step(SequenceBatch batch, bool backward, IGradientFlowObserver? gradientFlow)
     {
         var targets = batch.Targets ?? throw new ArgumentException("batch.Targets (one class per sequence) is required for training", nameof(batch));
         if (targets.Length != batch.Batch)
@@ -79,7 +85,7 @@ public sealed class SequenceClassifier : Module, ITrainable<SequenceBatch>
         {
             var dPooled = dropped.Backward(head.Backward(dLogits!));
             var (dOut, dHidden) = PoolBackward(pass.Rnn, batch.Lengths, dPooled, argmax);
-            pass.Backward(dOut, dHidden);
+            pass.Backward(dOut, dHidden, gradientFlow: gradientFlow);
         }
         return new BatchLoss(l, batch.Batch);
     }

@@ -109,10 +109,14 @@ public sealed class SequenceEncoder : Module
         /// <summary>The recurrent output (outputs and final states).</summary>
         public required RecurrentOutput Rnn { get; init; }
 
-        /// <summary>Backpropagates into the recurrent stack and the embedding. Returns dL/dh0 and dL/dc0.</summary>
-        public RecurrentGradients Backward(Tensor? dOutput, Tensor? dHidden = null, Tensor? dCell = null)
+        /// <summary>
+        /// Backpropagates into the recurrent stack and the embedding. Returns dL/dh0 and dL/dc0. An observer in
+        /// <paramref name="gradientFlow"/> receives the recurrent stack's ||dL/dh_t|| curves (see
+        /// <see cref="RecurrentOutput.Backward"/>).
+        /// </summary>
+        public RecurrentGradients Backward(Tensor? dOutput, Tensor? dHidden = null, Tensor? dCell = null, IGradientFlowObserver? gradientFlow = null)
         {
-            var g = Rnn.Backward(dOutput, dHidden, dCell);
+            var g = Rnn.Backward(dOutput, dHidden, dCell, gradientFlow);
             if (Embedded is not null) Embedded.Backward(Dropped is null ? g.Input : Dropped.Backward(g.Input));
             return g;
         }

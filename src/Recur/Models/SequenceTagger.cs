@@ -67,7 +67,13 @@ public sealed class SequenceTagger : Module, ITrainable<SequenceBatch>
     }
 
     /// <inheritdoc/>
-    public BatchLoss Step(SequenceBatch batch, bool backward)
+    public BatchLoss Step(SequenceBatch batch, bool backward) => Step(batch, backward, null);
+
+    /// <summary>
+    /// One training (or evaluation) step; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
+    /// ||dL/dh_t|| per layer, direction and time step of the encoder's recurrent stack to <paramref name="gradientFlow"/>.
+    /// </summary>
+    public BatchLoss Step(SequenceBatch batch, bool backward, IGradientFlowObserver? gradientFlow)
     {
         var targets = batch.Targets ?? throw new ArgumentException("batch.Targets (one tag per step, -100 at padding) is required", nameof(batch));
         if (targets.Length != batch.Batch * batch.Steps)
@@ -82,7 +88,7 @@ public sealed class SequenceTagger : Module, ITrainable<SequenceBatch>
         if (backward)
         {
             var dOut = head.Backward(dLogits!.Reshape(batch.Batch, batch.Steps, Config.Tags));
-            pass.Backward(dropped.Backward(dOut));
+            pass.Backward(dropped.Backward(dOut), gradientFlow: gradientFlow);
         }
         return new BatchLoss(l, counted);
     }

@@ -141,42 +141,6 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
     }
     private RecurrentEngineOptions engine = RecurrentEngineOptions.Default;
 
-    /// <summary>
-    /// Sends the gradient-flow diagnostics of every backward pass through this layer to <paramref name="observer"/>
-    /// until the returned scope is disposed: for a caller that runs the backward pass through a model and does not
-    /// call <see cref="RecurrentOutput.Backward"/> itself. Nothing is recorded outside a scope, and nothing stays on
-    /// the layer after it: <c>using (rnn.ObserveGradientFlow(recorder)) model.Step(batch, backward: true);</c>
-    /// </summary>
-    public IDisposable ObserveGradientFlow(IGradientFlowObserver observer)
-    {
-        ArgumentNullException.ThrowIfNull(observer);
-        lock (observerGate) observers = [.. observers, observer];
-        return new ObserverScope(this, observer);
-    }
-
-    private readonly object observerGate = new();
-    private IGradientFlowObserver[] observers = [];
-
-    /// <summary>The observers scoped with <see cref="ObserveGradientFlow"/> now (an immutable snapshot).</summary>
-    internal IGradientFlowObserver[] GradientFlowObservers => Volatile.Read(ref observers);
-
-    private sealed class ObserverScope(Recurrent layer, IGradientFlowObserver observer) : IDisposable
-    {
-        private bool disposed;
-
-        public void Dispose()
-        {
-            if (disposed) return;
-            disposed = true;
-            lock (layer.observerGate)
-            {
-                var list = layer.observers.ToList();
-                list.Remove(observer);
-                layer.observers = [.. list];
-            }
-        }
-    }
-
     /// <summary>Number of directions D (2 when bidirectional).</summary>
     public int Directions => Bidirectional ? 2 : 1;
     /// <summary>Features per output step: D * H.</summary>

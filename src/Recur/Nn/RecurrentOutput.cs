@@ -74,8 +74,9 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
     /// <param name="dCellState">dL/d <see cref="CellState"/>, (L*D, B, H), LSTM only.</param>
     /// <param name="gradientFlow">
     /// Optional diagnostics: receives ||dL/dh_t|| at every time step of every layer and direction (see
-    /// <see cref="IGradientFlowObserver"/>). Observers scoped with <see cref="Recurrent.ObserveGradientFlow"/> receive
-    /// it too. Costs one pass over dL/dh per step; nothing is recorded without an observer.
+    /// <see cref="IGradientFlowObserver"/>). Costs one pass over dL/dh per step; nothing is recorded without an
+    /// observer, and nothing is left on the layer. A model passes its step's observer here (for example
+    /// <c>SequenceClassifier.Step(batch, backward, gradientFlow)</c>).
     /// </param>
     public RecurrentGradients Backward(Tensor? dOutput, Tensor? dHiddenState = null, Tensor? dCellState = null, IGradientFlowObserver? gradientFlow = null)
     {
@@ -94,10 +95,9 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
             if (t is not null && !TensorPrimitives.IsFiniteAll<float>(t.Span))
                 throw new ArgumentException($"{name} contains NaN or infinity", name);
 
-        var scoped = layer.GradientFlowObservers;
         int LD = layer.NumLayers * layer.Directions;
         double[][]? flow = null;
-        if (gradientFlow is not null || scoped.Length > 0)
+        if (gradientFlow is not null)
         {
             int T = Output.Dim(layer.BatchFirst ? 1 : 0);
             flow = new double[LD][];
@@ -114,8 +114,7 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
             for (int k = 0; k < LD; k++)
             {
                 int l = k / layer.Directions, d = k % layer.Directions;
-                gradientFlow?.Observe(l, d, flow[k]);
-                foreach (var o in scoped) o.Observe(l, d, flow[k]);
+                gradientFlow!.Observe(l, d, flow[k]);
             }
         return new RecurrentGradients(dInput, dH0, dC0);
     }

@@ -187,44 +187,54 @@ public class GradientFlowTests
     }
 
     [Fact]
-    public void AScopedObserverSeesEveryLayerAndDirectionOnlyInsideItsScope()
+    public void AnObserverPassedToACallSeesEveryLayerAndDirectionOfThatCallOnly()
     {
         var c = new RecurrentTests.Config(RecurrentMode.Gru, 2, true, true, false, false, true, T: 6, B: 4, I: 3, H: 5);
         var (layer, reference) = RecurrentTests.Build(c, 9);
         var rng = new Rng(5);
         int[] lens = RecurrentTests.Lengths(c);
         float[] x = RecurrentTests.RandomArray(rng, c.T * c.B * c.I), dy = RecurrentTests.RandomArray(rng, c.T * c.B * 2 * c.H);
-        var scoped = new GradientFlowRecorder();
-        var explicitOne = new GradientFlowRecorder();
+        var recorder = new GradientFlowRecorder();
         var seen = new List<(int Layer, int Direction)>();
-        using (layer.ObserveGradientFlow(scoped))
-        using (layer.ObserveGradientFlow(new Probe(seen)))
-        {
-            using var r = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
-            r.Backward(Tensor.FromArray(dy, c.T, c.B, 2 * c.H), gradientFlow: explicitOne);
-        }
+        using (var r = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens))
+            r.Backward(Tensor.FromArray(dy, c.T, c.B, 2 * c.H), gradientFlow: new Both(recorder, new Probe(seen)));
         Assert.Equal([(0, 0), (0, 1), (1, 0), (1, 1)], seen);
         double[] D(float[] a) => a.Select(v => (double)v).ToArray();
         var squares = new double[c.T];
         var fwd = reference.Forward(D(x), c.T, c.B, lens, null, null);
         reference.Backward(fwd, c.T, c.B, lens, D(dy), null, null, squares);
-        for (int t = 0; t < c.T; t++) Assert.Equal(Math.Sqrt(squares[t]), scoped.Flow(0, 0)![t], 4);
+        for (int t = 0; t < c.T; t++) Assert.Equal(Math.Sqrt(squares[t]), recorder.Flow(0, 0)![t], 4);
+
+        // A second observer on a second identical call gets the same curves of every layer and direction.
+        var second = new GradientFlowRecorder();
+        using (var r = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens))
+            r.Backward(Tensor.FromArray(dy, c.T, c.B, 2 * c.H), gradientFlow: second);
         for (int l = 0; l < 2; l++)
             for (int d = 0; d < 2; d++)
             {
-                Assert.Equal(explicitOne.Flow(l, d), scoped.Flow(l, d));
-                Assert.Equal(c.T, scoped.Flow(l, d)!.Length);
-                Assert.All(scoped.Flow(l, d)!, v => Assert.True(double.IsFinite(v) && v >= 0));
+                Assert.Equal(second.Flow(l, d), recorder.Flow(l, d));
+                Assert.Equal(c.T, recorder.Flow(l, d)!.Length);
+                Assert.All(recorder.Flow(l, d)!, v => Assert.True(double.IsFinite(v) && v >= 0));
             }
-        Assert.Contains(scoped.Flow(1, 1)!, v => v > 0);
+        Assert.Contains(recorder.Flow(1, 1)!, v => v > 0);
+        Assert.Equal([(0, 0), (0, 1), (1, 0), (1, 1)], seen);
 
-        // Outside the scope nothing is reported.
+        // A call without an observer reports to no earlier one: nothing stays on the layer.
         seen.Clear();
-        var before = scoped.Flow(0, 0);
+        var before = recorder.Flow(0, 0);
         using var r2 = layer.Forward(Tensor.FromArray(x, c.T, c.B, c.I), lens);
         r2.Backward(Tensor.FromArray(dy, c.T, c.B, 2 * c.H));
         Assert.Empty(seen);
-        Assert.Same(before, scoped.Flow(0, 0));
+        Assert.Same(before, recorder.Flow(0, 0));
+    }
+
+    private sealed class Both(IGradientFlowObserver first, IGradientFlowObserver second) : IGradientFlowObserver
+    {
+        public void Observe(int layer, int direction, ReadOnlySpan<double> norms)
+        {
+            first.Observe(layer, direction, norms);
+            second.Observe(layer, direction, norms);
+        }
     }
 
     private sealed class Probe(List<(int, int)> seen) : IGradientFlowObserver
