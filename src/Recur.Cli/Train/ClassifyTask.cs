@@ -97,11 +97,11 @@ internal static class ClassifyTask
         return Score(model, tok, labels, data.Select(e => (e.Text, e.Label)).ToList(), x, y);
     }
 
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
         foreach (var (text, line) in Common.InputLines(input))
         {
-            Common.Encode(bundle.Tokenizer!, text, s, "input", line); // the empty and --max-length checks
+            Common.Encode(bundle.Tokenizer!, text, s, source, line); // the empty and --max-length checks
             Common.PrintClassification(output, json, bundle.Labels!, bundle.Classify(text).Probabilities, "text", text);
         }
     }
