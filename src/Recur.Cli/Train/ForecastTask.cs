@@ -146,7 +146,8 @@ internal static class ForecastTask
             int months = (b.Year - a.Year) * 12 + b.Month - a.Month;
             bool monthly = months > 0 && a.Day == b.Day && a.TimeOfDay == b.TimeOfDay;
             bool dayOnly = a.TimeOfDay == TimeSpan.Zero && b.TimeOfDay == TimeSpan.Zero && (monthly || (b - a).Ticks % TimeSpan.TicksPerDay == 0);
-            string format = dayOnly ? "yyyy-MM-dd" : b.Second == 0 && a.Second == 0 ? "yyyy-MM-dd HH:mm" : "yyyy-MM-dd HH:mm:ss";
+            bool yearMonth = monthly && last[c].Trim().Length == 7 && previous[c].Trim().Length == 7; // "1949-01", as the series writes it
+            string format = yearMonth ? "yyyy-MM" : dayOnly ? "yyyy-MM-dd" : b.Second == 0 && a.Second == 0 ? "yyyy-MM-dd HH:mm" : "yyyy-MM-dd HH:mm:ss";
             return [.. Enumerable.Range(1, count).Select(k => (monthly ? b.AddMonths(months * k) : b + (b - a) * k).ToString(format, Common.Inv))];
         }
         return null;
