@@ -148,7 +148,8 @@ internal static class ForecastTask
             bool dayOnly = a.TimeOfDay == TimeSpan.Zero && b.TimeOfDay == TimeSpan.Zero && (monthly || (b - a).Ticks % TimeSpan.TicksPerDay == 0);
             bool yearMonth = monthly && last[c].Trim().Length == 7 && previous[c].Trim().Length == 7; // "1949-01", as the series writes it
             string format = yearMonth ? "yyyy-MM" : dayOnly ? "yyyy-MM-dd" : b.Second == 0 && a.Second == 0 ? "yyyy-MM-dd HH:mm" : "yyyy-MM-dd HH:mm:ss";
-            return [.. Enumerable.Range(1, count).Select(k => (monthly ? b.AddMonths(months * k) : b + (b - a) * k).ToString(format, Common.Inv))];
+            try { return [.. Enumerable.Range(1, count).Select(k => (monthly ? b.AddMonths(months * k) : b + (b - a) * k).ToString(format, Common.Inv))]; }
+            catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException) { return null; } // past year 9999: steps only
         }
         return null;
     }
