@@ -152,7 +152,7 @@ public static class ModelFile
                 }
                 try { model = kind.Create(section, preprocessing, new Rng(0), path, stored); } // initial values are overwritten by the file's tensors
                 catch (JsonException e) { throw new RecurFormatException(path, JsonErrors.Field(e, "model"), JsonErrors.Problem(e, section)); }
-                catch (ArgumentException e) { throw new RecurFormatException(path, e.ParamName is { } p ? $"model.{Snake(p)}" : "model", $"expected a valid model configuration, found: {Plain(e)}"); }
+                catch (ArgumentException e) { throw new RecurFormatException(path, e.ParamName is { } p ? "model." + (Locate(section, Snake(p)) ?? Snake(p)) : "model", $"expected a valid model configuration, found: {Plain(e)}"); }
                 kind.CheckTokenizers(model, tokenizer, targetTokenizer, path);
                 preprocessing = kind.Preprocessing(model, preprocessing);
             }
@@ -225,6 +225,17 @@ public static class ModelFile
         int cut = m.IndexOf(" (Parameter '", StringComparison.Ordinal);
         if (cut >= 0) m = m[..cut];
         return e is ArgumentOutOfRangeException { ActualValue: { } v } ? $"{m}, found {Convert.ToString(v, CultureInfo.InvariantCulture)}" : m;
+    }
+
+    /// <summary>The dotted path of the first field named <paramref name="name"/> in a configuration (encoder.dropout), or null.</summary>
+    private static string? Locate(JsonElement e, string name)
+    {
+        if (e.ValueKind != JsonValueKind.Object) return null;
+        foreach (var p in e.EnumerateObject())
+            if (p.Name == name) return name;
+        foreach (var p in e.EnumerateObject())
+            if (Locate(p.Value, name) is { } inner) return p.Name + "." + inner;
+        return null;
     }
 
     /// <summary>A configuration property's name as the file writes it: RecurrentDropout -> recurrent_dropout.</summary>

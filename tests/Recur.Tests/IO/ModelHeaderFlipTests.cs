@@ -33,6 +33,26 @@ public class ModelHeaderFlipTests
         });
     }
 
+    [Theory]
+    [InlineData("\"model\":{", "\"modem\":{", "model: expected this required field, found none")]
+    [InlineData("\"kind\":\"classifier\"", "\"kinx\":\"classifier\"", "model.kind: expected this required field, found none")]
+    [InlineData("\"cell\":\"Lstm\"", "\"cell\":\"Lsxm\"", "model.encoder.cell: expected a value of this field's type, found \"Lsxm\"")]
+    [InlineData("\"dropout\":0,", "\"dropout\":1,", "model.encoder.dropout: expected a valid model configuration, found: Dropout must be in [0, 1), found 1")]
+    [InlineData("\"classes\":2", "\"clashes\":2", "model.classes: expected this required field, found none")]
+    public void AChangedFieldIsNamed(string from, string to, string message)
+    {
+        using var d = new Recur.Tests.Data.TempDir();
+        string path = Path.Combine(d.Path, "m.recur");
+        ModelFile.Save(path, Models().First().Bundle);
+        var st = SafeTensorsFile.Load(path);
+        var meta = st.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Contains(from, meta["recur"]);
+        meta["recur"] = meta["recur"].Replace(from, to);
+        SafeTensorsFile.Save(path, st.Names.Select(n => new KeyValuePair<string, Tensor>(n, st.ReadTensor(n))), meta);
+        var e = Assert.Throws<RecurFormatException>(() => ModelFile.Load(path));
+        Assert.Equal($"{path}: {message}", e.Message);
+    }
+
     [Fact]
     public void EveryChangedHeaderByteGivesAnErrorNamingTheFileAndAField()
     {
