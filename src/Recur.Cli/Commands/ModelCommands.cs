@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Recur.Cli.Train;
 using Recur.IO.Onnx;
 using Recur.Nn;
 
@@ -28,9 +29,15 @@ internal static class ModelCommands
             if (b.Labels is { } l) Console.WriteLine($"labels ({l.Count}): {string.Join(", ", l.Take(30))}{(l.Count > 30 ? ", ..." : "")}");
             if (b.Metadata.Count > 0)
             {
+                // The training options the model's task uses; options of other tasks (stored at their defaults) are left out.
+                string? task = b.Metadata.GetValueOrDefault("config.task");
+                bool Own(string key) => task is null || !key.StartsWith("config.", StringComparison.Ordinal)
+                                        || Settings.All.FirstOrDefault(o => o.Name == key[7..]) is not { } spec || spec.AppliesTo(task);
+                var shown = b.Metadata.Where(kv => Own(kv.Key)).OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
                 Console.WriteLine("metadata:");
-                foreach (var (k, v) in b.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                foreach (var (k, v) in shown)
                     Console.WriteLine($"  {k,-34} {(v.Length <= 80 ? v : v[..77] + "...")}");
+                if (shown.Count < b.Metadata.Count) Console.WriteLine($"  ({b.Metadata.Count - shown.Count} options of other tasks not shown)");
             }
             return 0;
         });
@@ -57,9 +64,16 @@ internal static class ModelCommands
         cmd.Options.Add(onnx);
         cmd.SetAction(parse =>
         {
-            var b = ModelFile.Load(parse.GetValue(path)!);
+            string file = parse.GetValue(path)!;
+            var b = ModelFile.Load(file);
             string target = parse.GetValue(onnx)!;
-            var sig = OnnxExport.Export(b.Model, target);
+            var kind = ModelKinds.For(b.Model);
+            string onnxKinds = string.Join(", ", ModelKinds.All.Where(k => k.ExportsOnnx).Select(k => k.Name));
+            if (!kind.ExportsOnnx)
+                throw new RecurFormatException(file, "model.kind", $"expected a model kind with an ONNX form ({onnxKinds}), found '{kind.Name}', which has none (use it with `recur predict` and `recur evaluate`, or the library)");
+            OnnxExport.Signature sig;
+            try { sig = OnnxExport.Export(b.Model, target); }
+            catch (NotSupportedException e) { throw new RecurFormatException(file, "model", $"expected a {kind.Name} model that ONNX export supports, found one it does not: {e.Message}"); }
             Console.WriteLine($"wrote {target}: inputs [{string.Join(", ", sig.Inputs)}] -> outputs [{string.Join(", ", sig.Outputs)}]");
             return 0;
         });

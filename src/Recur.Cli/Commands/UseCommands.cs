@@ -60,7 +60,9 @@ internal static class UseCommands
         var f => throw new ArgumentException($"--format: expected text or jsonl, found '{f}'"),
     };
 
-    private static TextReader Input(string? path) => path is null or "-" ? Console.In : new StringReader(DataFiles.ReadAllText(path));
+    /// <summary>The prediction input and the name its errors give: the file's path, or <c>&lt;stdin&gt;</c>.</summary>
+    private static (TextReader Reader, string Source) Input(string? path) =>
+        path is null or "-" ? (Console.In, "<stdin>") : (new StringReader(DataFiles.ReadAllText(path)), path);
 
     public static Command Predict()
     {
@@ -77,8 +79,8 @@ internal static class UseCommands
         {
             var (bundle, settings) = Load(parse.GetValue(model)!, parse, overrides);
             bool json = Jsonl(parse, format);
-            using var reader = Input(parse.GetValue(input));
-            TaskRegistry.Get(settings.Task).Predict(bundle, settings, reader, Console.Out, json);
+            var (reader, source) = Input(parse.GetValue(input));
+            using (reader) TaskRegistry.Get(settings.Task).Predict(bundle, settings, reader, source, Console.Out, json);
             return 0;
         });
         return cmd;
@@ -98,8 +100,8 @@ internal static class UseCommands
             if (settings.Task != "seq2seq") throw new ArgumentException($"--model: expected a seq2seq model, found a {settings.Task} model");
             int b = parse.GetValue(beam);
             if (b < 1) throw new ArgumentException($"--beam: expected >= 1, found {b}");
-            using var reader = Input(parse.GetValue(input));
-            Seq2SeqTask.Translate(bundle, settings, reader, Console.Out, Jsonl(parse, format), b);
+            var (reader, source) = Input(parse.GetValue(input));
+            using (reader) Seq2SeqTask.Translate(bundle, settings, reader, source, Console.Out, Jsonl(parse, format), b);
             return 0;
         });
         return cmd;

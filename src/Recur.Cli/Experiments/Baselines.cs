@@ -106,7 +106,7 @@ internal static class Baselines
         Line($"  held-out corpus BLEU-4: greedy {r.Metrics["bleu_greedy"]:F2}, beam ({s.Int("beam", 1)}) {r.Metrics["bleu"]:F2}");
         var test = DataFiles.Lines(DataFiles.ReadAllText(s.Str("test"))).Where(l => l.Length > 0).Take(8).Select(l => l.Split('\t')).ToList();
         var output = new StringWriter();
-        Seq2SeqTask.Translate(r.Model(), s, new StringReader(string.Join('\n', test.Select(p => p[0]))), output, json: false, s.Int("beam", 1));
+        Seq2SeqTask.Translate(r.Model(), s, new StringReader(string.Join('\n', test.Select(p => p[0]))), s.Str("test"), output, json: false, s.Int("beam", 1));
         var translations = DataFiles.Lines(output.ToString());
         for (int i = 0; i < test.Count; i++) Console.WriteLine($"  {test[i][0]}\n    reference: {test[i][1]}\n    beam:      {translations[i]}");
     }

@@ -110,7 +110,7 @@ internal static class AudioTask
     }
 
     /// <summary>Each input line is the path of a WAV file; the library's <see cref="ModelBundle.ClassifyAudio(string, ReadLimits?)"/> does the rest.</summary>
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
         Stored(bundle);
         foreach (var (text, _) in Common.InputLines(input))

@@ -11,8 +11,34 @@ internal static class ClassifyTask
     internal static List<Example> Read(string path, Settings s, bool needLabels = true)
     {
         var (table, text, label) = Open(path, s, "text-column", "label-column");
+        if (table.Header is null && s.Choice("header", "auto", "yes", "no") == "auto" && LooksLikeHeader(table, text, label))
+        {
+            // Read as data, such a row would be a training example with a label of its own, silently.
+            var first = table.Rows[0];
+            Console.Error.WriteLine($"note: {path}: line {first.Line} ('{Clip(first.Cells[text])}', '{Clip(first.Cells[label])}') is read as a header: " +
+                                    $"its label '{Clip(first.Cells[label])}' is a column name that is not a label of any other row (--header no reads it as data)");
+            table = table.WithFirstRowAsHeader();
+        }
         return table.Rows.Select(r => new Example(table.Cell(r, text, "text"), needLabels ? table.Cell(r, label, "label") : r.Cells[label], r.Line)).ToList();
     }
+
+    private static readonly string[] LabelNames = ["label", "labels", "class", "category", "sentiment", "target", "tag", "y", "intent", "topic", "polarity", "rating"];
+    private static readonly string[] TextNames = ["text", "sentence", "review", "document", "comment", "tweet", "content", "message", "body", "title", "x"];
+
+    /// <summary>
+    /// Whether the first row of a table read without a header is one (<c>--header auto</c> with columns by index): its
+    /// label cell is not the label of any other row, and its label or text cell is a usual column name
+    /// (<c>sentence TAB label</c>, <c>text,sentiment</c>). A header-only file is then reported as one.
+    /// </summary>
+    internal static bool LooksLikeHeader(DelimitedTable table, int text, int label)
+    {
+        var first = table.Rows[0];
+        string l = first.Cells[label].Trim();
+        if (table.Rows.Skip(1).Any(r => string.Equals(r.Cells[label].Trim(), l, StringComparison.Ordinal))) return false;
+        return LabelNames.Contains(l.ToLowerInvariant()) || TextNames.Contains(first.Cells[text].Trim().ToLowerInvariant());
+    }
+
+    private static string Clip(string s) => s.Length <= 30 ? s : s[..27] + "...";
 
     /// <summary>A delimited table and two of its columns, with the header rule of <c>--header auto</c>.</summary>
     internal static (DelimitedTable Table, int A, int B) Open(string path, Settings s, string columnA, string columnB)
@@ -99,11 +125,11 @@ internal static class ClassifyTask
         return Score(model, tok, labels, data.Select(e => (e.Text, e.Label)).ToList(), x, y);
     }
 
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
         foreach (var (text, line) in Common.InputLines(input))
         {
-            Common.Encode(bundle.Tokenizer!, text, s, "input", line); // the empty and --max-length checks
+            Common.Encode(bundle.Tokenizer!, text, s, source, line); // the empty and --max-length checks
             Common.PrintClassification(output, json, bundle.Labels!, bundle.Classify(text).Probabilities, "text", text);
         }
     }

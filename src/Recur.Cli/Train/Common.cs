@@ -5,11 +5,14 @@ using Recur.Nn;
 
 namespace Recur.Cli.Train;
 
-/// <summary>What every task provides to the commands: train, evaluate a data file, predict from lines of input.</summary>
+/// <summary>
+/// What every task provides to the commands: train, evaluate a data file, predict from lines of input (the reader and
+/// the name errors give it: the input file's path, or <c>&lt;stdin&gt;</c>).
+/// </summary>
 internal sealed record TaskDef(
     Func<RunContext, TaskOutcome?> Train,
     Func<ModelBundle, Settings, string, TaskOutcome> Evaluate,
-    Action<ModelBundle, Settings, TextReader, TextWriter, bool> Predict);
+    Action<ModelBundle, Settings, TextReader, string, TextWriter, bool> Predict);
 
 internal static class TaskRegistry
 {

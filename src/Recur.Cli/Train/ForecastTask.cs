@@ -93,12 +93,68 @@ internal static class ForecastTask
         return Score(model, columns, n - (int)(n * s.Float("test-fraction", 0.01f, 0.9f)), s.Int("season", 0), missing);
     }
 
-    /// <summary>predict for a forecaster: the input is a CSV series (with header); the output the next k values.</summary>
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    /// <summary>
+    /// predict for a forecaster: the input is a CSV series (with header); the output the next k values, each with its
+    /// step (1-based row number in the series: a series of n rows is continued by steps n+1, n+2...) and, when the series
+    /// has a date or time column, its date (the last date plus the series' last interval, or whole months).
+    /// </summary>
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
-        var (columns, _) = FillGaps(Readers.ParseTimeSeriesCsv(input.ReadToEnd(), "input", Columns(s)), "input");
+        string text = input.ReadToEnd();
+        var (columns, _) = FillGaps(Readers.ParseTimeSeriesCsv(text, source, Columns(s)), source);
         var next = bundle.Forecast(columns);
-        output.WriteLine(json ? Common.JsonLine(w => { w.WriteStartArray("forecast"); foreach (var v in next) w.WriteNumberValue(v); w.WriteEndArray(); })
-            : string.Join(Environment.NewLine, next.Select(v => Common.F(v))));
+        int n = columns[0].Length;
+        var dates = NextDates(text, Columns(s), next.Length);
+        if (!json)
+        {
+            for (int k = 0; k < next.Length; k++) output.WriteLine($"{dates?[k] ?? $"step {n + k + 1}"}\t{Common.F(next[k])}");
+            return;
+        }
+        output.WriteLine(Common.JsonLine(w =>
+        {
+            w.WriteStartArray("forecast");
+            foreach (var v in next) w.WriteNumberValue(v);
+            w.WriteEndArray();
+            w.WriteStartArray("steps");
+            for (int k = 0; k < next.Length; k++) w.WriteNumberValue(n + k + 1);
+            w.WriteEndArray();
+            if (dates is null) return;
+            w.WriteStartArray("dates");
+            foreach (var d in dates) w.WriteStringValue(d);
+            w.WriteEndArray();
+        }));
+    }
+
+    private static readonly string[] DateNames = ["date", "time", "timestamp", "datetime", "ds", "day", "month", "period"];
+
+    /// <summary>
+    /// The dates of the next <paramref name="count"/> steps after a series' last row, or null when it has no date column:
+    /// the first column (other than the series' own) named like a date (date, time, timestamp...) or holding dates in its
+    /// last two rows. The interval is the last two dates' difference, or whole months when they fall on the same day.
+    /// </summary>
+    internal static string[]? NextDates(string text, IReadOnlyList<string> series, int count)
+    {
+        var lines = DataFiles.Lines(text).Where(l => l.Trim().Length > 0).ToList();
+        if (lines.Count < 3) return null;
+        var header = Readers.SplitCsv(lines[0]);
+        List<string> last = Readers.SplitCsv(lines[^1]), previous = Readers.SplitCsv(lines[^2]);
+        if (last.Count != header.Count || previous.Count != header.Count) return null;
+        static DateTime? Date(string cell) =>
+            !double.TryParse(cell, System.Globalization.NumberStyles.Float, Common.Inv, out _)
+            && DateTime.TryParse(cell, Common.Inv, System.Globalization.DateTimeStyles.AllowWhiteSpaces, out var d) ? d : null;
+        var candidates = Enumerable.Range(0, header.Count).Where(c => !series.Contains(header[c], StringComparer.OrdinalIgnoreCase))
+            .OrderBy(c => DateNames.Contains(header[c].Trim().ToLowerInvariant()) ? 0 : 1).ThenBy(c => c);
+        foreach (int c in candidates)
+        {
+            if (Date(last[c]) is not { } b || Date(previous[c]) is not { } a || b <= a) continue;
+            int months = (b.Year - a.Year) * 12 + b.Month - a.Month;
+            bool monthly = months > 0 && a.Day == b.Day && a.TimeOfDay == b.TimeOfDay;
+            bool dayOnly = a.TimeOfDay == TimeSpan.Zero && b.TimeOfDay == TimeSpan.Zero && (monthly || (b - a).Ticks % TimeSpan.TicksPerDay == 0);
+            bool yearMonth = monthly && last[c].Trim().Length == 7 && previous[c].Trim().Length == 7; // "1949-01", as the series writes it
+            string format = yearMonth ? "yyyy-MM" : dayOnly ? "yyyy-MM-dd" : b.Second == 0 && a.Second == 0 ? "yyyy-MM-dd HH:mm" : "yyyy-MM-dd HH:mm:ss";
+            try { return [.. Enumerable.Range(1, count).Select(k => (monthly ? b.AddMonths(months * k) : b + (b - a) * k).ToString(format, Common.Inv))]; }
+            catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException) { return null; } // past year 9999: steps only
+        }
+        return null;
     }
 }

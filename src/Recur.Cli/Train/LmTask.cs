@@ -80,12 +80,12 @@ internal static class LmTask
     }
 
     /// <summary>predict for a language model: the most likely next token after each input line.</summary>
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
         var tok = bundle.Tokenizer!;
         foreach (var (text, line) in Common.InputLines(input))
         {
-            Common.Encode(tok, text, s, "input", line); // the empty and --max-length checks
+            Common.Encode(tok, text, s, source, line); // the empty and --max-length checks
             var top = bundle.NextTokens(text, 5);
             if (!json) { output.WriteLine(string.Join('\t', top.Select(t => $"{t.Token}:{Common.F(t.Probability)}"))); continue; }
             output.WriteLine(Common.JsonLine(w =>

@@ -154,7 +154,7 @@ internal static class MlpTask
     }
 
     /// <summary>Each input line: the feature values, comma- or TAB-separated; the library's <see cref="ModelBundle.Classify(ReadOnlySpan{float})"/> / <see cref="ModelBundle.Regress"/> does the rest.</summary>
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
         var model = (Mlp)bundle.Model;
         Stats(bundle, "model");
@@ -162,9 +162,9 @@ internal static class MlpTask
         {
             var cells = text.Split(text.Contains('\t') ? '\t' : ',');
             if (cells.Length != model.Config.Inputs)
-                throw new RecurFormatException("input", $"line {line}", $"expected {model.Config.Inputs} feature values, found {cells.Length}");
+                throw new RecurFormatException(source, $"line {line}", $"expected {model.Config.Inputs} feature values, found {cells.Length}");
             var x = cells.Select((c, i) => float.TryParse(c.Trim(), System.Globalization.NumberStyles.Float, Common.Inv, out float v) && float.IsFinite(v) ? v
-                : throw new RecurFormatException("input", $"line {line} field {i}", $"expected a finite number, found '{c}'")).ToArray();
+                : throw new RecurFormatException(source, $"line {line} field {i}", $"expected a finite number, found '{c}'")).ToArray();
             if (bundle.Labels is null)
             {
                 float y = bundle.Regress(x);

@@ -96,7 +96,7 @@ internal static class MusicTask
         return new TaskOutcome { Bundle = bundle, Metrics = new() { ["nll_per_step"] = ((ConditionalGenerator)bundle.Model).NllPerStep(b) } };
     }
 
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json) =>
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json) =>
         throw new ArgumentException("predict does not apply to music models: use `recur generate --model M --length N [--seed-json F] [--midi OUT.mid]`");
 
     /// <summary>recur generate for music: continues the seed piece (or starts from silence) and returns the piece (<see cref="ModelBundle.GeneratePiece"/>).</summary>

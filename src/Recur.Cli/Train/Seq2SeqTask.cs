@@ -101,16 +101,16 @@ internal static class Seq2SeqTask
         return Score((Seq2Seq)bundle.Model, bundle.Tokenizer!, bundle.TargetTokenizer!, data, src, tgt, s);
     }
 
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json) =>
-        Translate(bundle, s, input, output, json, s.Int("beam", 1));
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json) =>
+        Translate(bundle, s, input, source, output, json, s.Int("beam", 1));
 
     /// <summary>recur translate: one source sentence per line.</summary>
-    public static void Translate(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json, int beam)
+    public static void Translate(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json, int beam)
     {
         int max = s.Int("max-target-length", 1);
         foreach (var (text, line) in Common.InputLines(input))
         {
-            Common.Encode(bundle.Tokenizer!, text, s, "input", line); // the empty and --max-length checks
+            Common.Encode(bundle.Tokenizer!, text, s, source, line); // the empty and --max-length checks
             string translation = bundle.Translate(text, beam, max);
             output.WriteLine(json ? Common.JsonLine(w => { w.WriteString("source", text); w.WriteString("translation", translation); }) : translation);
         }

@@ -51,7 +51,7 @@ internal sealed class Settings
         new("embedding", "64", "Token embedding width", "classify,tag,lm,seq2seq"),
         new("pooling", "last", "How a classifier summarises the sequence: last, mean or max", "classify,audio"),
         new("delimiter", "auto", "tab, comma, or auto (comma for .csv, TAB otherwise)", "classify,seq2seq,mlp"),
-        new("header", "auto", "yes, no, or auto (a header exactly when a column is chosen by name)", "classify,seq2seq,mlp"),
+        new("header", "auto", "yes, no, or auto (a header when a column is chosen by name; classify: also when the first row's label is a column name such as 'label' that no other row has; mlp: when the first row's features are not numbers)", "classify,seq2seq,mlp"),
         new("text-column", "0", "Text column (name, or 0-based index; negative counts from the end)", "classify"),
         new("label-column", "-1", "Label column (name or index)", "classify,mlp"),
         new("source-column", "0", "Source-text column (name or index)", "seq2seq"),

@@ -97,15 +97,18 @@ internal static class TagTask
         return Score(model, data, data.Select(x => Encode(tok, x)).ToList(), TagIds(tags, data, path), tags);
     }
 
-    private static void Predict(ModelBundle bundle, Settings s, TextReader input, TextWriter output, bool json)
+    private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
         int max = s.Int("max-length", 1);
         foreach (var (text, line) in Common.InputLines(input))
         {
             var tokens = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            if (tokens.Length > max) throw new RecurFormatException("input", $"line {line}", $"expected at most {max} tokens (--max-length), found {tokens.Length}");
+            if (tokens.Length > max) throw new RecurFormatException(source, $"line {line}", $"expected at most {max} tokens (--max-length), found {tokens.Length}");
             var p = bundle.Tag(tokens);
-            if (!json) { output.WriteLine(string.Join(' ', tokens.Select((t, i) => $"{t}/{p[i]}"))); continue; }
+            // A word the model never saw is read as <unk>: its tag is a guess from the context, so it is flagged.
+            var vocabulary = bundle.Tokenizer!.Vocabulary;
+            var unknown = tokens.Select(t => vocabulary.Id(t) == vocabulary.UnkId).ToArray();
+            if (!json) { output.WriteLine(string.Join(' ', tokens.Select((t, i) => $"{t}/{p[i]}{(unknown[i] ? "?" : "")}"))); continue; }
             output.WriteLine(Common.JsonLine(w =>
             {
                 w.WriteStartArray("tokens");
@@ -113,6 +116,9 @@ internal static class TagTask
                 w.WriteEndArray();
                 w.WriteStartArray("tags");
                 foreach (var t in p) w.WriteStringValue(t);
+                w.WriteEndArray();
+                w.WriteStartArray("unknown");
+                foreach (bool u in unknown) w.WriteBooleanValue(u);
                 w.WriteEndArray();
             }));
         }

@@ -94,7 +94,7 @@ public static class ModelFile
             throw new RecurFormatException(path, "__metadata__", "expected a Recur model file (format 'recur-model' with a 'recur' configuration), found none; a plain PyTorch state_dict is read with TorchImport.Import instead");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new RecurFormatException(path, "__metadata__.recur", $"expected JSON, found: {e.Message}"); }
+        catch (JsonException e) { throw new RecurFormatException(path, $"__metadata__.recur (byte {e.BytePositionInLine ?? 0})", JsonErrors.Problem(e)); }
         using (doc)
         {
             var root = doc.RootElement;
@@ -112,12 +112,12 @@ public static class ModelFile
             long stored = st.Names.Sum(n => st.Info(n).ElementCount);
             try
             {
-                var section = root.GetProperty("model");
-                string kindName = section.GetProperty("kind").GetString() ?? "";
+                var section = Field(path, root, "model", JsonValueKind.Object, "model");
+                string kindName = Field(path, section, "kind", JsonValueKind.String, "model.kind").GetString() ?? "";
                 var kind = ModelKinds.Named(kindName)
                     ?? throw new RecurFormatException(path, "model.kind", $"expected one of {ModelKinds.Names}, found '{kindName}'");
-                if (root.TryGetProperty("tokenizer", out var t)) tokenizer = Tokenizers.Read(t);
-                if (root.TryGetProperty("target_tokenizer", out var tt)) targetTokenizer = Tokenizers.Read(tt);
+                if (root.TryGetProperty("tokenizer", out var t)) tokenizer = ReadTokenizer(path, t, "tokenizer");
+                if (root.TryGetProperty("target_tokenizer", out var tt)) targetTokenizer = ReadTokenizer(path, tt, "target_tokenizer");
                 if (root.TryGetProperty("labels", out var ls))
                 {
                     if (ls.ValueKind != JsonValueKind.Array || ls.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String))
@@ -137,7 +137,10 @@ public static class ModelFile
                     }
                 }
                 if (version >= 2 && root.TryGetProperty("preprocessing", out var pp))
-                    preprocessing = pp.Deserialize(ModelJsonContext.Default.ModelPreprocessing);
+                {
+                    try { preprocessing = pp.Deserialize(ModelJsonContext.Default.ModelPreprocessing); }
+                    catch (JsonException e) { throw new RecurFormatException(path, JsonErrors.Field(e, "preprocessing"), JsonErrors.Problem(e, pp)); }
+                }
                 else if (version == 1)
                     preprocessing = LegacyPreprocessing.Read(path, section, metadata);
                 try { preprocessing?.Standardizer?.Validate(); }
@@ -147,7 +150,9 @@ public static class ModelFile
                     if (audio.SampleRate < 1) throw new RecurFormatException(path, "preprocessing.audio.sample_rate", $"expected a positive rate, found {audio.SampleRate}");
                     _ = audio.CreateFeatures(); // validates the MFCC settings
                 }
-                model = kind.Create(section, preprocessing, new Rng(0), path, stored); // initial values are overwritten by the file's tensors
+                try { model = kind.Create(section, preprocessing, new Rng(0), path, stored); } // initial values are overwritten by the file's tensors
+                catch (JsonException e) { throw new RecurFormatException(path, JsonErrors.Field(e, "model"), JsonErrors.Problem(e, section)); }
+                catch (ArgumentException e) { throw new RecurFormatException(path, e.ParamName is { } p ? "model." + (Locate(section, Snake(p)) ?? Snake(p)) : "model", $"expected a valid model configuration, found: {Plain(e)}"); }
                 kind.CheckTokenizers(model, tokenizer, targetTokenizer, path);
                 preprocessing = kind.Preprocessing(model, preprocessing);
             }
@@ -156,7 +161,7 @@ public static class ModelFile
             // type); Argument: a size or combination the model's constructor rejects.
             catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or JsonException or ArgumentException or FormatException)
             {
-                throw new RecurFormatException(path, "__metadata__.recur", $"expected a valid model configuration, found: {e.Message}");
+                throw new RecurFormatException(path, "__metadata__.recur", $"expected a valid model configuration, found: {(e is JsonException j ? JsonErrors.Problem(j) : e is ArgumentException a ? Plain(a) : Generic(e))}");
             }
 
             // Tensors: exactly the model's parameters, with the configured shapes.
@@ -188,6 +193,54 @@ public static class ModelFile
     }
 
     private static string Clip(string s) => s.Length <= 60 ? s : s[..57] + "...";
+
+    /// <summary>A field of a JSON object, of the given kind; otherwise an error naming <paramref name="where"/>.</summary>
+    private static JsonElement Field(string path, JsonElement e, string name, JsonValueKind kind, string where) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v)
+            ? v.ValueKind == kind ? v : throw new RecurFormatException(path, where, $"expected {(kind == JsonValueKind.Object ? "an object" : "a string")}, found {v.ValueKind}")
+            : throw new RecurFormatException(path, where, "expected this required field, found none");
+
+    private static ITokenizer ReadTokenizer(string path, JsonElement e, string where)
+    {
+        try { return Tokenizers.Read(e); }
+        catch (Exception x) when (x is KeyNotFoundException or InvalidOperationException or JsonException or ArgumentException or FormatException)
+        {
+            string problem = x switch { JsonException j => JsonErrors.Problem(j, e), ArgumentException a => Plain(a), _ => Generic(x) };
+            throw new RecurFormatException(path, where, $"expected a valid tokenizer, found: {problem}");
+        }
+    }
+
+    /// <summary>What a missing field or a value of the wrong kind means, in words rather than .NET's.</summary>
+    private static string Generic(Exception e) => e switch
+    {
+        KeyNotFoundException => "a required field is missing",
+        InvalidOperationException => "a value of the wrong type, or a string that is not valid text",
+        _ => e.Message,
+    };
+
+    /// <summary>An argument error's message without .NET's " (Parameter 'x')" and "Actual value was" suffixes.</summary>
+    private static string Plain(ArgumentException e)
+    {
+        string m = e.Message;
+        int cut = m.IndexOf(" (Parameter '", StringComparison.Ordinal);
+        if (cut >= 0) m = m[..cut];
+        return e is ArgumentOutOfRangeException { ActualValue: { } v } ? $"{m}, found {Convert.ToString(v, CultureInfo.InvariantCulture)}" : m;
+    }
+
+    /// <summary>The dotted path of the first field named <paramref name="name"/> in a configuration (encoder.dropout), or null.</summary>
+    private static string? Locate(JsonElement e, string name)
+    {
+        if (e.ValueKind != JsonValueKind.Object) return null;
+        foreach (var p in e.EnumerateObject())
+            if (p.Name == name) return name;
+        foreach (var p in e.EnumerateObject())
+            if (Locate(p.Value, name) is { } inner) return p.Name + "." + inner;
+        return null;
+    }
+
+    /// <summary>A configuration property's name as the file writes it: RecurrentDropout -> recurrent_dropout.</summary>
+    private static string Snake(string name) =>
+        string.Concat(name.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "_" : "") + char.ToLowerInvariant(c) : c.ToString()));
 
     private static int Int(string path, JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.TryGetInt32(out int i) ? i

@@ -131,7 +131,7 @@ public sealed class SafeTensorsFile
         }
         catch (JsonException e)
         {
-            throw new RecurFormatException(source, $"JSON header (byte {8 + (e.BytePositionInLine ?? 0)})", $"expected valid JSON, found: {e.Message}");
+            throw new RecurFormatException(source, $"JSON header (byte {8 + (e.BytePositionInLine ?? 0)})", JsonErrors.Problem(e));
         }
         using (doc)
         {
@@ -161,10 +161,10 @@ public sealed class SafeTensorsFile
                     tensors[prop.Name] = ParseEntry(source, prop.Name, prop.Value, dataLength);
                 }
             }
-            catch (InvalidOperationException e)
+            catch (InvalidOperationException)
             {
                 // A name or string with an escaped lone surrogate (\ud800) cannot be read as a .NET string.
-                throw new RecurFormatException(source, "JSON header", $"expected valid JSON strings, found: {e.Message}");
+                throw new RecurFormatException(source, "JSON header", "expected valid JSON strings, found one that is not valid text (an escaped lone surrogate such as \\ud800, or invalid UTF-8)");
             }
 
             // Entries must tile the data section exactly: no overlaps, no holes.

@@ -21,8 +21,17 @@ internal static class LibraryPredictions
         switch (task)
         {
             case "forecast":
-                var next = b.Forecast(Readers.ParseTimeSeriesCsv(input, "input", ["value"]));
-                sb.Append(Line(w => { w.WriteStartArray("forecast"); foreach (var v in next) w.WriteNumberValue(v); w.WriteEndArray(); }));
+                var series = Readers.ParseTimeSeriesCsv(input, "input", ["value"]);
+                var next = b.Forecast(series);
+                sb.Append(Line(w =>
+                {
+                    w.WriteStartArray("forecast");
+                    foreach (var v in next) w.WriteNumberValue(v);
+                    w.WriteEndArray();
+                    w.WriteStartArray("steps"); // a series of n rows continues at step n + 1
+                    for (int k = 0; k < next.Length; k++) w.WriteNumberValue(series[0].Length + k + 1);
+                    w.WriteEndArray();
+                }));
                 return sb.ToString();
         }
         foreach (var text in lines)
@@ -41,6 +50,9 @@ internal static class LibraryPredictions
                     w.WriteEndArray();
                     w.WriteStartArray("tags");
                     foreach (var t in tags) w.WriteStringValue(t);
+                    w.WriteEndArray();
+                    w.WriteStartArray("unknown");
+                    foreach (var t in tokens) w.WriteBooleanValue(b.Tokenizer!.Vocabulary.Id(t) == b.Tokenizer.Vocabulary.UnkId);
                     w.WriteEndArray();
                 }),
                 "lm" => Line(w =>

@@ -190,8 +190,8 @@ public sealed class ModelFileCompatibilityTests
             Assert.Contains(message, e.Message);
         }
         Expect("\"std\":[", "\"std\":[-1,", "positive standard deviations");
-        Expect("\"outputs\":2", "\"outputs\":\"two\"", "expected a valid model configuration");
-        Expect("\"inputs\":3,", "", "expected a valid model configuration"); // a required field of the record
+        Expect("\"outputs\":2", "\"outputs\":\"two\"", "model.outputs: expected a value of this field's type, found \"two\"");
+        Expect("\"inputs\":3,", "", "model.inputs: expected this required field, found none"); // a required field of the record
         Expect("\"kind\":\"mlp\"", "\"kind\":\"perceptron\"", "expected one of classifier, tagger, language_model");
     }
 }
