@@ -98,7 +98,7 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
         var bridgeOut = bridge.Forward(batch.Conditions);
         var bridged = Activations.Tanh(bridgeOut.Output);
         var h0 = Repeat(bridged.Output, Config.Layers);
-        using var r = Rnn.Forward(inputs, batch.Lengths, h0, requiresGrad: backward);
+        using var r = Rnn.Forward(inputs, batch.Lengths, h0, requiresGrad: backward, inputRequiresGrad: false);   // the frames are data
         var headOut = head.Forward(r.Output);
         var logits = headOut.Output;
         // Binary cross-entropy over valid steps only: mask padded steps out of loss and gradient.

@@ -196,7 +196,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
     /// </summary>
     public BatchLoss Step(ForecastBatch batch, bool backward, IGradientFlowObserver? gradientFlow)
     {
-        using var r = Rnn.Forward(batch.Inputs, requiresGrad: backward);
+        using var r = Rnn.Forward(batch.Inputs, requiresGrad: backward, inputRequiresGrad: false);   // the windows are data
         var last = TopHidden(r);
         var head = Head.Forward(last);
         var pred = head.Output;

@@ -149,7 +149,8 @@ public sealed class SequenceEncoder : Module
             dropped = inputDropout.Forward(x);
             x = dropped.Output;
         }
-        var r = Rnn.Forward(x, batch.Lengths, h0, c0, requiresGrad);
+        // dL/dx is needed only to train an embedding; feature input is data, so the engine skips that GEMM.
+        var r = Rnn.Forward(x, batch.Lengths, h0, c0, requiresGrad, inputRequiresGrad: Embedding is not null);
         return new Pass { Rnn = r, Embedded = embedded, Dropped = dropped };
     }
 }

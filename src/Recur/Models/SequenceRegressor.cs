@@ -74,7 +74,7 @@ public sealed class SequenceRegressor : Module, ITrainable<RegressionBatch>
     /// </summary>
     public BatchLoss Step(RegressionBatch batch, bool backward, IGradientFlowObserver? gradientFlow)
     {
-        using var r = Rnn.Forward(batch.Inputs, batch.Lengths, requiresGrad: backward);
+        using var r = Rnn.Forward(batch.Inputs, batch.Lengths, requiresGrad: backward, inputRequiresGrad: false);   // the sequences are data
         var last = Top(r);
         var headOut = head.Forward(last);
         var pred = headOut.Output;
