@@ -66,8 +66,9 @@ internal static class ClassifyTask
         var trainY = Common.LabelIds(labels, train.Select(e => (e.Label, e.Line)).ToList(), dataPath);
         var validX = valid.Select(e => Common.Encode(tok, e.Text, s, validSource, e.Line)).ToList();
         var validY = Common.LabelIds(labels, valid.Select(e => (e.Label, e.Line)).ToList(), validSource);
-        ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, tok.Vocabulary.Count, null), trainX.Max(x => x.Length), s.Int("batch-size", 1), labels.Count, perStep: false),
-            $"batches of {s.Int("batch-size", 1)} x {trainX.Max(x => x.Length)} tokens");
+        int longest = trainX.Max(x => x.Length), batchSize = s.Int("batch-size", 1);
+        ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, tok.Vocabulary.Count, null), longest, batchSize, labels.Count, perStep: false),
+            $"batches of {batchSize} x {longest} tokens");
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation examples, {labels.Count} labels, vocabulary {tok.Vocabulary.Count} ({tok.Kind})");
 
         var model = new SequenceClassifier(new ClassifierConfig

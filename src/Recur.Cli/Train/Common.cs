@@ -65,7 +65,13 @@ internal static class Common
     };
 
     /// <summary>Optimizer moments per parameter for --optimizer (Adam/AdamW two, the others one).</summary>
-    public static int OptimizerMoments(Settings s) => s.Choice("optimizer", "adam", "adamw", "sgd", "rmsprop", "adagrad") is "adam" or "adamw" ? 2 : 1;
+    public static int OptimizerMoments(Settings s) => Optimizer(s) is "adam" or "adamw" ? 2 : 1;
+
+    /// <summary>--optimizer, checked against the optimizers the training loop builds.</summary>
+    public static string Optimizer(Settings s) => s.Choice("optimizer", "adam", "adamw", "sgd", "rmsprop", "adagrad");
+
+    /// <summary>--schedule, checked against the schedules the training loop builds.</summary>
+    public static string Schedule(Settings s) => s.Choice("schedule", "none", "cosine", "plateau", "step");
 
     /// <summary>
     /// Estimated training memory of an encoder (embedding, recurrent stack) plus an output layer of

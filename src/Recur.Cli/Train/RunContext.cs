@@ -88,8 +88,8 @@ internal sealed class RunContext : IDisposable
         Settings.Int("checkpoint-every", 0);
         Settings.Int("log-every", 1);
         _ = Settings.Seed;
-        Settings.Choice("optimizer", "adam", "adamw", "sgd", "rmsprop", "adagrad");
-        Settings.Choice("schedule", "none", "cosine", "plateau", "step");
+        Common.Optimizer(Settings);
+        Common.Schedule(Settings);
     }
 
     /// <summary>Creates the run folder and writes config.json: the first write of the run, once its inputs are checked.</summary>
@@ -193,7 +193,7 @@ internal sealed class RunContext : IDisposable
     {
         float lr = Settings.Float("lr", 0f), wd = Settings.Float("weight-decay", 0f);
         var ps = model.Parameters();
-        return Settings.Choice("optimizer", "adam", "adamw", "sgd", "rmsprop", "adagrad") switch
+        return Common.Optimizer(Settings) switch
         {
             "adam" => new Adam(ps, lr, weightDecay: wd),
             "adamw" => new AdamW(ps, lr, weightDecay: wd),
@@ -206,7 +206,7 @@ internal sealed class RunContext : IDisposable
     private LrSchedule? MakeSchedule(long totalSteps)
     {
         float lr = Settings.Float("lr", 0f);
-        return Settings.Choice("schedule", "none", "cosine", "plateau", "step") switch
+        return Common.Schedule(Settings) switch
         {
             "cosine" => new CosineWarmupSchedule(lr, Settings.Int("warmup", 0), Math.Max(1, totalSteps), lr / 20),
             "plateau" => new ReduceOnPlateauSchedule(lr, 0.5f, patience: 1),
