@@ -83,10 +83,18 @@ internal static class MlpTask
         int[]? trainC = labels is null ? null : Common.LabelIds(labels, train.Labels.Select((l, i) => (l, train.Lines[i])).ToList(), dataPath);
         int[]? validC = labels is null ? null : Common.LabelIds(labels, valid.Labels.Select((l, i) => (l, valid.Lines[i])).ToList(), validSource);
         float[]? trainV = regression ? Values(train, dataPath) : null, validV = regression ? Values(valid, validSource) : null;
-        ctx.PrintConfig($"{train.X.Length} training / {valid.X.Length} validation rows, {f} features, {(regression ? "regression" : $"{labels!.Count} classes")}");
-
         var hidden = s.Str("mlp-hidden").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(h => int.TryParse(h, out int v) && v >= 1 ? v
             : throw new ArgumentException($"--mlp-hidden: expected comma-separated widths >= 1, found '{s.Str("mlp-hidden")}'")).ToArray();
+        {
+            // Each dense layer: (in + 1) x out parameters; activations: batch x out, forward and backward.
+            int[] widths = [f, .. hidden, regression ? 1 : labels!.Count];
+            int b = s.Int("batch-size", 1);
+            var layers = widths.Zip(widths.Skip(1));
+            ctx.CheckMemory(MemoryEstimate.ForDense(layers.Sum(w => (w.First + 1.0) * w.Second), layers.Sum(w => 3.0 * b * w.Second), Common.OptimizerMoments(s)),
+                $"batches of {b} rows, layers {string.Join(" -> ", widths)}");
+        }
+        ctx.PrintConfig($"{train.X.Length} training / {valid.X.Length} validation rows, {f} features, {(regression ? "regression" : $"{labels!.Count} classes")}");
+
         var model = new Mlp(new MlpConfig { Inputs = f, Hidden = hidden, Outputs = regression ? 1 : labels!.Count, Regression = regression, Dropout = s.Float("dropout", 0f, 0.99f) }, Common.ModelRng(s));
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);

@@ -65,4 +65,20 @@ public class UsageTests
             Assert.Contains("1 label(s) with fewer than 5 examples: 'meh' (1)", stdout);
         }
     }
+
+    /// <summary>--max-memory-mb applies to every task, the feed-forward one too.</summary>
+    [Fact]
+    public async Task An_mlp_too_large_for_the_memory_limit_is_refused_before_anything_is_written()
+    {
+        using var d = new TempDir();
+        var rows = new System.Text.StringBuilder("a,b,label\n");
+        for (int i = 0; i < 20; i++) rows.Append(System.Globalization.CultureInfo.InvariantCulture, $"{i % 7},{i % 3},{(i % 2 == 0 ? "x" : "y")}\n");
+        string data = d.File("m.csv", rows.ToString());
+        string run = Path.Combine(d.Path, "run");
+        var (code, _, stderr) = await CliRunner.Run("train", "--task", "mlp", "--data", data, "--mlp-hidden", "20000,20000", "--max-memory-mb", "64", "--output", run);
+        Assert.Equal(1, code);
+        Assert.Contains("more than the 64 MB allowed (--max-memory-mb 64)", stderr);
+        Assert.Contains("layers 2 -> 20000 -> 20000 -> 2", stderr);
+        Assert.False(Directory.Exists(run));
+    }
 }
