@@ -182,6 +182,23 @@ public class OptionTests
     }
 
     [Fact]
+    public async Task A_run_with_momentum_a_step_schedule_and_uniform_init_resumes_to_the_same_model_file()
+    {
+        using var d = new TempDir();
+        string data = Reviews(d, "s.tsv", 40);
+        string[] options = ["--epochs", "3", "--optimizer", "sgd", "--lr", "0.5", "--momentum", "0.9", "--nesterov", "true", "--schedule", "step", "--step-size", "1",
+                            "--step-start", "1", "--decay-factor", "0.5", "--init", "uniform:0.1", "--patience", "2", "--min-delta", "0.001", "--log-every", "1"];
+        string a = Path.Combine(d.Path, "a"), b = Path.Combine(d.Path, "b");
+        var r = await CliRunner.Run(Classify(data, a, options));
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        r = await CliRunner.Run(Classify(data, b, options), new Dictionary<string, string?> { ["RECUR_FAULT_CANCEL_AFTER_STEP"] = "13" });
+        Assert.True(r.ExitCode == 130, $"exit {r.ExitCode}\n{r.Stdout}\n{r.Stderr}");
+        r = await CliRunner.Run("train", "--output", b, "--resume");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a, "model.recur")), File.ReadAllBytes(Path.Combine(b, "model.recur")));
+    }
+
+    [Fact]
     public async Task Evaluate_help_shows_the_models_own_values_as_defaults()
     {
         var (code, stdout, _) = await CliRunner.Run("evaluate", "--help");
