@@ -29,7 +29,7 @@ internal static class ExperimentCommand
         Command PresetCommand(Preset preset, Func<ParseResult, Preset>? choose = null, Func<ParseResult, Dictionary<string, string>>? extra = null, string? name = null)
         {
             var sub = new Command(name ?? preset.Name, preset.Description + ". Train options given here override the preset's.");
-            var overrides = Settings.AddOptions(sub, spec => !Controlled.Contains(spec.Name));
+            var overrides = Settings.AddOptions(sub, spec => !Controlled.Contains(spec.Name) && spec.AppliesTo(preset.Task));
             sub.Options.Add(dataOnly);
             foreach (var (key, o) in overrides)
             {

@@ -17,13 +17,16 @@ internal static class UseCommands
     private static (ModelBundle Bundle, Settings Settings) Load(string path, ParseResult parse, Dictionary<string, Option<string>> overrides)
     {
         var bundle = ModelFile.Load(path);
-        var settings = TaskRegistry.SettingsOf(bundle, path)
-            .With(overrides.Select(kv => new KeyValuePair<string, string>(kv.Key, parse.GetValue(kv.Value) ?? "")));
+        var given = overrides.Where(kv => parse.GetValue(kv.Value) is { Length: > 0 }).ToDictionary(kv => kv.Key, kv => parse.GetValue(kv.Value)!);
+        var settings = TaskRegistry.SettingsOf(bundle, path).With(given);
+        // An override the model's task does not read (--bptt for a classifier) is an error, not silently ignored.
+        settings.CheckGiven(given.Keys);
         return (bundle, settings);
     }
 
+    /// <summary>The overridable options; their help shows no default of its own, since each one's default is the model's training value.</summary>
     private static Dictionary<string, Option<string>> AddOverrides(Command cmd) =>
-        Settings.AddOptions(cmd, spec => Overridable.Contains(spec.Name));
+        Settings.AddOptions(cmd, spec => Overridable.Contains(spec.Name), defaults: "the model's training value");
 
     public static Command Evaluate()
     {

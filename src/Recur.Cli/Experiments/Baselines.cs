@@ -49,7 +49,7 @@ internal static class Baselines
         var rnn = TaskRegistry.Get("classify").Evaluate(bundle, s, s.Str("test"));
         Line($"  vocabulary {v} words (training part), test {test.Count} sentences");
         Line($"  {"model",-40} {"test accuracy",14} {"macro-F1",9}");
-        Line($"  {"BiLSTM (recur train --task classify)",-40} {Pct(r.Metrics["accuracy"], 1),14} {r.Metrics["macro_f1"],9:F3}");
+        Line($"  {"BiLSTM (recur train --task classify)",-40} {Pct(r.Metrics["test_accuracy"], 1),14} {r.Metrics["test_macro_f1"],9:F3}");
         Line($"  {"bag-of-words logistic regression",-40} {Pct(baseline.Accuracy, 1),14} {baseline.MacroF1,9:F3}   ({ProgressPrinter.Format(time)})");
         var c = rnn.Confusion!;
         Line($"  BiLSTM confusion (rows true {map[0]}/{map[1]}, columns predicted): [[{c[0, 0]}, {c[0, 1]}], [{c[1, 0]}, {c[1, 1]}]]");
@@ -60,7 +60,7 @@ internal static class Baselines
     public static void Samples(PresetRun r)
     {
         var m = r.Metrics;
-        Line($"  validation: {m["loss"]:F4} nats/char ({m.GetValueOrDefault("bits_per_char", double.NaN):F3} bits/char, perplexity {m["perplexity"]:F2})");
+        Line($"  validation: {m["val_loss"]:F4} nats/char ({m.GetValueOrDefault("val_bits_per_char", double.NaN):F3} bits/char, perplexity {m["val_perplexity"]:F2})");
         var bundle = r.Model();
         Console.WriteLine("--- sample, temperature 0.5 ---\n" + LmTask.Generate(bundle, "ROMEO:\n", 400, 0.5f, 0, 1f, r.Seed + 7));
         Console.WriteLine("--- sample, temperature 1.0, top-p 0.95 ---\n" + LmTask.Generate(bundle, "ROMEO:\n", 400, 1.0f, 0, 0.95f, r.Seed + 8));
@@ -95,7 +95,7 @@ internal static class Baselines
             }
         }
         Line($"  {"model",-40} {"test token accuracy",20} {"on ambiguous tokens",20}");
-        Line($"  {"BiLSTM tagger (recur train --task tag)",-40} {Pct(r.Metrics["accuracy"], 2),20} {Pct((n == 0 ? double.NaN : (double)ok / n), 2),20}   ({n} ambiguous tokens)");
+        Line($"  {"BiLSTM tagger (recur train --task tag)",-40} {Pct(r.Metrics["test_accuracy"], 2),20} {Pct((n == 0 ? double.NaN : (double)ok / n), 2),20}   ({n} ambiguous tokens)");
         Line($"  {"most frequent tag per word",-40} {Pct(baseline, 2),20} {"-",20}");
     }
 
@@ -103,7 +103,7 @@ internal static class Baselines
     public static void Translation(PresetRun r)
     {
         var s = r.Settings;
-        Line($"  held-out corpus BLEU-4: greedy {r.Metrics["bleu_greedy"]:F2}, beam ({s.Int("beam", 1)}) {r.Metrics["bleu"]:F2}");
+        Line($"  held-out corpus BLEU-4: greedy {r.Metrics["test_bleu_greedy"]:F2}, beam ({s.Int("beam", 1)}) {r.Metrics["test_bleu"]:F2}");
         var test = DataFiles.Lines(DataFiles.ReadAllText(s.Str("test"))).Where(l => l.Length > 0).Take(8).Select(l => l.Split('\t')).ToList();
         var output = new StringWriter();
         Seq2SeqTask.Translate(r.Model(), s, new StringReader(string.Join('\n', test.Select(p => p[0]))), s.Str("test"), output, json: false, s.Int("beam", 1));
@@ -135,9 +135,9 @@ internal static class Baselines
         var untrained = r.Runs[^1].Metrics;
         var m = r.Metrics;
         Line($"  negative log-likelihood per step (nats, summed over the pitches):");
-        Line($"    untrained model, held-out pieces   {untrained["nll_per_step"],8:F3}");
+        Line($"    untrained model, held-out pieces   {untrained["val_nll_per_step"],8:F3}");
         Line($"    trained, training pieces           {m["train_nll_per_step"],8:F3}");
-        Line($"    trained, held-out pieces           {m["nll_per_step"],8:F3}");
+        Line($"    trained, held-out pieces           {m["val_nll_per_step"],8:F3}");
         var bundle = r.Model();
         var pieces = PianoRoll.ScalesAndArpeggios();
         Piece Start(int condition) => new(pieces.First(p => p.Condition == condition).Piece.Steps[..4]);
@@ -154,10 +154,10 @@ internal static class Baselines
     /// <summary>Forecast: the LSTM's test RMSE/MAE over the seeds beside the naive and seasonal-naive forecasts.</summary>
     public static void Naive(PresetRun r)
     {
-        foreach (var run in r.Runs) Line($"  seed {run.Options["seed"]}: test RMSE {run.Metrics["rmse"]:F3}, MAE {run.Metrics["mae"]:F3}");
-        var (rmse, sd) = r.Stat("rmse");
-        var (mae, _) = r.Stat("mae");
+        foreach (var run in r.Runs) Line($"  seed {run.Options["seed"]}: test RMSE {run.Metrics["test_rmse"]:F3}, MAE {run.Metrics["test_mae"]:F3}");
+        var (rmse, sd) = r.Stat("test_rmse");
+        var (mae, _) = r.Stat("test_mae");
         var m = r.Metrics;
-        Line($"  LSTM RMSE {rmse:F3} ± {sd:F3} (MAE {mae:F3}) over {r.Runs.Count} seeds | naive RMSE {m["naive_rmse"]:F3} (MAE {m["naive_mae"]:F3}) | seasonal-naive (m={r.Options["season"]}) RMSE {m.GetValueOrDefault("seasonal_naive_rmse", double.NaN):F3} (MAE {m.GetValueOrDefault("seasonal_naive_mae", double.NaN):F3})");
+        Line($"  LSTM RMSE {rmse:F3} ± {sd:F3} (MAE {mae:F3}) over {r.Runs.Count} seeds | naive RMSE {m["test_naive_rmse"]:F3} (MAE {m["test_naive_mae"]:F3}) | seasonal-naive (m={r.Options["season"]}) RMSE {m.GetValueOrDefault("test_seasonal_naive_rmse", double.NaN):F3} (MAE {m.GetValueOrDefault("test_seasonal_naive_mae", double.NaN):F3})");
     }
 }

@@ -92,6 +92,10 @@ internal sealed class PresetRun
     /// <summary>Prepares the data, trains (once per seed), then runs the baseline and prints the comparison.</summary>
     public int Run()
     {
+        // A preset passes only options of its task (recur train refuses the others): checked before any data is written.
+        foreach (var key in Preset.Options.Keys)
+            if (Settings.All.First(o => o.Name == key) is var spec && !spec.AppliesTo(Preset.Task))
+                throw new InvalidOperationException($"preset {Preset.Name}: --{key} does not apply to --task {Preset.Task} (it applies to {spec.Tasks})");
         Directory.CreateDirectory(Dir);
         var data = Preset.Prepare(this);
         if (DataOnly)
@@ -108,6 +112,7 @@ internal sealed class PresetRun
             foreach (var (key, v) in data) options[key] = v;
             options["seed"] = (Seed + (ulong)k).ToString(Inv);
             foreach (var (key, v) in Overrides) options[key] = v;
+            DropInactive(options);
             string dir = seeds == 1 ? Dir : Path.Combine(Dir, $"seed-{Seed + (ulong)k}");
             int code = Train(options, dir);
             if (code != 0) return code;
@@ -117,6 +122,24 @@ internal sealed class PresetRun
         if (Preset.Report is { } report) report(this);
         else foreach (var (k, v) in Metrics) Console.WriteLine(string.Create(Inv, $"  {k,-20} {v:F4}"));
         return 0;
+    }
+
+    /// <summary>
+    /// Leaves out the preset's own options that the user's overrides made inactive (the preset's --warmup once
+    /// --schedule is changed from cosine), which recur train would refuse as options that take no effect.
+    /// </summary>
+    private void DropInactive(Dictionary<string, string> options)
+    {
+        try
+        {
+            var settings = Settings.FromDictionary(options);
+            foreach (var key in Preset.Options.Keys)
+                if (!Overrides.ContainsKey(key) && !Settings.All.First(o => o.Name == key).ActsIn(settings)) options.Remove(key);
+        }
+        catch (ArgumentException)
+        {
+            // An invalid value: recur train reports it with the option's name.
+        }
     }
 
     /// <summary>Mean and sample standard deviation of a metric over the runs.</summary>

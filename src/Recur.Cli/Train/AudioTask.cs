@@ -77,7 +77,7 @@ internal static class AudioTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
-            GradientProbe = probe,
+            GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
         };
     }
 

@@ -92,7 +92,7 @@ internal static class ClassifyTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
-            GradientProbe = probe,
+            GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
         };
     }
 

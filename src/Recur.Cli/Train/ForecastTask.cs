@@ -67,7 +67,7 @@ internal static class ForecastTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Samples = outcome.Samples,
-            GradientProbe = probe,
+            GradientProbe = probe, Split = "test", // the last --test-fraction of the series
         };
     }
 

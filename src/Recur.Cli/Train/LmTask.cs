@@ -59,7 +59,7 @@ internal static class LmTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Samples = samples,
-            GradientProbe = probe,
+            GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
         };
     }
 

@@ -114,7 +114,7 @@ internal static class MlpTask
             Preprocessing = new ModelPreprocessing { Standardizer = standardizer },
         };
         var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, standardizer, labels, validC, validV);
-        return new TaskOutcome { Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples };
+        return new TaskOutcome { Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples, Split = TaskOutcome.SplitOf(s) };
     }
 
     private static TaskOutcome Score(Mlp model, Rows data, Standardizer standardizer, IReadOnlyList<string>? labels, int[]? classes, float[]? values)

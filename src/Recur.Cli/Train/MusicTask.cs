@@ -78,7 +78,7 @@ internal static class MusicTask
         var sample = PianoRoll.Decode(model.Generate([1f], 16, 0f, new Rng(s.Seed + 3), PianoRoll.Encode(new Piece(train[0].Steps[..Math.Min(4, train[0].Steps.Length)]), lowest, range)), lowest, range);
         return new TaskOutcome
         {
-            Bundle = bundle, Metrics = m,
+            Bundle = bundle, Metrics = m, Split = validBatch is null ? "train" : "val",
             Samples = [("first 4 steps of training piece 0, greedy", Show(train[0]), Show(sample))],
             GradientProbe = probe,
         };

@@ -28,6 +28,7 @@ internal static class ResumePlan
         if (!File.Exists(config))
             throw new ArgumentException($"--resume: {dir} is not a run folder of recur train: it has no config.json ({Contents(dir)})");
         var saved = Settings.FromJson(config);
+        saved.CheckGiven(given.Keys);
 
         var differing = given.Where(kv => saved.Values.TryGetValue(kv.Key, out var v) && v != kv.Value).ToList();
         var refused = differing.Where(kv => !Extendable.Contains(kv.Key)).ToList();

@@ -17,6 +17,25 @@ internal sealed class TaskOutcome
     public required ModelBundle Bundle { get; init; }
     /// <summary>Test (or final validation) metrics with the evaluate command's keys.</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
+    /// <summary>
+    /// The split <see cref="Metrics"/> were computed on: "test" (--test), "val" (the validation part) or "train"; the run's
+    /// metrics.json, the model's metric.* metadata and the report prefix every key with it (test_accuracy, val_loss).
+    /// Keys that already name a split keep their name. Null: the keys stay plain (evaluate on a named file).
+    /// </summary>
+    public string? Split { get; init; }
+
+    /// <summary>The split a task scores after training: "test" when --test was given, else "val".</summary>
+    public static string SplitOf(Settings s) => s.Optional("test") is null ? "val" : "test";
+
+    /// <summary>The metrics with their split's prefix (<see cref="Split"/>).</summary>
+    public Dictionary<string, double> SplitMetrics()
+    {
+        if (Split is not { } split) return new Dictionary<string, double>(Metrics);
+        var named = new Dictionary<string, double>();
+        foreach (var (k, v) in Metrics)
+            named[k.StartsWith("test_", StringComparison.Ordinal) || k.StartsWith("val_", StringComparison.Ordinal) || k.StartsWith("train_", StringComparison.Ordinal) ? k : split + "_" + k] = v;
+        return named;
+    }
     public int[,]? Confusion { get; init; }
     public IReadOnlyList<string>? ConfusionLabels { get; init; }
     /// <summary>Sample predictions: (input, expected, predicted).</summary>
@@ -85,6 +104,18 @@ internal sealed class RunContext : IDisposable
         Settings.Float("clip-norm", 0f);
         Settings.Int("warmup", 0);
         Settings.Int("patience", 0);
+        Settings.Float("min-delta", 0f);
+        Settings.Float("momentum", 0f, 1f);
+        if (Settings.Bool("nesterov") && Settings.Float("momentum", 0f, 1f) == 0f)
+            throw new ArgumentException("--nesterov: Nesterov momentum needs --momentum > 0, found --momentum 0");
+        Settings.Int("step-size", 1);
+        StepStart();
+        if (Common.Schedule(Settings) == "plateau" && DecayFactor() >= 1f)
+            throw new ArgumentException($"--decay-factor: the plateau schedule needs a factor below 1, found {DecayFactor().ToString(Inv)}");
+        DecayFactor();
+        Settings.Int("plateau-patience", 0);
+        MinLearningRate("cosine");
+        Init();
         Settings.Int("checkpoint-every", 0);
         Settings.Int("log-every", 1);
         _ = Settings.Seed;
@@ -197,23 +228,67 @@ internal sealed class RunContext : IDisposable
         {
             "adam" => new Adam(ps, lr, weightDecay: wd),
             "adamw" => new AdamW(ps, lr, weightDecay: wd),
-            "sgd" => new Sgd(ps, lr, momentum: 0.9f, weightDecay: wd),
+            "sgd" => new Sgd(ps, lr, momentum: Settings.Float("momentum", 0f, 1f), weightDecay: wd, nesterov: Settings.Bool("nesterov")),
             "rmsprop" => new RmsProp(ps, lr, weightDecay: wd),
             _ => new Adagrad(ps, lr, weightDecay: wd),
         };
     }
 
+    /// <summary>
+    /// The learning-rate schedule of --schedule over a run of <paramref name="totalSteps"/> optimizer steps (the epochs'
+    /// steps, or --max-steps when that comes first: cosine reaches its floor at the run's last step).
+    /// </summary>
     private LrSchedule? MakeSchedule(long totalSteps)
     {
         float lr = Settings.Float("lr", 0f);
-        return Common.Schedule(Settings) switch
+        string schedule = Common.Schedule(Settings);
+        switch (schedule)
         {
-            "cosine" => new CosineWarmupSchedule(lr, Settings.Int("warmup", 0), Math.Max(1, totalSteps), lr / 20),
-            "plateau" => new ReduceOnPlateauSchedule(lr, 0.5f, patience: 1),
-            "step" => new StepSchedule(lr, 10, 0.5f),
-            _ => null,
-        };
+            case "cosine":
+                int warmup = Settings.Int("warmup", 0);
+                if (warmup >= totalSteps)
+                    throw new ArgumentException($"--warmup: expected fewer warm-up steps than the run's {totalSteps} optimizer steps (--epochs, --max-steps), found {warmup}");
+                return new CosineWarmupSchedule(lr, warmup, totalSteps, MinLearningRate(schedule));
+            case "plateau":
+                return new ReduceOnPlateauSchedule(lr, DecayFactor(), patience: Settings.Int("plateau-patience", 0), minLearningRate: MinLearningRate(schedule));
+            case "step":
+                return new StepSchedule(lr, Settings.Int("step-size", 1), DecayFactor(), StepStart());
+            default:
+                return null;
+        }
     }
+
+    /// <summary>--decay-factor, in (0, 1].</summary>
+    private float DecayFactor()
+    {
+        float f = Settings.Float("decay-factor", 0f, 1f);
+        return f > 0f ? f : throw new ArgumentException("--decay-factor: expected a number in (0, 1], found 0");
+    }
+
+    /// <summary>--step-start: epochs at the base rate before the first decay (default: --step-size).</summary>
+    private int StepStart() => Settings.Optional("step-start") is null ? Settings.Int("step-size", 1) : Settings.Int("step-start", 1);
+
+    /// <summary>--min-lr for a schedule: auto is --lr/20 for cosine and --lr/1000 for plateau; never above --lr.</summary>
+    private float MinLearningRate(string schedule)
+    {
+        float lr = Settings.Float("lr", 0f);
+        if (Settings.Str("min-lr").Equals("auto", StringComparison.OrdinalIgnoreCase)) return schedule == "plateau" ? lr / 1000 : lr / 20;
+        float min = Settings.Float("min-lr", 0f);
+        return min <= lr ? min : throw new ArgumentException($"--min-lr: expected at most --lr ({lr.ToString(Inv)}), found {min.ToString(Inv)}");
+    }
+
+    /// <summary>--init: null for each layer's own (PyTorch) initialisation, or the bound A of uniform:A.</summary>
+    private float? Init()
+    {
+        string v = Settings.Str("init").Trim();
+        if (v.Equals("default", StringComparison.OrdinalIgnoreCase)) return null;
+        if (v.StartsWith("uniform:", StringComparison.OrdinalIgnoreCase)
+            && float.TryParse(v["uniform:".Length..], NumberStyles.Float, Inv, out float a) && float.IsFinite(a) && a > 0)
+            return a;
+        throw new ArgumentException($"--init: expected default or uniform:A with a number A > 0 (e.g. uniform:0.1), found '{v}'");
+    }
+
+    private Action<IGradientFlowObserver>? startProbe;
 
     /// <summary>Trains with the run's options; <paramref name="shuffle"/> is the data stream shared across epochs.</summary>
     public TrainingResult Fit<TBatch>(ITrainable<TBatch> model, Func<int, IEnumerable<TBatch>> batches, int batchesPerEpoch,
@@ -221,18 +296,26 @@ internal sealed class RunContext : IDisposable
     {
         Prepare();
         int epochsN = Settings.Int("epochs", 1);
+        int maxSteps = Settings.Int("max-steps", 0);
+        if (!Resume && Init() is { } bound)
+        {
+            // Every parameter ~ U(-A, A) from its own seeded stream (a resumed run takes its weights from the checkpoint).
+            model.Model.InitUniform(bound, new Rng(Settings.Seed + 4));
+        }
+        if (startProbe is { } initialProbe) RecordInitialFlow(initialProbe);
         var optimizer = MakeOptimizer(model.Model);
-        var schedule = MakeSchedule((long)epochsN * batchesPerEpoch);
+        long epochSteps = (long)epochsN * batchesPerEpoch;
+        var schedule = MakeSchedule(maxSteps > 0 ? Math.Min(maxSteps, epochSteps) : epochSteps);
         float clip = Settings.Float("clip-norm", 0f);
         int patience = Settings.Int("patience", 0);
         int every = Settings.Int("checkpoint-every", 0);
-        int maxSteps = Settings.Int("max-steps", 0);
         var trainer = new Trainer<TBatch>(optimizer, new TrainerOptions
         {
             Epochs = epochsN,
             MaxSteps = maxSteps > 0 ? maxSteps : null,
             ClipNorm = clip > 0 ? clip : null,
             EarlyStoppingPatience = patience > 0 ? patience : null,
+            EarlyStoppingMinDelta = patience > 0 ? Settings.Float("min-delta", 0f) : 0f,
             LogEvery = Settings.Int("log-every", 1),
             CheckpointPath = CheckpointPath,
             CheckpointEvery = every > 0 ? every : null,
@@ -308,6 +391,12 @@ internal sealed class RunContext : IDisposable
     public void ProbeAtStart(Action<IGradientFlowObserver> probe)
     {
         Prepare();
+        // Recorded by Fit, once --init has set the initial weights.
+        startProbe = probe;
+    }
+
+    private void RecordInitialFlow(Action<IGradientFlowObserver> probe)
+    {
         if (Resume) return;
         var recorder = new GradientFlowRecorder();
         probe(recorder);
@@ -356,8 +445,15 @@ internal sealed class RunContext : IDisposable
         Prepare();
         var meta = new Dictionary<string, string>(outcome.Bundle.Metadata);
         // The run folder is where this copy was written, not part of the model: left out so that two runs of the same
-        // configuration write byte-identical model files.
-        foreach (var (k, v) in Settings.Values) if (k != "output") meta["config." + k] = v;
+        // configuration write byte-identical model files. Only the options that took effect are stored.
+        foreach (var (k, v) in Settings.Relevant) if (k != "output") meta["config." + k] = v;
+        // Metric names say their split (test_accuracy, val_loss) in metrics.json, the metadata and the report.
+        var metrics = outcome.SplitMetrics();
+        outcome = new TaskOutcome
+        {
+            Bundle = outcome.Bundle, Metrics = metrics, Confusion = outcome.Confusion, ConfusionLabels = outcome.ConfusionLabels,
+            Samples = outcome.Samples, GradientProbe = outcome.GradientProbe,
+        };
         meta["task"] = Settings.Task;
         meta["steps"] = (Result?.Steps ?? 0).ToString(Inv);
         meta["epochs_run"] = (Result?.History.Count ?? 0).ToString(Inv);

@@ -65,7 +65,7 @@ internal static class Seq2SeqTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Samples = outcome.Samples,
-            GradientProbe = probe,
+            GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
         };
     }
 

@@ -5,10 +5,17 @@ using System.Text.Json;
 
 namespace Recur.Cli.Train;
 
-/// <summary>One option of <c>recur train</c>: its name (without --), default, help, and the tasks it applies to ("*": all).</summary>
-internal sealed record OptionSpec(string Name, string Default, string Help, string Tasks = "*")
+/// <summary>
+/// One option of <c>recur train</c>: its name (without --), default, help, the tasks it applies to ("*": all), and,
+/// for an option that only acts together with another one (momentum with SGD, warm-up with the cosine schedule), the
+/// condition under which it acts: <see cref="Requires"/> says it in words, <see cref="Active"/> tests it.
+/// </summary>
+internal sealed record OptionSpec(string Name, string Default, string Help, string Tasks = "*", string? Requires = null, Func<Settings, bool>? Active = null)
 {
     public bool AppliesTo(string task) => Tasks == "*" || Tasks.Split(',').Contains(task);
+
+    /// <summary>Whether the option takes effect in a run with these settings: its task, and its condition if it has one.</summary>
+    public bool ActsIn(Settings s) => AppliesTo(s.Task) && (Active?.Invoke(s) ?? true);
 }
 
 /// <summary>
@@ -33,12 +40,26 @@ internal sealed class Settings
         new("max-steps", "0", "Stop after this many optimizer steps (0: no limit; the epochs still bound the run)"),
         new("batch-size", "32", "Sequences per batch (lm: parallel streams)"),
         new("lr", "0.002", "Learning rate"),
-        new("optimizer", "adam", "adam, adamw, sgd (momentum 0.9), rmsprop or adagrad"),
+        new("optimizer", "adam", "adam, adamw, sgd (with --momentum, --nesterov), rmsprop or adagrad"),
+        new("momentum", "0", "SGD momentum (0: plain SGD, as PyTorch's default; 0.9 is the usual choice)", Requires: "--optimizer sgd", Active: s => Common.Optimizer(s) == "sgd"),
+        new("nesterov", "false", "Nesterov momentum for SGD (needs --momentum > 0)", Requires: "--optimizer sgd", Active: s => Common.Optimizer(s) == "sgd"),
         new("weight-decay", "0", "Weight decay (L2; decoupled for adamw)"),
-        new("schedule", "none", "Learning-rate schedule: none, cosine (with --warmup steps), plateau (halve when validation stalls), step (x0.5 every 10 epochs)"),
-        new("warmup", "0", "Warm-up steps for the cosine schedule"),
+        new("schedule", "none", "Learning-rate schedule: none; cosine (linear warm-up over --warmup steps, then down to --min-lr at the run's last step, --max-steps included); " +
+                                "plateau (x --decay-factor after --plateau-patience epochs without a better validation metric, not below --min-lr); " +
+                                "step (constant for --step-start epochs, then x --decay-factor every --step-size epochs)"),
+        new("warmup", "0", "Warm-up steps for the cosine schedule", Requires: "--schedule cosine", Active: s => Common.Schedule(s) == "cosine"),
+        new("step-size", "10", "Epochs between two decays of the step schedule (1: every epoch)", Requires: "--schedule step", Active: s => Common.Schedule(s) == "step"),
+        new("step-start", "", "Epochs at the base rate before the step schedule's first decay (default: --step-size, as PyTorch's StepLR; the classic word-LM recipe: lr 1, --step-size 1 --step-start 4 --decay-factor 0.5)",
+            Requires: "--schedule step", Active: s => Common.Schedule(s) == "step"),
+        new("decay-factor", "0.5", "Factor the learning rate is multiplied by at each decay of the step and plateau schedules", Requires: "--schedule step or plateau", Active: s => Common.Schedule(s) is "step" or "plateau"),
+        new("plateau-patience", "2", "Epochs without a better validation metric before the plateau schedule decays the rate", Requires: "--schedule plateau", Active: s => Common.Schedule(s) == "plateau"),
+        new("min-lr", "auto", "Floor of the learning rate: where cosine ends, below which plateau never goes (auto: --lr/20 for cosine, --lr/1000 for plateau)",
+            Requires: "--schedule cosine or plateau", Active: s => Common.Schedule(s) is "cosine" or "plateau"),
+        new("init", "default", "Initial weights: default (PyTorch's initialisation of each layer) or uniform:A (every parameter ~ U(-A, A), seeded: the classic LM recipe, e.g. uniform:0.1)"),
         new("clip-norm", "5", "Clip the global gradient 2-norm to this (0: off); the cure for exploding gradients"),
         new("patience", "0", "Stop after this many epochs without a better validation metric (0: never)"),
+        new("min-delta", "0", "Smallest improvement of the validation metric that counts as better for --patience (and for keeping the best model)",
+            Requires: "--patience > 0", Active: s => s.Int("patience", 0) > 0),
         new("seed", "1", "Seed of every random source (split, initialisation, shuffling, dropout)"),
         new("checkpoint-every", "0", "Optimizer steps between checkpoints (0: only at epoch ends and on Ctrl-C)"),
         new("log-every", "10", "Steps between progress lines and metrics-log rows"),
@@ -59,11 +80,12 @@ internal sealed class Settings
         new("feature-columns", "", "Comma-separated feature columns (names or indices; default: every column but the label)", "mlp"),
         new("regression", "false", "Predict the label column as a number (MSE) instead of a class", "mlp"),
         new("mlp-hidden", "64,64", "Hidden layer widths of the feed-forward network", "mlp"),
-        new("tokenizer", "auto", "char, word or bpe (auto: char for lm, word otherwise)", "classify,tag,lm,seq2seq"),
-        new("lowercase", "true", "Lower-case text before word tokenisation (char and BPE keep case)", "classify,lm,seq2seq"),
+        new("tokenizer", "auto", "char, word or bpe (auto: char for lm, word otherwise)", "classify,lm,seq2seq"),
+        new("lowercase", "true", "Lower-case text before word tokenisation (char and BPE keep case)", "classify,lm,seq2seq",
+            Requires: "word tokens (--tokenizer word; auto is word for classify and seq2seq)", Active: s => Common.TokenizerKind(s, s.Task == "lm" ? "char" : "word") == "word"),
         new("min-count", "1", "Drop tokens seen fewer times than this in training (they become <unk>)", "classify,tag,lm,seq2seq"),
         new("max-vocab", "50000", "Largest vocabulary kept (most frequent tokens)", "classify,tag,lm,seq2seq"),
-        new("max-length", "1000", "Longest sequence accepted (tokens or frames); longer ones are an error naming the line"),
+        new("max-length", "1000", "Longest sequence accepted (tokens or frames); longer ones are an error naming the line", "classify,tag,lm,seq2seq,audio,music"),
         new("max-file-mb", "512", "Largest input file read (MB, after decompression)"),
         new("max-memory-mb", "0", "Refuse to start when the estimated training memory (parameters, optimizer moments, activations of the longest batch) exceeds this many MB (0: 80% of the memory available to the process)"),
         new("bptt", "64", "Truncated-BPTT chunk length: steps per chunk; the state is carried across chunks", "lm"),
@@ -90,15 +112,19 @@ internal sealed class Settings
 
     public string Task => values["task"];
 
-    /// <summary>Adds one System.CommandLine option per spec (all strings; typed here) and returns them.</summary>
-    public static Dictionary<string, Option<string>> AddOptions(Command command, Func<OptionSpec, bool>? include = null)
+    /// <summary>
+    /// Adds one System.CommandLine option per spec (all strings; typed here) and returns them. <paramref name="defaults"/>
+    /// replaces the defaults shown in the help (evaluate and predict: the model's own training values).
+    /// </summary>
+    public static Dictionary<string, Option<string>> AddOptions(Command command, Func<OptionSpec, bool>? include = null, string? defaults = null)
     {
         var options = new Dictionary<string, Option<string>>();
         foreach (var spec in All.Where(s => include?.Invoke(s) ?? true))
         {
+            string shown = defaults ?? (spec.Default.Length > 0 ? spec.Default : "");
             var o = new Option<string>("--" + spec.Name)
             {
-                Description = spec.Help + (spec.Tasks == "*" ? "" : $" [{spec.Tasks}]") + (spec.Default.Length > 0 ? $" (default: {spec.Default})" : ""),
+                Description = spec.Help + (spec.Tasks == "*" ? "" : $" [{spec.Tasks}]") + (spec.Requires is null ? "" : $" [with {spec.Requires}]") + (shown.Length > 0 ? $" (default: {shown})" : ""),
                 Required = spec.Name is "task" or "data",
             };
             command.Options.Add(o);
@@ -110,14 +136,39 @@ internal sealed class Settings
     public static Settings FromParse(ParseResult parse, Dictionary<string, Option<string>> options)
     {
         var v = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var given = new List<string>();
         foreach (var spec in All)
-            v[spec.Name] = options.TryGetValue(spec.Name, out var o) && parse.GetValue(o) is { } given ? given.Trim() : spec.Default;
+        {
+            if (options.TryGetValue(spec.Name, out var o) && parse.GetValue(o) is { } value)
+            {
+                v[spec.Name] = value.Trim();
+                given.Add(spec.Name);
+            }
+            else v[spec.Name] = spec.Default;
+        }
         // Data paths are saved absolute, so `--resume` finds the data from any working directory.
         foreach (var name in DataPaths)
             if (v[name].Length > 0) v[name] = Path.GetFullPath(v[name]);
         var s = new Settings(v);
         s.Check();
+        s.CheckGiven(given);
         return s;
+    }
+
+    /// <summary>
+    /// Options given on the command line (or by a preset) must take effect: one that does not apply to the task, or
+    /// whose condition does not hold (--momentum without SGD, --warmup without cosine), is an error naming it.
+    /// </summary>
+    public void CheckGiven(IEnumerable<string> given)
+    {
+        foreach (var name in given)
+        {
+            var spec = All.First(o => o.Name == name);
+            if (!spec.AppliesTo(Task))
+                throw new ArgumentException($"--{name}: does not apply to --task {Task} (it applies to {string.Join(", ", spec.Tasks.Split(','))}); leave it out");
+            if (!spec.ActsIn(this))
+                throw new ArgumentException($"--{name}: takes effect only with {spec.Requires}, which this run does not use; leave it out or add that option");
+        }
     }
 
     public static Settings FromJson(string path)
@@ -164,9 +215,12 @@ internal sealed class Settings
         foreach (var spec in All) if (spec.Default.Length > 0 && values[spec.Name].Length == 0) values[spec.Name] = spec.Default;
     }
 
-    /// <summary>The options that apply to this task (and their values), in name order.</summary>
+    /// <summary>
+    /// The options that take effect in this run (their task is this one and their condition holds), with their values,
+    /// in name order: what the configuration printout, config.json, the model's config.* metadata and the report list.
+    /// </summary>
     public IEnumerable<KeyValuePair<string, string>> Relevant =>
-        values.Where(kv => All.First(s => s.Name == kv.Key).AppliesTo(Task));
+        values.Where(kv => All.First(s => s.Name == kv.Key).ActsIn(this));
 
     public IReadOnlyDictionary<string, string> Values => values;
 
@@ -215,13 +269,14 @@ internal sealed class Settings
 
     public Recur.Data.ReadLimits Limits => new(MaxFileBytes: (long)Int("max-file-mb", 1) * 1024 * 1024, MaxSequenceLength: Int("max-length", 1), MaxVocabulary: Math.Max(Int("max-vocab", 2), 2));
 
+    /// <summary>config.json: the options that take effect in this run (<see cref="Relevant"/>); a file that lists every option (older runs) loads the same.</summary>
     public string Json()
     {
         var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
         {
             w.WriteStartObject();
-            foreach (var (k, v) in values) w.WriteString(k, v);
+            foreach (var (k, v) in Relevant) w.WriteString(k, v);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());

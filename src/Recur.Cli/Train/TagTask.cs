@@ -55,7 +55,7 @@ internal static class TagTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = tags, Samples = outcome.Samples,
-            GradientProbe = probe,
+            GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
         };
     }
 

@@ -27,6 +27,13 @@ public sealed class Embedding : Module
         if (paddingIndex is { } pad) Weight.Value.Span.Slice(pad * embeddingDim, embeddingDim).Clear();
     }
 
+    /// <inheritdoc/>
+    protected override void RestoreFixedValues()
+    {
+        if (PaddingIndex is { } pad) Weight.Value.Span.Slice(pad * EmbeddingDim, EmbeddingDim).Clear();
+        base.RestoreFixedValues();
+    }
+
     /// <summary>Vocabulary size V.</summary>
     public int NumEmbeddings { get; }
     /// <summary>Vector size E.</summary>

@@ -97,6 +97,26 @@ public abstract class Module
                 yield return new($"{name}.{kv.Key}", kv.Value);
     }
 
+    /// <summary>
+    /// Sets every parameter to samples of U(-<paramref name="bound"/>, <paramref name="bound"/>) drawn from
+    /// <paramref name="rng"/> in the order of <see cref="NamedParameters"/>, as PyTorch's
+    /// <c>for p in model.parameters(): p.data.uniform_(-a, a)</c> (the classic word-LM initialisation of Zaremba et al.).
+    /// Values that a layer keeps fixed (an embedding's padding row) are set back afterwards.
+    /// </summary>
+    public void InitUniform(float bound, Rng rng)
+    {
+        if (!(bound > 0f && float.IsFinite(bound))) throw new ArgumentOutOfRangeException(nameof(bound), bound, "bound must be finite and > 0");
+        ArgumentNullException.ThrowIfNull(rng);
+        foreach (var p in Parameters()) rng.FillUniform(p.Value.Span, -bound, bound);
+        RestoreFixedValues();
+    }
+
+    /// <summary>After <see cref="InitUniform"/>: a layer sets back the values it keeps fixed (then its children do).</summary>
+    protected virtual void RestoreFixedValues()
+    {
+        foreach (var (_, m) in children) m.RestoreFixedValues();
+    }
+
     /// <summary>All parameters, in the order of <see cref="NamedParameters"/>.</summary>
     public IEnumerable<Parameter> Parameters() => NamedParameters().Select(kv => kv.Value);
 

@@ -44,24 +44,39 @@ public abstract class LrSchedule
     private sealed class ConstantSchedule(float lr) : LrSchedule(lr);
 }
 
-/// <summary>As <c>torch.optim.lr_scheduler.StepLR</c>: multiply by <c>gamma</c> every <c>stepSize</c> epochs.</summary>
+/// <summary>
+/// Step decay: the base rate for the first <c>decayStart</c> epochs, then multiplied by <c>gamma</c> at the start of
+/// epoch <c>decayStart + 1</c> and every <c>stepSize</c> epochs after it. Epoch e (from 1) runs at
+/// <c>base * gamma^k</c> with k = 0 for e &lt;= decayStart, else floor((e - 1 - decayStart) / stepSize) + 1.
+/// With <c>decayStart = stepSize</c> (the default) this is <c>torch.optim.lr_scheduler.StepLR</c>; with
+/// <c>stepSize = 1</c> it is the word-LM recipe of Zaremba et al. (2014): lr 1 for 4 epochs, then halved every epoch.
+/// </summary>
 public sealed class StepSchedule : LrSchedule
 {
-    private readonly int stepSize;
+    private readonly int stepSize, decayStart;
     private readonly float gamma;
 
     /// <summary>Creates the schedule.</summary>
-    public StepSchedule(float baseLearningRate, int stepSize, float gamma = 0.1f) : base(baseLearningRate)
+    /// <param name="baseLearningRate">The rate of the first epochs.</param>
+    /// <param name="stepSize">Epochs between two decays.</param>
+    /// <param name="gamma">The factor of each decay, in (0, 1].</param>
+    /// <param name="decayStart">Epochs at the base rate before the first decay (null: <paramref name="stepSize"/>).</param>
+    public StepSchedule(float baseLearningRate, int stepSize, float gamma = 0.1f, int? decayStart = null) : base(baseLearningRate)
     {
         if (stepSize < 1) throw new ArgumentOutOfRangeException(nameof(stepSize), stepSize, "stepSize must be >= 1 epoch");
         if (!(gamma > 0f && gamma <= 1f)) throw new ArgumentOutOfRangeException(nameof(gamma), gamma, "gamma must be in (0, 1]");
+        if (decayStart is < 1) throw new ArgumentOutOfRangeException(nameof(decayStart), decayStart, "decayStart must be >= 1 epoch");
         this.stepSize = stepSize;
         this.gamma = gamma;
+        this.decayStart = decayStart ?? stepSize;
     }
 
+    /// <summary>The rate of epoch <paramref name="epoch"/> (from 1).</summary>
+    public float RateOfEpoch(int epoch) =>
+        epoch <= decayStart ? BaseLearningRate : BaseLearningRate * MathF.Pow(gamma, (epoch - 1 - decayStart) / stepSize + 1);
+
     /// <inheritdoc/>
-    public override float OnEpochEnd(int epoch, double? validationLoss) =>
-        Current = BaseLearningRate * MathF.Pow(gamma, epoch / stepSize);
+    public override float OnEpochEnd(int epoch, double? validationLoss) => Current = RateOfEpoch(epoch + 1);
 }
 
 /// <summary>As <c>torch.optim.lr_scheduler.ExponentialLR</c>: multiply by <c>gamma</c> every epoch.</summary>

@@ -13,8 +13,14 @@ namespace Recur.Training;
 public sealed record Evaluation(string Name, double Value, bool HigherIsBetter, IReadOnlyDictionary<string, double>? Others = null)
 {
     /// <summary>Whether this is better than <paramref name="other"/> (null counts as worst).</summary>
-    public bool IsBetterThan(Evaluation? other) =>
-        other is null || double.IsNaN(other.Value) || (HigherIsBetter ? Value > other.Value : Value < other.Value);
+    public bool IsBetterThan(Evaluation? other) => IsBetterThan(other, 0);
+
+    /// <summary>
+    /// Whether this is better than <paramref name="other"/> by more than <paramref name="minDelta"/> (null counts as
+    /// worst), as Keras' <c>EarlyStopping(min_delta)</c>: higher is better means Value - minDelta &gt; other.
+    /// </summary>
+    public bool IsBetterThan(Evaluation? other, double minDelta) =>
+        other is null || double.IsNaN(other.Value) || (HigherIsBetter ? Value - minDelta > other.Value : Value + minDelta < other.Value);
 
     /// <summary>The value as a loss to minimise (for plateau schedules).</summary>
     public double AsLoss => HigherIsBetter ? -Value : Value;
@@ -83,6 +89,12 @@ public sealed record TrainerOptions
     /// <summary>Stop after this many epochs without a better validation metric (null: never).</summary>
     public int? EarlyStoppingPatience { get; init; }
 
+    /// <summary>
+    /// Smallest improvement of the validation metric that counts as one (absolute, in the metric's units), for early
+    /// stopping and for the best epoch kept by <see cref="KeepBest"/>: an epoch better by less does not reset the patience.
+    /// </summary>
+    public double EarlyStoppingMinDelta { get; init; }
+
     /// <summary>Restore the parameters of the best validation epoch at the end.</summary>
     public bool KeepBest { get; init; } = true;
 
@@ -119,6 +131,7 @@ public sealed record TrainerOptions
         if (ClipNorm is { } n && !(n > 0f && float.IsFinite(n))) throw new ArgumentOutOfRangeException(nameof(ClipNorm), n, "ClipNorm must be finite and > 0");
         if (ClipValue is { } v && !(v > 0f && float.IsFinite(v))) throw new ArgumentOutOfRangeException(nameof(ClipValue), v, "ClipValue must be finite and > 0");
         if (MaxConsecutiveBadSteps < 1) throw new ArgumentOutOfRangeException(nameof(MaxConsecutiveBadSteps), MaxConsecutiveBadSteps, "MaxConsecutiveBadSteps must be >= 1");
+        if (!(EarlyStoppingMinDelta >= 0 && double.IsFinite(EarlyStoppingMinDelta))) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, "EarlyStoppingMinDelta must be finite and >= 0");
         if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be >= 1");
         if (CheckpointEvery is < 1) throw new ArgumentOutOfRangeException(nameof(CheckpointEvery), CheckpointEvery, "CheckpointEvery must be >= 1");
         if (LogEvery < 1) throw new ArgumentOutOfRangeException(nameof(LogEvery), LogEvery, "LogEvery must be >= 1");
@@ -312,7 +325,7 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
 
             if (val is not null)
             {
-                if (val.IsBetterThan(s.Best))
+                if (val.IsBetterThan(s.Best, options.EarlyStoppingMinDelta))
                 {
                     s.Best = val;
                     s.BestEpoch = epoch;

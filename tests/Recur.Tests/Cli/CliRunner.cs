@@ -19,6 +19,21 @@ public static class CliRunner
     public static Task<(int ExitCode, string Stdout, string Stderr)> Run(params string[] args) => Run(args, null);
 
     /// <summary>
+    /// Small model sizes for a quick run of <paramref name="task"/>: --hidden for the recurrent tasks and --embedding for
+    /// the token tasks (recur train refuses an option the task does not use); the mlp keeps its own widths.
+    /// </summary>
+    public static string[] Sizes(string task, int n)
+    {
+        string v = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return task switch
+        {
+            "classify" or "tag" or "lm" or "seq2seq" => ["--hidden", v, "--embedding", v],
+            "mlp" => [],
+            _ => ["--hidden", v],
+        };
+    }
+
+    /// <summary>
     /// Runs the tool; <paramref name="environment"/> sets (or, with a null value, removes) variables of the child;
     /// <paramref name="stdin"/>, when given, is written to the child's standard input (then closed).
     /// </summary>

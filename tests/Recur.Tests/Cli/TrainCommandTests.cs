@@ -129,7 +129,7 @@ public sealed class TrainCommandTests : IDisposable
     {
         var (args, evalData, predictLine, keys) = Prepare(task);
         string run = Path.Combine(dir, "run");
-        var (code, stdout, stderr) = await CliRunner.Run(["train", "--task", task, "--epochs", "2", "--hidden", "8", "--embedding", "8", "--output", run, .. args]);
+        var (code, stdout, stderr) = await CliRunner.Run(["train", "--task", task, "--epochs", "2", .. CliRunner.Sizes(task, 8), "--output", run, .. args]);
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
         Assert.Contains("configuration (saved to", stdout);
         foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "model.recur", "curves.png", "report.html" })
@@ -139,6 +139,12 @@ public sealed class TrainCommandTests : IDisposable
         Assert.Contains("data:image/png;base64,", File.ReadAllText(Path.Combine(run, "report.html")));
         using (var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "config.json"))))
             Assert.Equal(task, config.RootElement.GetProperty("task").GetString());
+        // No --test: the figures come from the validation part (forecast: its test part), and their names say so.
+        string split = task == "forecast" ? "test" : "val";
+        using (var saved = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))))
+            foreach (var k in keys)
+                Assert.True(saved.RootElement.TryGetProperty($"{split}_{k}", out var v) && v.ValueKind == JsonValueKind.Number && !saved.RootElement.TryGetProperty(k, out _),
+                    $"metric {split}_{k} missing in metrics.json: {saved.RootElement}");
         var logRows = File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(2, logRows.Count(r => r.GetProperty("kind").GetString() == "epochend"));
         Assert.All(logRows.Where(r => r.GetProperty("kind").GetString() == "step"), r =>
@@ -333,7 +339,7 @@ public sealed class TrainCommandTests : IDisposable
             "audio" => ["--batch-size", "4"],
             _ => [],
         };
-        string[] common = ["train", "--task", task, "--epochs", "3", "--hidden", "8", "--embedding", "8", "--dropout", "0.2", "--schedule", "plateau",
+        string[] common = ["train", "--task", task, "--epochs", "3", .. CliRunner.Sizes(task, 8), "--dropout", "0.2", "--schedule", "plateau",
                            "--log-every", "1", .. args, .. extra];
         string a = Path.Combine(dir, "a"), b = Path.Combine(dir, "b");
         var r = await CliRunner.Run([.. common, "--output", a]);

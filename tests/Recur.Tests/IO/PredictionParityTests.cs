@@ -87,7 +87,7 @@ public sealed class PredictionParityTests : IDisposable
     {
         var (args, input) = Prepare(task);
         string run = Path.Combine(dir, "run");
-        var r = await CliRunner.Run(["train", "--task", task, "--epochs", "2", "--hidden", "4", "--embedding", "4", "--output", run, .. args]);
+        var r = await CliRunner.Run(["train", "--task", task, "--epochs", "2", .. CliRunner.Sizes(task, 4), "--output", run, .. args]);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         string model = Path.Combine(run, "model.recur");
         var bundle = ModelFile.Load(model);

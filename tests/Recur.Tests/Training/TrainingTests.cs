@@ -51,6 +51,36 @@ public class ScheduleTests
     }
 
     [Fact]
+    public void StepDecaysAfterItsStartThenEveryStepSize()
+    {
+        // The rate of epoch e is what OnEpochEnd(e - 1) returns; epoch 1 runs at the base rate.
+        static float[] Rates(StepSchedule s, int epochs) => [s.Current, .. Enumerable.Range(1, epochs - 1).Select(e => s.OnEpochEnd(e, null))];
+        // StepLR(step_size=3, gamma=0.5): epochs 1-3 at 1, 4-6 at 0.5, 7-9 at 0.25, 10 at 0.125.
+        Assert.Equal([1f, 1f, 1f, 0.5f, 0.5f, 0.5f, 0.25f, 0.25f, 0.25f, 0.125f], Rates(new StepSchedule(1f, stepSize: 3, gamma: 0.5f), 10));
+        // Zaremba et al. (2014), small model: lr 1 for 4 epochs, then halved every epoch (epoch 5: 0.5, epoch 13: 0.5^9).
+        Assert.Equal([1f, 1f, 1f, 1f, 0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f, 0.001953125f],
+            Rates(new StepSchedule(1f, stepSize: 1, gamma: 0.5f, decayStart: 4), 13));
+        // Constant for 2 epochs, then x0.1 every 3: epochs 3-5 at 0.1, 6-8 at 0.01.
+        var r = Rates(new StepSchedule(2f, stepSize: 3, gamma: 0.1f, decayStart: 2), 8);
+        float[] expected = [2f, 2f, 0.2f, 0.2f, 0.2f, 0.02f, 0.02f, 0.02f];
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], r[i], 6);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StepSchedule(1f, 1, 0.5f, decayStart: 0));
+    }
+
+    [Fact]
+    public void PlateauWithAFloorStopsDecayingAtTheFloor()
+    {
+        // patience 2, factor 0.5, floor 1/1000 of the rate: a validation loss that never improves after epoch 1 halves the
+        // rate every third epoch (after 2 epochs of patience) until it reaches the floor, and stays there.
+        var s = new ReduceOnPlateauSchedule(1f, factor: 0.5f, patience: 2, minLearningRate: 1e-3f);
+        var rates = Enumerable.Range(1, 40).Select(e => s.OnEpochEnd(e, 1.0)).ToArray();
+        Assert.Equal([1f, 1f, 1f, 0.5f, 0.5f, 0.5f, 0.25f], rates[..7]);
+        Assert.Equal(1e-3f, rates[^1]);
+        Assert.Equal(1f / 512, rates[3 * 9]); // after 9 decays: 1/512; after 10: 1/1024 < 1e-3, so the floor
+        Assert.Equal(1e-3f, rates[3 * 10]);
+    }
+
+    [Fact]
     public void PlateauReducesAfterPatienceEpochsWithoutImprovement()
     {
         var s = new ReduceOnPlateauSchedule(1f, factor: 0.5f, patience: 2);
@@ -252,6 +282,32 @@ public class TrainerTests
         Assert.Equal(4, r.BestEpoch);
         Assert.Equal(7, r.History.Count);
         Assert.Equal(atBest, m.Parameters().SelectMany(p => p.Value.ToArray()).ToArray());
+    }
+
+    [Fact]
+    public void EarlyStoppingCountsOnlyImprovementsLargerThanMinDelta()
+    {
+        // The validation loss improves by 0.001 every epoch: without a minimum it never stops; with MinDelta 0.01 the
+        // improvements do not count, so it stops after the patience, keeping epoch 1 as the best.
+        Evaluation Scripted(ref int epoch) => new("loss", 1.0 - 0.001 * ++epoch, false);
+        var m = new LinearProblem(7);
+        int e1 = 0;
+        var all = new Trainer<int>(new Sgd(m.Parameters(), 0.01f), new TrainerOptions { Epochs = 12, EarlyStoppingPatience = 3 })
+            .Fit(m, _ => [-1], () => Scripted(ref e1));
+        Assert.Equal(StopReason.Completed, all.Reason);
+        Assert.Equal(12, all.BestEpoch);
+
+        int e2 = 0;
+        var r = new Trainer<int>(new Sgd(m.Parameters(), 0.01f), new TrainerOptions { Epochs = 12, EarlyStoppingPatience = 3, EarlyStoppingMinDelta = 0.01 })
+            .Fit(m, _ => [-1], () => Scripted(ref e2));
+        Assert.Equal(StopReason.EarlyStopped, r.Reason);
+        Assert.Equal(1, r.BestEpoch);
+        Assert.Equal(4, r.History.Count);
+
+        // Improvements larger than the minimum still count.
+        Assert.True(new Evaluation("accuracy", 0.9, true).IsBetterThan(new Evaluation("accuracy", 0.85, true), 0.01));
+        Assert.False(new Evaluation("accuracy", 0.855, true).IsBetterThan(new Evaluation("accuracy", 0.85, true), 0.01));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TrainerOptions { EarlyStoppingMinDelta = -1 }.Validate());
     }
 
     [Fact]
