@@ -17,6 +17,8 @@ internal sealed class TaskOutcome
     public required ModelBundle Bundle { get; init; }
     /// <summary>Test (or final validation) metrics with the evaluate command's keys.</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
+    /// <summary>Lines that say what the metrics are measured on and how (shown under them in the output and the report).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
     public int[,]? Confusion { get; init; }
     public IReadOnlyList<string>? ConfusionLabels { get; init; }
     /// <summary>Sample predictions: (input, expected, predicted).</summary>
@@ -215,9 +217,13 @@ internal sealed class RunContext : IDisposable
         };
     }
 
-    /// <summary>Trains with the run's options; <paramref name="shuffle"/> is the data stream shared across epochs.</summary>
+    /// <summary>
+    /// Trains with the run's options; <paramref name="shuffle"/> is the data stream shared across epochs. With
+    /// <paramref name="another"/>, trains a further model of the run (another seed) the same way, but silently and without
+    /// checkpoints, metrics log or resume: the run's result and curves stay those of its first model.
+    /// </summary>
     public TrainingResult Fit<TBatch>(ITrainable<TBatch> model, Func<int, IEnumerable<TBatch>> batches, int batchesPerEpoch,
-        Func<Evaluation>? validate, Rng? shuffle)
+        Func<Evaluation>? validate, Rng? shuffle, bool another = false)
     {
         Prepare();
         int epochsN = Settings.Int("epochs", 1);
@@ -227,7 +233,7 @@ internal sealed class RunContext : IDisposable
         int patience = Settings.Int("patience", 0);
         int every = Settings.Int("checkpoint-every", 0);
         int maxSteps = Settings.Int("max-steps", 0);
-        var trainer = new Trainer<TBatch>(optimizer, new TrainerOptions
+        var options = new TrainerOptions
         {
             Epochs = epochsN,
             MaxSteps = maxSteps > 0 ? maxSteps : null,
@@ -239,8 +245,11 @@ internal sealed class RunContext : IDisposable
             CheckpointMetadata = new Dictionary<string, string> { ["config"] = Settings.Json() },
             ResumeFrom = ResumeFrom,
             FinalCheckpointPath = FinalCheckpointPath,
-        }, schedule);
+        };
+        if (another) options = options with { CheckpointPath = null, CheckpointEvery = null, CheckpointMetadata = null, ResumeFrom = null, FinalCheckpointPath = null };
+        var trainer = new Trainer<TBatch>(optimizer, options, schedule);
         if (shuffle is not null) trainer.TrackDataRng("shuffle", shuffle);
+        if (another) return trainer.Fit(model, batches, validate, batchesPerEpoch, cts.Token);
         trainer.Progress += Log;
         // Fault injection for tests: behave as if Ctrl-C came right after optimizer step N (seen at a logged step).
         if (long.TryParse(Environment.GetEnvironmentVariable("RECUR_FAULT_CANCEL_AFTER_STEP"), out long cancelAt) && cancelAt > 0)
@@ -416,6 +425,7 @@ internal sealed class RunContext : IDisposable
 
         Console.WriteLine(taskLine);
         foreach (var (k, v) in outcome.Metrics) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
+        foreach (var note in outcome.Notes) Console.WriteLine("  " + note);
         foreach (var (i, e, p) in outcome.Samples.Take(5)) Console.WriteLine($"  {Clip(i)}\n    expected: {Clip(e)}\n    predicted: {Clip(p)}");
         Console.WriteLine($"model: {ModelPath}");
         Console.WriteLine($"run folder: {Dir} (config.json, metrics.jsonl, metrics.json, {string.Join(", ", pictures.Select(p => p.File))}, report.html)");
