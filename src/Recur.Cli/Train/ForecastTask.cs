@@ -49,7 +49,7 @@ internal static class ForecastTask
                                         "give --test FILE as well (the series that continues --valid), or leave --valid out and hold out the end of --data with --valid-fraction");
         int dataEnd = n, validStart, testStart;
         var summary = new List<string>();
-        if (testPath is null)
+        if (UsesTestFraction(s))
         {
             float tf = s.Float("test-fraction", 0.01f, 0.9f);
             testStart = dataEnd = n - (int)(n * tf);
@@ -81,6 +81,9 @@ internal static class ForecastTask
         summary.Insert(0, $"train [0, {validStart})");
         return new Parts(columns, missing, validStart, testStart, string.Join(" / ", summary));
     }
+
+    /// <summary>Whether --test-fraction takes effect: only without a --test series (which is then the test part).</summary>
+    public static bool UsesTestFraction(Settings s) => s.Optional("test") is null;
 
     private static (float[][], bool[]) Append(float[][] columns, bool[] missing, float[][] more, bool[] moreMissing) =>
         (columns.Zip(more, (a, b) => a.Concat(b).ToArray()).ToArray(), [.. missing, .. moreMissing]);
