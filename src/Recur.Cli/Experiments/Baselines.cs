@@ -16,6 +16,10 @@ internal static class Baselines
 
     private static void Line(FormattableString s) => Console.WriteLine(s.ToString(Inv));
 
+    /// <summary>A metric of a run by its plain key, or with the split prefix metrics.json may give it (test_, val_).</summary>
+    private static double Metric(IReadOnlyDictionary<string, double> m, string key) =>
+        new[] { key, "test_" + key, "val_" + key }.Select(k => m.TryGetValue(k, out double v) ? v : (double?)null).FirstOrDefault(v => v is not null) ?? double.NaN;
+
     private static string Pct(double fraction, int decimals) => (100 * fraction).ToString("F" + decimals.ToString(Inv), Inv) + "%";
 
     /// <summary>Sentiment: logistic regression on word-presence vectors, with the run's split and vocabulary.</summary>
@@ -135,9 +139,9 @@ internal static class Baselines
         var untrained = r.Runs[^1].Metrics;
         var m = r.Metrics;
         Line($"  negative log-likelihood per frame (nats, summed over the keys of --pitch-range {r.Settings.Str("pitch-range")}):");
-        Line($"    untrained model, held-out pieces   {untrained["nll_per_frame"],8:F3}");
+        Line($"    untrained model, held-out pieces   {Metric(untrained, "nll_per_frame"),8:F3}");
         Line($"    trained, training pieces           {m["train_nll_per_frame"],8:F3}");
-        Line($"    trained, held-out pieces           {m["nll_per_frame"],8:F3}");
+        Line($"    trained, held-out pieces           {Metric(m, "nll_per_frame"),8:F3}");
         var bundle = r.Model();
         var pieces = PianoRoll.ScalesAndArpeggios();
         Piece Start(int condition) => new(pieces.First(p => p.Condition == condition).Piece.Steps[..4]);
@@ -156,7 +160,7 @@ internal static class Baselines
     {
         var m = r.Metrics;
         int seeds = r.Settings.Int("seeds", 1);
-        string F(string key) => m.GetValueOrDefault(key, double.NaN).ToString("F3", Inv);
+        string F(string key) => Metric(m, key).ToString("F3", Inv);
         string model = seeds > 1 ? $"RMSE {F("rmse_mean")} ± {F("rmse_sd")} (MAE {F("mae_mean")} ± {F("mae_sd")}) over {seeds} seeds" : $"RMSE {F("rmse")} (MAE {F("mae")}), one seed";
         Line($"  LSTM {model}");
         Line($"  naive RMSE {F("naive_rmse")} (MAE {F("naive_mae")}) | seasonal-naive (m={r.Options["season"]}) RMSE {F("seasonal_naive_rmse")} (MAE {F("seasonal_naive_mae")}) | mean of the training part RMSE {F("mean_rmse")} (MAE {F("mean_mae")})");
