@@ -59,17 +59,15 @@ internal static class ExperimentCommand
         PresetCommand(Presets.CharLm, extra: r => r.GetValue(maxChars) is { } n ? new() { ["max-chars"] = n.ToString(CultureInfo.InvariantCulture) } : []).Options.Add(maxChars);
 
         var series = new Argument<string>("series") { Description = "airline, sunspots or co2", DefaultValueFactory = _ => "airline" };
-        var seeds = new Option<int>("--seeds") { Description = "Independent runs (consecutive seeds) to average", DefaultValueFactory = _ => 5 };
         var levels = new Option<bool>("--levels") { Description = "Model the levels instead of first differences (the same as --difference false)" };
         var forecast = PresetCommand(Presets.Forecast("airline"), r => Presets.Forecast(r.GetValue(series)!), r =>
         {
-            var ex = new Dictionary<string, string> { ["seeds"] = Math.Max(1, r.GetValue(seeds)).ToString(CultureInfo.InvariantCulture) };
+            var ex = new Dictionary<string, string>();   // --seeds is the train option (the preset's: 5)
             if (r.GetValue(levels)) ex["difference"] = "false";
             return ex;
         }, "forecast");
-        forecast.Description = "LSTM forecaster vs naive and seasonal-naive on a shared series (last third as test), mean over seeds. Train options given here override the preset's.";
+        forecast.Description = "LSTM forecaster vs naive, seasonal-naive and mean forecasts on a shared series (last third as test), mean ± sd over --seeds (5). Train options given here override the preset's.";
         forecast.Arguments.Add(series);
-        forecast.Options.Add(seeds);
         forecast.Options.Add(levels);
 
         PresetCommand(Presets.Tagging);

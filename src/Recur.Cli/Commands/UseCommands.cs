@@ -31,7 +31,7 @@ internal static class UseCommands
     public static Command Evaluate()
     {
         var cmd = new Command("evaluate", "Score a model on a data file in its task's format; prints the metrics and writes them as JSON " +
-                                          "(keys: accuracy, macro_f1, loss, perplexity, bits_per_char, bleu, mae, rmse, nll_per_step, whichever apply)");
+                                          "(keys: accuracy, macro_f1, loss, perplexity, bits_per_char, bleu, mae, rmse, nll_per_frame, whichever apply)");
         var model = ModelOption();
         var data = new Option<string>("--data") { Description = "Data to evaluate on (same format as for training)", Required = true };
         var json = new Option<string>("--json") { Description = "Write the metrics as a JSON object to this file ('-': standard output)" };
@@ -48,6 +48,7 @@ internal static class UseCommands
             if (target == "-") { Console.WriteLine(text); return 0; }
             Console.WriteLine($"{settings.Task} model {parse.GetValue(model)} on {parse.GetValue(data)}:");
             foreach (var (k, v) in outcome.Metrics) Console.WriteLine($"  {k,-14} {Common.F(v)}");
+            foreach (var note in outcome.Notes) Console.WriteLine("  " + note);
             if (target is not null) { AtomicFile.Write(target, fs => fs.Write(Encoding.UTF8.GetBytes(text))); Console.WriteLine($"metrics written to {target}"); }
             return 0;
         });

@@ -7,7 +7,7 @@ namespace Recur.Cli.Experiments;
 
 /// <summary>
 /// What each preset compares its trained model with, on the same split: a bag-of-words logistic regression, the most
-/// frequent tag per word, the untrained model, the naive forecasts (computed by the forecast task itself). The trained
+/// frequent tag per word, the untrained model, the naive, seasonal-naive and mean forecasts (computed by the forecast task itself). The trained
 /// model is read back from the run's model.recur, so each comparison also checks that the file works.
 /// </summary>
 internal static class Baselines
@@ -15,6 +15,10 @@ internal static class Baselines
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private static void Line(FormattableString s) => Console.WriteLine(s.ToString(Inv));
+
+    /// <summary>A metric of a run by its plain key, or with the split prefix metrics.json may give it (test_, val_).</summary>
+    private static double Metric(IReadOnlyDictionary<string, double> m, string key) =>
+        new[] { key, "test_" + key, "val_" + key }.Select(k => m.TryGetValue(k, out double v) ? v : (double?)null).FirstOrDefault(v => v is not null) ?? double.NaN;
 
     private static string Pct(double fraction, int decimals) => (100 * fraction).ToString("F" + decimals.ToString(Inv), Inv) + "%";
 
@@ -134,10 +138,10 @@ internal static class Baselines
         if (r.Train(options, Path.Combine(r.Dir, "untrained")) != 0) throw new InvalidOperationException("the untrained baseline run failed");
         var untrained = r.Runs[^1].Metrics;
         var m = r.Metrics;
-        Line($"  negative log-likelihood per step (nats, summed over the pitches):");
-        Line($"    untrained model, held-out pieces   {untrained["val_nll_per_step"],8:F3}");
-        Line($"    trained, training pieces           {m["train_nll_per_step"],8:F3}");
-        Line($"    trained, held-out pieces           {m["val_nll_per_step"],8:F3}");
+        Line($"  negative log-likelihood per frame (nats, summed over the keys of --pitch-range {r.Settings.Str("pitch-range")}):");
+        Line($"    untrained model, held-out pieces   {Metric(untrained, "nll_per_frame"),8:F3}");
+        Line($"    trained, training pieces           {m["train_nll_per_frame"],8:F3}");
+        Line($"    trained, held-out pieces           {Metric(m, "nll_per_frame"),8:F3}");
         var bundle = r.Model();
         var pieces = PianoRoll.ScalesAndArpeggios();
         Piece Start(int condition) => new(pieces.First(p => p.Condition == condition).Piece.Steps[..4]);
@@ -151,13 +155,14 @@ internal static class Baselines
         }
     }
 
-    /// <summary>Forecast: the LSTM's test RMSE/MAE over the seeds beside the naive and seasonal-naive forecasts.</summary>
+    /// <summary>Forecast: the LSTM's test RMSE/MAE, mean ± sd over its seeds (--seeds), beside the naive, seasonal-naive and mean forecasts.</summary>
     public static void Naive(PresetRun r)
     {
-        foreach (var run in r.Runs) Line($"  seed {run.Options["seed"]}: test RMSE {run.Metrics["test_rmse"]:F3}, MAE {run.Metrics["test_mae"]:F3}");
-        var (rmse, sd) = r.Stat("test_rmse");
-        var (mae, _) = r.Stat("test_mae");
         var m = r.Metrics;
-        Line($"  LSTM RMSE {rmse:F3} ± {sd:F3} (MAE {mae:F3}) over {r.Runs.Count} seeds | naive RMSE {m["test_naive_rmse"]:F3} (MAE {m["test_naive_mae"]:F3}) | seasonal-naive (m={r.Options["season"]}) RMSE {m.GetValueOrDefault("test_seasonal_naive_rmse", double.NaN):F3} (MAE {m.GetValueOrDefault("test_seasonal_naive_mae", double.NaN):F3})");
+        int seeds = r.Settings.Int("seeds", 1);
+        string F(string key) => Metric(m, key).ToString("F3", Inv);
+        string model = seeds > 1 ? $"RMSE {F("rmse_mean")} ± {F("rmse_sd")} (MAE {F("mae_mean")} ± {F("mae_sd")}) over {seeds} seeds" : $"RMSE {F("rmse")} (MAE {F("mae")}), one seed";
+        Line($"  LSTM {model}");
+        Line($"  naive RMSE {F("naive_rmse")} (MAE {F("naive_mae")}) | seasonal-naive (m={r.Options["season"]}) RMSE {F("seasonal_naive_rmse")} (MAE {F("seasonal_naive_mae")}) | mean of the training part RMSE {F("mean_rmse")} (MAE {F("mean_mae")})");
     }
 }

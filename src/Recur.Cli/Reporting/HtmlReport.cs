@@ -24,6 +24,7 @@ internal static class HtmlReport
         h.Append("<h2>Metrics</h2>\n<table><tr><th>metric</th><th>value</th></tr>\n");
         foreach (var (k, v) in outcome.Metrics) h.Append("<tr><td>").Append(E(k)).Append("</td><td class=\"n\">").Append(v.ToString("F4", inv)).Append("</td></tr>\n");
         h.Append("</table>\n");
+        foreach (var note in outcome.Notes) h.Append("<p>").Append(E(note)).Append("</p>\n");
 
         if (result is { History.Count: > 0 })
         {

@@ -17,6 +17,8 @@ internal sealed class TaskOutcome
     public required ModelBundle Bundle { get; init; }
     /// <summary>Test (or final validation) metrics with the evaluate command's keys.</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
+    /// <summary>Lines that say what the metrics are measured on and how (shown under them in the output and the report).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
     /// <summary>
     /// The split <see cref="Metrics"/> were computed on: "test" (--test), "val" (the validation part) or "train"; the run's
     /// metrics.json, the model's metric.* metadata and the report prefix every key with it (test_accuracy, val_loss).
@@ -290,26 +292,31 @@ internal sealed class RunContext : IDisposable
 
     private Action<IGradientFlowObserver>? startProbe;
 
-    /// <summary>Trains with the run's options; <paramref name="shuffle"/> is the data stream shared across epochs.</summary>
+    /// <summary>
+    /// Trains with the run's options; <paramref name="shuffle"/> is the data stream shared across epochs. With
+    /// <paramref name="another"/>, trains a further model of the run (another seed) the same way, but silently and without
+    /// checkpoints, metrics log or resume: the run's result and curves stay those of its first model.
+    /// </summary>
     public TrainingResult Fit<TBatch>(ITrainable<TBatch> model, Func<int, IEnumerable<TBatch>> batches, int batchesPerEpoch,
-        Func<Evaluation>? validate, Rng? shuffle)
+        Func<Evaluation>? validate, Rng? shuffle, bool another = false, ulong? seed = null)
     {
         Prepare();
         int epochsN = Settings.Int("epochs", 1);
         int maxSteps = Settings.Int("max-steps", 0);
-        if (!Resume && Init() is { } bound)
+        if ((!Resume || another) && Init() is { } bound)
         {
-            // Every parameter ~ U(-A, A) from its own seeded stream (a resumed run takes its weights from the checkpoint).
-            model.Model.InitUniform(bound, new Rng(Settings.Seed + 4));
+            // Every parameter ~ U(-A, A) from its own seeded stream (a resumed run takes its weights from the checkpoint;
+            // a further model of the run, from its own seed).
+            model.Model.InitUniform(bound, new Rng((seed ?? Settings.Seed) + 4));
         }
-        if (startProbe is { } initialProbe) RecordInitialFlow(initialProbe);
+        if (!another && startProbe is { } initialProbe) RecordInitialFlow(initialProbe);
         var optimizer = MakeOptimizer(model.Model);
         long epochSteps = (long)epochsN * batchesPerEpoch;
         var schedule = MakeSchedule(maxSteps > 0 ? Math.Min(maxSteps, epochSteps) : epochSteps);
         float clip = Settings.Float("clip-norm", 0f);
         int patience = Settings.Int("patience", 0);
         int every = Settings.Int("checkpoint-every", 0);
-        var trainer = new Trainer<TBatch>(optimizer, new TrainerOptions
+        var options = new TrainerOptions
         {
             Epochs = epochsN,
             MaxSteps = maxSteps > 0 ? maxSteps : null,
@@ -322,8 +329,11 @@ internal sealed class RunContext : IDisposable
             CheckpointMetadata = new Dictionary<string, string> { ["config"] = Settings.Json() },
             ResumeFrom = ResumeFrom,
             FinalCheckpointPath = FinalCheckpointPath,
-        }, schedule);
+        };
+        if (another) options = options with { CheckpointPath = null, CheckpointEvery = null, CheckpointMetadata = null, ResumeFrom = null, FinalCheckpointPath = null };
+        var trainer = new Trainer<TBatch>(optimizer, options, schedule);
         if (shuffle is not null) trainer.TrackDataRng("shuffle", shuffle);
+        if (another) return trainer.Fit(model, batches, validate, batchesPerEpoch, cts.Token);
         trainer.Progress += Log;
         // Fault injection for tests: behave as if Ctrl-C came right after optimizer step N (seen at a logged step).
         if (long.TryParse(Environment.GetEnvironmentVariable("RECUR_FAULT_CANCEL_AFTER_STEP"), out long cancelAt) && cancelAt > 0)
@@ -452,7 +462,7 @@ internal sealed class RunContext : IDisposable
         outcome = new TaskOutcome
         {
             Bundle = outcome.Bundle, Metrics = metrics, Confusion = outcome.Confusion, ConfusionLabels = outcome.ConfusionLabels,
-            Samples = outcome.Samples, GradientProbe = outcome.GradientProbe,
+            Samples = outcome.Samples, GradientProbe = outcome.GradientProbe, Notes = outcome.Notes,
         };
         meta["task"] = Settings.Task;
         meta["steps"] = (Result?.Steps ?? 0).ToString(Inv);
@@ -512,6 +522,7 @@ internal sealed class RunContext : IDisposable
 
         Console.WriteLine(taskLine);
         foreach (var (k, v) in outcome.Metrics) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
+        foreach (var note in outcome.Notes) Console.WriteLine("  " + note);
         foreach (var (i, e, p) in outcome.Samples.Take(5)) Console.WriteLine($"  {Clip(i)}\n    expected: {Clip(e)}\n    predicted: {Clip(p)}");
         Console.WriteLine($"model: {ModelPath}");
         Console.WriteLine($"run folder: {Dir} (config.json, metrics.jsonl, metrics.json, {string.Join(", ", pictures.Select(p => p.File))}, report.html)");

@@ -17,7 +17,9 @@ public sealed record GeneratorConfig
     public int HiddenSize { get; init; } = 128;
     /// <summary>Stacked layers.</summary>
     public int Layers { get; init; } = 1;
-    /// <summary>Dropout between layers.</summary>
+    /// <summary>
+    /// Dropout on the input frames (training only, so also on a one-layer model) and between stacked layers.
+    /// </summary>
     public float Dropout { get; init; }
 }
 
@@ -37,11 +39,13 @@ public sealed class FrameBatch
 /// h0 = tanh(W c + b) for every layer, and the model emits a sequence of frames, each a set of independent Bernoulli
 /// units (a sigmoid per unit, e.g. per pitch of a piano roll), trained with binary cross-entropy summed over the units
 /// of a frame (the negative log-likelihood per step). The input at step t
-/// is the frame at t-1 (zeros at t = 0): teacher forcing in training, its own samples when generating.
+/// is the frame at t-1 (zeros at t = 0): teacher forcing in training, its own samples when generating. In training,
+/// <see cref="GeneratorConfig.Dropout"/> drops units of the input frames (inverted dropout) and acts between layers.
 /// </summary>
 public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
 {
     private readonly Linear bridge, head;
+    private readonly Dropout inputDropout;
 
     /// <summary>Creates the model.</summary>
     public ConditionalGenerator(GeneratorConfig config, Rng rng)
@@ -54,6 +58,8 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
         Rnn = AddModule("rnn", new Recurrent(config.Cell, config.FrameSize, config.HiddenSize, config.Layers, batchFirst: true,
             dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split()));
         head = AddModule("head", new Linear(config.HiddenSize, config.FrameSize, rng: rng.Split()));
+        // Split last, so that the other layers' initial weights are those of a model without it.
+        inputDropout = AddModule("input_dropout", new Dropout(config.Dropout, rng.Split()));
     }
 
     /// <summary>The configuration.</summary>
@@ -95,6 +101,8 @@ public sealed class ConditionalGenerator : Module, ITrainable<FrameBatch>
         var inputs = new Tensor(b, t, f);
         for (int i = 0; i < b; i++)
             frames.Span.Slice(i * t * f, Math.Max(0, (t - 1) * f)).CopyTo(inputs.Span.Slice(i * t * f + f));
+        // Dropout on the inputs (identity in evaluation mode); the frames are data, so its backward is never needed.
+        if (Training && Config.Dropout > 0f) inputs = inputDropout.Forward(inputs).Output;
         var bridgeOut = bridge.Forward(batch.Conditions);
         var bridged = Activations.Tanh(bridgeOut.Output);
         var h0 = Repeat(bridged.Output, Config.Layers);

@@ -49,14 +49,15 @@ public sealed class ForecastBatch
     public required Tensor Targets { get; init; }
 }
 
-/// <summary>Forecasts of a test part with the model and the two naive baselines, in original units.</summary>
+/// <summary>Forecasts of a test part with the model and the naive, seasonal-naive and mean baselines, in original units.</summary>
 /// <param name="Origins">Forecast origins (index of the last observed step).</param>
 /// <param name="Model">Model forecasts, (origins, k).</param>
 /// <param name="Naive">Last observed value, (origins, k).</param>
 /// <param name="SeasonalNaive">The value one season earlier, (origins, k); null without a season.</param>
 /// <param name="Actual">True values, (origins, k).</param>
 /// <param name="Horizon">Steps ahead (k).</param>
-public sealed record ForecastReport(int[] Origins, float[] Model, float[] Naive, float[]? SeasonalNaive, float[] Actual, int Horizon)
+/// <param name="Mean">The mean of the observed values of the training part, (origins, k); null when not computed.</param>
+public sealed record ForecastReport(int[] Origins, float[] Model, float[] Naive, float[]? SeasonalNaive, float[] Actual, int Horizon, float[]? Mean = null)
 {
     /// <summary>MAE of the model over all horizons.</summary>
     public double ModelMae => Metrics.Mae(Model, Actual);
@@ -70,6 +71,10 @@ public sealed record ForecastReport(int[] Origins, float[] Model, float[] Naive,
     public double SeasonalNaiveMae => SeasonalNaive is null ? double.NaN : Metrics.Mae(SeasonalNaive, Actual);
     /// <summary>RMSE of the seasonal-naive forecast.</summary>
     public double SeasonalNaiveRmse => SeasonalNaive is null ? double.NaN : Metrics.Rmse(SeasonalNaive, Actual);
+    /// <summary>MAE of the mean forecast (the training part's mean for every target).</summary>
+    public double MeanMae => Mean is null ? double.NaN : Metrics.Mae(Mean, Actual);
+    /// <summary>RMSE of the mean forecast.</summary>
+    public double MeanRmse => Mean is null ? double.NaN : Metrics.Rmse(Mean, Actual);
 }
 
 /// <summary>
@@ -220,14 +225,23 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
     }
 
     /// <summary>
-    /// Forecasts from every origin whose k targets lie in [testStart, n), with the model, the last observed value
-    /// and (when <paramref name="season"/> &gt; 0) the value one season before each target. Original units;
-    /// <paramref name="columns"/> are the raw columns (not transformed). Targets flagged in <paramref name="missing"/>
-    /// (values that were interpolated, not observed) are reported as NaN and left out of the metrics.
+    /// Forecasts from every origin whose k targets lie in [testStart, n), with the model, the last observed value,
+    /// (when <paramref name="season"/> &gt; 0) the value one season before each target, and the mean of the observed
+    /// target values in [0, <paramref name="trainEnd"/>) (default: everything before <paramref name="testStart"/>).
+    /// Original units; <paramref name="columns"/> are the raw columns (not transformed). Targets flagged in
+    /// <paramref name="missing"/> (values that were interpolated, not observed) are reported as NaN and left out of the
+    /// metrics, and out of the mean.
     /// </summary>
-    public ForecastReport Evaluate(float[][] columns, int testStart, int season = 0, bool[]? missing = null)
+    public ForecastReport Evaluate(float[][] columns, int testStart, int season = 0, bool[]? missing = null, int? trainEnd = null)
     {
         int n = columns[0].Length, k = Config.Horizon, t = Config.Target;
+        int meanEnd = trainEnd ?? testStart;
+        if (meanEnd < 1 || meanEnd > testStart) throw new ArgumentOutOfRangeException(nameof(trainEnd), meanEnd, $"trainEnd must be in [1, testStart = {testStart}]");
+        double sum = 0;
+        int observed = 0;
+        for (int i = 0; i < meanEnd; i++)
+            if (missing is null || !missing[i]) { sum += columns[t][i]; observed++; }
+        float mean = observed > 0 ? (float)(sum / observed) : float.NaN;
         int firstOrigin = Math.Max(testStart - 1, FirstUsable + Config.Window - 1);
         var origins = Enumerable.Range(firstOrigin, Math.Max(0, n - k - firstOrigin)).ToArray();
         if (origins.Length == 0) throw new ArgumentException($"no forecast origin fits a window of {Config.Window} and a horizon of {k} before the test part at {testStart} of {n}");
@@ -238,6 +252,8 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
         var naive = new float[origins.Length * k];
         var seasonal = season > 0 ? new float[origins.Length * k] : null;
         var actual = new float[origins.Length * k];
+        var means = new float[origins.Length * k];
+        Array.Fill(means, mean);
         var y = columns[t];
         for (int i = 0; i < origins.Length; i++)
         {
@@ -259,7 +275,7 @@ public sealed class Forecaster : Module, ITrainable<ForecastBatch>
                 actual[j] = missing is not null && missing[o + h] ? float.NaN : y[o + h];
             }
         }
-        return new ForecastReport(origins, model, naive, seasonal, actual, k);
+        return new ForecastReport(origins, model, naive, seasonal, actual, k, means);
     }
 
     /// <summary>
