@@ -12,8 +12,8 @@ public sealed record ModelPreprocessing
 {
     /// <summary>
     /// Per-feature standardisation fitted on the training data: the numeric columns of an <see cref="Mlp"/>, the
-    /// MFCC coefficients of an audio classifier, the series columns of a <see cref="Forecaster"/> (the forecaster's
-    /// own <see cref="Forecaster.Standardizer"/>).
+    /// MFCC coefficients of an audio classifier, the features of each step of a numeric-sequence classifier or
+    /// regressor, the series columns of a <see cref="Forecaster"/> (the forecaster's own <see cref="Forecaster.Standardizer"/>).
     /// </summary>
     public Standardizer? Standardizer { get; init; }
 

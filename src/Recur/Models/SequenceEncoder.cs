@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Recur.Data;
 using Recur.Nn;
 using Recur.Tensors;
 
@@ -24,6 +25,46 @@ public sealed class SequenceBatch
 
     /// <summary>Targets: one class per sequence (classifier), or per step (B*T, -100 at padding; tagger, LM).</summary>
     public int[]? Targets { get; init; }
+
+    /// <summary>Regression targets (B, outputs), one row per sequence; null for classification or unlabelled batches.</summary>
+    public Tensor? Values { get; init; }
+
+    /// <summary>
+    /// Builds a feature batch (B, T, F) from numeric sequences: each array holds one sequence's steps row-major (T_i * F
+    /// values, step by step); T is the longest length, shorter sequences are padded with zeros (never read: the model
+    /// uses <see cref="Lengths"/>). With <paramref name="standardizer"/>, every step is standardised on the way in.
+    /// </summary>
+    /// <param name="sequences">The sequences, each T_i * <paramref name="features"/> values.</param>
+    /// <param name="features">Features per step (F).</param>
+    /// <param name="targets">One class per sequence (classification), or null.</param>
+    /// <param name="values">One target value per sequence (regression), or null.</param>
+    /// <param name="standardizer">Per-feature statistics to apply (fitted on training data), or null for the values as they are.</param>
+    public static SequenceBatch FromFeatures(IReadOnlyList<float[]> sequences, int features, int[]? targets = null, float[]? values = null, Standardizer? standardizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        return FromFeatures(sequences, features, Enumerable.Range(0, sequences.Count).ToArray(), targets, values, standardizer);
+    }
+
+    /// <summary>
+    /// As <see cref="FromFeatures(IReadOnlyList{float[]}, int, int[], float[], Standardizer)"/>, for the sequences at
+    /// <paramref name="indices"/>; <paramref name="targets"/> and <paramref name="values"/> are indexed like
+    /// <paramref name="sequences"/> (one per sequence of the whole set), and the batch takes those at the indices.
+    /// </summary>
+    public static SequenceBatch FromFeatures(IReadOnlyList<float[]> sequences, int features, ReadOnlySpan<int> indices, int[]? targets = null, float[]? values = null, Standardizer? standardizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (targets is not null && targets.Length != sequences.Count)
+            throw new ArgumentException($"targets must hold one class per sequence (expected {sequences.Count}, got {targets.Length})", nameof(targets));
+        if (values is not null && values.Length != sequences.Count)
+            throw new ArgumentException($"values must hold one target per sequence (expected {sequences.Count}, got {values.Length})", nameof(values));
+        var (x, lens, t) = Data.Batching.PadFeatures(sequences, features, indices, standardizer);
+        int b = indices.Length;
+        int[]? batchTargets = null;
+        Tensor? batchValues = null;
+        if (targets is not null) { batchTargets = new int[b]; for (int k = 0; k < b; k++) batchTargets[k] = targets[indices[k]]; }
+        if (values is not null) { batchValues = new Tensor(b, 1); for (int k = 0; k < b; k++) batchValues.Span[k] = values[indices[k]]; }
+        return new SequenceBatch { Features = x, Lengths = lens, Steps = t, Targets = batchTargets, Values = batchValues };
+    }
 
     /// <summary>Builds a token batch from examples, padding with id 0.</summary>
     public static SequenceBatch FromTokens(IReadOnlyList<int[]> sequences, ReadOnlySpan<int> indices, int[]? targets = null)
