@@ -49,6 +49,7 @@ internal static class ModelCommands
     private static string Preprocessing(ModelPreprocessing p) => string.Join("; ", new[]
     {
         p.Standardizer is { } s ? $"standardised, {s.Columns} features" : null,
+        p.Target is { } t ? $"targets standardised (mean {t.Mean[0]:G6}, std {t.Std[0]:G6})" : null,
         p.Audio is { } a ? $"audio at {a.SampleRate} Hz, {a.Features.Coefficients} MFCC from {a.Features.MelBands} mel bands" : null,
         p.Music is { } m ? $"piano roll from MIDI pitch {m.LowestPitch}" : null,
     }.Where(x => x is not null));

@@ -22,6 +22,7 @@ internal static class SequenceTask
         NumericSequences data;
         if (SequenceFiles.IsArrayFile(path))
         {
+            if (FeatureColumns(s) is not null) throw new ArgumentException($"--feature-columns: chooses columns of a long CSV, but {path} is a NumPy array file (all its features are used)");
             bool npz = (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path).EndsWith(".npz", StringComparison.OrdinalIgnoreCase);
             if (npz && labelsPath is not null)
                 throw new ArgumentException($"--{labelsOption}: {path} is an .npz, which holds its labels as the array 'y'; --{labelsOption} is for an .npy of features");
@@ -34,13 +35,28 @@ internal static class SequenceTask
         {
             if (labelsPath is not null)
                 throw new ArgumentException($"--{labelsOption}: {path} is a long CSV, which holds its labels in the label column (--label-column); --{labelsOption} is for an .npy of features");
-            var table = DelimitedTable.Read(path, Common.Delimiter(s, path), hasHeader: true, s.Limits);
-            // A prediction input may leave out the label column: then every column but sequence_id and step is a feature.
-            string? labelColumn = labelled || features is not { } f || table.Columns == f + 3 ? s.Str("label-column") : null;
-            data = SequenceFiles.FromLongTable(table, labelColumn, s.Limits);
+            data = FromTable(DelimitedTable.Read(path, Common.Delimiter(s, path), hasHeader: true, s.Limits), s, labelled, features);
         }
         if (features is { } n && data.Features != n)
             throw new RecurFormatException(path, "features", $"expected {n} features per step as the model was trained with, found {data.Features}");
+        return data;
+    }
+
+    /// <summary>--feature-columns, or null for every column but sequence_id, step and the label.</summary>
+    private static string[]? FeatureColumns(Settings s) =>
+        s.Str("feature-columns").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } c ? c : null;
+
+    /// <summary>
+    /// Sequences of a long table. Unlabelled (prediction) input may leave out the label column: without
+    /// --feature-columns, it is read only when the table has one column more than sequence_id, step and the features.
+    /// </summary>
+    private static NumericSequences FromTable(DelimitedTable table, Settings s, bool labelled, int? features)
+    {
+        var chosen = FeatureColumns(s);
+        string? labelColumn = labelled ? s.Str("label-column") : chosen is null && features is { } f && table.Columns == f + 3 ? s.Str("label-column") : null;
+        var data = SequenceFiles.FromLongTable(table, labelColumn, s.Limits, chosen);
+        if (features is { } n && data.Features != n)
+            throw new RecurFormatException(table.Source, "features", $"expected {n} features per step as the model was trained with, found {data.Features}");
         return data;
     }
 
@@ -68,7 +84,11 @@ internal static class SequenceTask
         var standardizer = Standardizer.FitFrames(train.Steps, x => x, x => x.Length / f, f);
         var map = regression ? null : LabelMap.FromData(train.Labels!);
         int[]? trainY = map is null ? null : Classes(map, train), validY = map is null ? null : Classes(map, valid);
-        float[]? trainV = regression ? train.NumericLabels() : null, validV = regression ? valid.NumericLabels() : null;
+        float[]? validV = regression ? valid.NumericLabels() : null;
+        // Regression targets are standardised with training statistics too (stored as preprocessing.target): the model
+        // learns z = (y - mean) / std, and every figure and prediction is mapped back to the targets' units.
+        var targetStats = regression ? Standardizer.FitRows(train.NumericLabels().Select(v => new[] { v }), 1) : null;
+        float[]? trainV = targetStats is null ? null : [.. train.NumericLabels().Select(v => targetStats.Apply(0, v))];
         if (map is { Count: < 2 }) throw new RecurFormatException(dataPath, "labels", $"expected at least 2 classes in the training part, found {map.Count} ('{map[0]}'); for numeric targets use --regression true");
         int batch = s.Int("batch-size", 1);
         int longest = Enumerable.Range(0, train.Count).Max(train.Length), shortest = Enumerable.Range(0, train.Count).Min(train.Length);
@@ -92,7 +112,7 @@ internal static class SequenceTask
             ctx.ProbeAtStart(probe);
             ctx.Fit(m, _ => Batches(), perEpoch, valid.Count > 0 ? () =>
             {
-                var e = RegressorEvaluation.Evaluate(m, valid.Steps, validV!, standardizer);
+                var e = RegressorEvaluation.Evaluate(m, valid.Steps, validV!, standardizer, targetStats);
                 return new Evaluation("rmse", e.Rmse, false, new Dictionary<string, double> { ["mae"] = e.Mae });
             } : null, shuffle);
             model = m;
@@ -110,7 +130,7 @@ internal static class SequenceTask
             model = m;
         }
         if (ctx.Cancelled) return null;
-        var bundle = new ModelBundle { Model = model, Labels = map?.Labels, Preprocessing = new ModelPreprocessing { Standardizer = standardizer } };
+        var bundle = new ModelBundle { Model = model, Labels = map?.Labels, Preprocessing = new ModelPreprocessing { Standardizer = standardizer, Target = targetStats } };
         var outcome = s.Optional("test") is { } tp
             ? Score(bundle, Read(tp, s.Optional("test-labels"), "test-labels", s, labelled: true, f))
             : Score(bundle, valid);
@@ -133,17 +153,17 @@ internal static class SequenceTask
         _ => throw new RecurFormatException("model", "model.kind", $"expected a classifier or sequence_regressor over feature vectors for the sequence task, found a {ModelKinds.For(bundle.Model).Name} model ({ModelKinds.For(bundle.Model).Describe(bundle.Model)})"),
     };
 
-    /// <summary>Scores labelled sequences: accuracy, macro-F1, loss and the confusion matrix, or RMSE, MAE and loss (MSE).</summary>
+    /// <summary>Scores labelled sequences: accuracy, macro-F1, loss and the confusion matrix, or RMSE, MAE and MSE in the targets' units.</summary>
     private static TaskOutcome Score(ModelBundle bundle, NumericSequences data)
     {
         var standardizer = bundle.Preprocessing?.Standardizer;
         if (bundle.Model is PooledSequenceRegressor r)
         {
-            var e = RegressorEvaluation.Evaluate(r, data.Steps, data.NumericLabels(), standardizer);
+            var e = RegressorEvaluation.Evaluate(r, data.Steps, data.NumericLabels(), standardizer, bundle.Preprocessing?.Target);
             return new TaskOutcome
             {
                 Bundle = bundle,
-                Metrics = new() { ["rmse"] = e.Rmse, ["mae"] = e.Mae, ["loss"] = e.Mse },
+                Metrics = new() { ["rmse"] = e.Rmse, ["mae"] = e.Mae, ["mse"] = e.Mse },
                 Samples = [.. Enumerable.Range(0, Math.Min(20, data.Count)).Select(i => (data.Ids[i], Common.F(e.Truth[i]), Common.F(e.Predicted[i])))],
             };
         }
@@ -162,12 +182,8 @@ internal static class SequenceTask
     private static TaskOutcome Evaluate(ModelBundle bundle, Settings s, string path)
     {
         int f = Features(bundle);
-        string? labels = s.Optional("labels");
-        // The model's stored --labels belong to its training .npy: another file needs its own (an .npy) or none.
-        if (labels is not null && bundle.Metadata.TryGetValue("config.labels", out var stored) && stored == labels &&
-            !(bundle.Metadata.TryGetValue("config.data", out var trainedOn) && Path.GetFullPath(path) == trainedOn))
-            labels = null;
-        return Score(bundle, Read(path, labels, "labels", s, labelled: true, f));
+        // --labels here is the one given to evaluate (TaskRegistry.SettingsOf leaves out the training run's).
+        return Score(bundle, Read(path, s.Optional("labels"), "labels", s, labelled: true, f));
     }
 
     /// <summary>Whether predict reads its input as a file path (NumPy arrays) rather than as text lines.</summary>
@@ -189,9 +205,7 @@ internal static class SequenceTask
             char delimiter = s.Choice("delimiter", "auto", "tab", "comma") != "auto" || source.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || source.EndsWith(".tsv", StringComparison.OrdinalIgnoreCase)
                 ? Common.Delimiter(s, source)
                 : (text.Split('\n', 2)[0].Contains('\t') ? '\t' : ',');   // standard input: TAB when the header has one, else comma
-            var table = DelimitedTable.Parse(text, source, delimiter, hasHeader: true);
-            data = SequenceFiles.FromLongTable(table, table.Columns == f + 3 ? s.Str("label-column") : null, s.Limits);
-            if (data.Features != f) throw new RecurFormatException(source, "features", $"expected {f} features per step as the model was trained with, found {data.Features}");
+            data = FromTable(DelimitedTable.Parse(text, source, delimiter, hasHeader: true), s, labelled: false, f);
         }
         for (int i = 0; i < data.Count; i++)
         {

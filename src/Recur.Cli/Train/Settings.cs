@@ -56,7 +56,7 @@ internal sealed class Settings
         new("label-column", "-1", "Label column (name or index; sequence: of a long CSV)", "classify,mlp,sequence"),
         new("source-column", "0", "Source-text column (name or index)", "seq2seq"),
         new("target-column", "1", "Target-text column (name or index)", "seq2seq"),
-        new("feature-columns", "", "Comma-separated feature columns (names or indices; default: every column but the label)", "mlp"),
+        new("feature-columns", "", "Comma-separated feature columns (names or indices; default: every column but the label; sequence: of a long CSV, also not sequence_id and step)", "mlp,sequence"),
         new("regression", "false", "Predict the label column as a number (MSE) instead of a class", "mlp,sequence"),
         new("mlp-hidden", "64,64", "Hidden layer widths of the feed-forward network", "mlp"),
         new("tokenizer", "auto", "char, word or bpe (auto: char for lm, word otherwise)", "classify,tag,lm,seq2seq"),

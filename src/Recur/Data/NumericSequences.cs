@@ -252,22 +252,23 @@ public static class SequenceFiles
     /// <summary>
     /// Reads the long CSV format (TAB-separated for <c>.tsv</c>): a header naming the columns <c>sequence_id</c> and
     /// <c>step</c>, the label column (<paramref name="labelColumn"/>, by name or 0-based index; null: unlabelled), and
-    /// every other column as one feature; one row per step. See <see cref="FromLongTable"/>.
+    /// every other column (or those of <paramref name="featureColumns"/>) as one feature; one row per step. See <see cref="FromLongTable"/>.
     /// </summary>
-    public static NumericSequences ReadLongCsv(string path, string? labelColumn, char? delimiter = null, ReadLimits? limits = null)
+    public static NumericSequences ReadLongCsv(string path, string? labelColumn, char? delimiter = null, ReadLimits? limits = null, IReadOnlyList<string>? featureColumns = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return FromLongTable(DelimitedTable.Read(path, delimiter ?? DelimitedTable.DelimiterFor(path), hasHeader: true, limits), labelColumn, limits);
+        return FromLongTable(DelimitedTable.Read(path, delimiter ?? DelimitedTable.DelimiterFor(path), hasHeader: true, limits), labelColumn, limits, featureColumns);
     }
 
     /// <summary>
     /// Sequences from a long table with a header: the rows of a sequence share its <c>sequence_id</c> (they need not be
     /// adjacent; sequences keep the order of their first row), <c>step</c> holds integers that, sorted, run without gaps
     /// or repeats from the sequence's first step, and the label (when <paramref name="labelColumn"/> is given) is the
-    /// same on every row of a sequence. Every other column is a feature, a finite number on every row. Errors name the
-    /// line and the field.
+    /// same on every row of a sequence. The features are the columns of <paramref name="featureColumns"/> (names or
+    /// 0-based indices, in that order), or by default every other column; each a finite number on every row. Errors name
+    /// the line and the field.
     /// </summary>
-    public static NumericSequences FromLongTable(DelimitedTable table, string? labelColumn, ReadLimits? limits = null)
+    public static NumericSequences FromLongTable(DelimitedTable table, string? labelColumn, ReadLimits? limits = null, IReadOnlyList<string>? featureColumns = null)
     {
         ArgumentNullException.ThrowIfNull(table);
         limits ??= ReadLimits.Default;
@@ -277,7 +278,12 @@ public static class SequenceFiles
         int label = labelColumn is null ? -1 : table.Column(labelColumn, "label column");
         if (label == id || label == step)
             throw new RecurFormatException(table.Source, "label column", $"expected a label column other than {IdColumn} and {StepColumn}, found column {table.ColumnName(label)}");
-        int[] features = [.. Enumerable.Range(0, table.Columns).Where(c => c != id && c != step && c != label)];
+        int[] features = featureColumns is { Count: > 0 } chosen
+            ? [.. chosen.Select(c => table.Column(c, "feature columns"))]
+            : [.. Enumerable.Range(0, table.Columns).Where(c => c != id && c != step && c != label)];
+        foreach (int c in features)
+            if (c == id || c == step || c == label)
+                throw new RecurFormatException(table.Source, "feature columns", $"expected feature columns other than {IdColumn}, {StepColumn} and the label, found column {table.ColumnName(c)}");
         if (features.Length == 0) throw new RecurFormatException(table.Source, "line 1", $"expected at least one feature column besides {IdColumn}, {StepColumn}{(label >= 0 ? " and the label" : "")}, found none");
 
         var groups = new Dictionary<string, List<(long Step, TableRow Row)>>(StringComparer.Ordinal);

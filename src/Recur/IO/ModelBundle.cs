@@ -113,12 +113,14 @@ public sealed class ModelBundle
 
     /// <summary>
     /// The value a <see cref="PooledSequenceRegressor"/> predicts for one numeric sequence (T steps of F raw feature
-    /// values, row-major, standardised with the stored statistics when the bundle has them); its first output.
+    /// values, row-major, standardised with the stored statistics when the bundle has them); its first output, in the
+    /// targets' units (mapped back with <see cref="ModelPreprocessing.Target"/> when the bundle has it).
     /// </summary>
     public float RegressSequence(ReadOnlySpan<float> steps)
     {
         var model = As<PooledSequenceRegressor>("RegressSequence");
-        return model.Predict(FeatureBatch(model.Config.Encoder, steps)).Span[0];
+        float z = model.Predict(FeatureBatch(model.Config.Encoder, steps)).Span[0];
+        return Preprocessing?.Target is { } target ? target.Invert(0, z) : z;
     }
 
     private SequenceBatch FeatureBatch(EncoderConfig encoder, ReadOnlySpan<float> steps)

@@ -30,26 +30,29 @@ public sealed class SequenceBatch
     public Tensor? Values { get; init; }
 
     /// <summary>
-    /// Builds a feature batch (B, T, F) from numeric sequences: each array holds one sequence's steps row-major (T_i * F
-    /// values, step by step); T is the longest length, shorter sequences are padded with zeros (never read: the model
-    /// uses <see cref="Lengths"/>). With <paramref name="standardizer"/>, every step is standardised on the way in.
+    /// Builds an unlabelled feature batch (B, T, F) of all <paramref name="sequences"/>: each array holds one sequence's
+    /// steps row-major (T_i * F values, step by step); T is the longest length, shorter sequences are padded with zeros
+    /// (never read: the model uses <see cref="Lengths"/>). With <paramref name="standardizer"/>, every step is
+    /// standardised on the way in.
     /// </summary>
-    /// <param name="sequences">The sequences, each T_i * <paramref name="features"/> values.</param>
-    /// <param name="features">Features per step (F).</param>
-    /// <param name="targets">One class per sequence (classification), or null.</param>
-    /// <param name="values">One target value per sequence (regression), or null.</param>
-    /// <param name="standardizer">Per-feature statistics to apply (fitted on training data), or null for the values as they are.</param>
-    public static SequenceBatch FromFeatures(IReadOnlyList<float[]> sequences, int features, int[]? targets = null, float[]? values = null, Standardizer? standardizer = null)
+    public static SequenceBatch FromFeatures(IReadOnlyList<float[]> sequences, int features, Standardizer? standardizer = null)
     {
         ArgumentNullException.ThrowIfNull(sequences);
-        return FromFeatures(sequences, features, Enumerable.Range(0, sequences.Count).ToArray(), targets, values, standardizer);
+        return FromFeatures(sequences, features, Enumerable.Range(0, sequences.Count).ToArray(), standardizer: standardizer);
     }
 
     /// <summary>
-    /// As <see cref="FromFeatures(IReadOnlyList{float[]}, int, int[], float[], Standardizer)"/>, for the sequences at
-    /// <paramref name="indices"/>; <paramref name="targets"/> and <paramref name="values"/> are indexed like
-    /// <paramref name="sequences"/> (one per sequence of the whole set), and the batch takes those at the indices.
+    /// Builds a feature batch (B, T, F) of the sequences at <paramref name="indices"/> (a batch of a larger set): each
+    /// array holds one sequence's steps row-major (T_i * F values, step by step); T is the longest selected length,
+    /// shorter sequences are padded with zeros (never read: the model uses <see cref="Lengths"/>). With
+    /// <paramref name="standardizer"/>, every step is standardised on the way in.
     /// </summary>
+    /// <param name="sequences">The whole set, each T_i * <paramref name="features"/> values.</param>
+    /// <param name="features">Features per step (F).</param>
+    /// <param name="indices">The sequences of the batch, in batch order.</param>
+    /// <param name="targets">One class per sequence of the whole set (classification), or null; the batch takes those at the indices.</param>
+    /// <param name="values">One target value per sequence of the whole set (regression), or null; the batch takes those at the indices.</param>
+    /// <param name="standardizer">Per-feature statistics to apply (fitted on training data), or null for the values as they are.</param>
     public static SequenceBatch FromFeatures(IReadOnlyList<float[]> sequences, int features, ReadOnlySpan<int> indices, int[]? targets = null, float[]? values = null, Standardizer? standardizer = null)
     {
         ArgumentNullException.ThrowIfNull(sequences);

@@ -20,7 +20,7 @@ public class NumericSequenceModelTests
     {
         var rng = new Rng((ulong)seed);
         var seqs = lengths.Select(l => { var a = new float[l * features]; rng.FillUniform(a, -1, 1); return a; }).ToArray();
-        return SequenceBatch.FromFeatures(seqs, features, values: values);
+        return SequenceBatch.FromFeatures(seqs, features, [.. Enumerable.Range(0, seqs.Length)], values: values);
     }
 
     [Theory]
