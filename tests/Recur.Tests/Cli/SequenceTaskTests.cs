@@ -72,6 +72,7 @@ public class SequenceTaskTests
         string model = Path.Combine(run, "model.recur");
 
         var m = await EvaluateJson("--model", model, "--data", testPath);
+        TestContext.Current.TestOutputHelper?.WriteLine($"waveforms, recur train: test accuracy {m["accuracy"]:F4}, macro-F1 {m["macro_f1"]:F4}");
         Assert.True(m["accuracy"] >= 0.9, $"test accuracy {m["accuracy"]}");
         Assert.InRange(m["macro_f1"], m["accuracy"] - 0.05, 1);
 
@@ -121,6 +122,7 @@ public class SequenceTaskTests
         // The mean predictor's RMSE is the targets' standard deviation (periods uniform in [4, 16]: about 3.5).
         double mean = train.Periods.Average(p => (double)p);
         double baseline = Math.Sqrt(test.Periods.Average(p => (p - mean) * (p - mean)));
+        TestContext.Current.TestOutputHelper?.WriteLine($"waveform period, recur train: test rmse {m["rmse"]:F4}, mae {m["mae"]:F4}; mean predictor rmse {baseline:F4}");
         Assert.True(m["rmse"] < 0.5 * baseline, $"rmse {m["rmse"]:F3} vs the mean's {baseline:F3}");
         Assert.True(m["mae"] <= m["rmse"]);
 

@@ -72,6 +72,7 @@ public class NumericSequenceModelTests
             .Select(b => SequenceBatch.FromFeatures(train.Sequences, 2, b, trainY, standardizer: standardizer)));
 
         var result = ClassifierEvaluation.Evaluate(model, test.Sequences, testY, standardizer);
+        TestContext.Current.TestOutputHelper?.WriteLine($"waveforms, library: test accuracy {result.Accuracy:F4}, macro-F1 {result.MacroF1:F4}");
         Assert.True(result.Accuracy >= 0.9, $"test accuracy {result.Accuracy:F3}, macro-F1 {result.MacroF1:F3}");
         Assert.Equal(300, result.Predicted.Length);
         Assert.Equal(300, Enumerable.Range(0, 3).Sum(t => Enumerable.Range(0, 3).Sum(p => result.Confusion[t, p])));
