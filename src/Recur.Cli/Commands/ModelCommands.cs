@@ -60,7 +60,7 @@ internal static class ModelCommands
     {
         var path = new Argument<string>("model") { Description = "Model file (model.recur)" };
         var onnx = new Option<string>("--onnx") { Description = "Write a standard ONNX graph (RNN/LSTM/GRU operators, time-major) to this file", Required = true };
-        var cmd = new Command("export", "Export a classifier, tagger, language model or recurrent stack to ONNX (runs in ONNX Runtime with no Recur code)");
+        var cmd = new Command("export", "Export a classifier, sequence regressor, tagger, language model or recurrent stack to ONNX (runs in ONNX Runtime with no Recur code)");
         cmd.Arguments.Add(path);
         cmd.Options.Add(onnx);
         cmd.SetAction(parse =>

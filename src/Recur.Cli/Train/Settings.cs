@@ -49,7 +49,7 @@ internal sealed class Settings
         new("dropout", "0", "Dropout on inputs and between layers (training only)"),
         new("recurrent-dropout", "0", "Variational dropout on the recurrent connection (one mask per sequence)", "classify,tag,lm,audio,sequence"),
         new("embedding", "64", "Token embedding width", "classify,tag,lm,seq2seq"),
-        new("pooling", "last", "How a classifier summarises the sequence: last, mean or max", "classify,audio,sequence"),
+        new("pooling", "last", "How a classifier (or sequence regressor) summarises the sequence: last, mean or max", "classify,audio,sequence"),
         new("delimiter", "auto", "tab, comma, or auto (comma for .csv, TAB otherwise)", "classify,seq2seq,mlp,sequence"),
         new("header", "auto", "yes, no, or auto (a header when a column is chosen by name; classify: also when the first row's label is a column name such as 'label' that no other row has; mlp: when the first row's features are not numbers)", "classify,seq2seq,mlp"),
         new("text-column", "0", "Text column (name, or 0-based index; negative counts from the end)", "classify"),
