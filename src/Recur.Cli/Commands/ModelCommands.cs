@@ -49,6 +49,7 @@ internal static class ModelCommands
     private static string Preprocessing(ModelPreprocessing p) => string.Join("; ", new[]
     {
         p.Standardizer is { } s ? $"standardised, {s.Columns} features" : null,
+        p.Target is { } t ? $"targets standardised (mean {t.Mean[0]:G6}, std {t.Std[0]:G6})" : null,
         p.Audio is { } a ? $"audio at {a.SampleRate} Hz, {a.Features.Coefficients} MFCC from {a.Features.MelBands} mel bands" : null,
         p.Music is { } m ? $"piano roll from MIDI pitch {m.LowestPitch}" : null,
     }.Where(x => x is not null));
@@ -59,7 +60,7 @@ internal static class ModelCommands
     {
         var path = new Argument<string>("model") { Description = "Model file (model.recur)" };
         var onnx = new Option<string>("--onnx") { Description = "Write a standard ONNX graph (RNN/LSTM/GRU operators, time-major) to this file", Required = true };
-        var cmd = new Command("export", "Export a classifier, tagger, language model or recurrent stack to ONNX (runs in ONNX Runtime with no Recur code)");
+        var cmd = new Command("export", "Export a classifier, sequence regressor, tagger, language model or recurrent stack to ONNX (runs in ONNX Runtime with no Recur code)");
         cmd.Arguments.Add(path);
         cmd.Options.Add(onnx);
         cmd.SetAction(parse =>

@@ -71,7 +71,8 @@ internal static class UseCommands
     public static Command Predict()
     {
         var cmd = new Command("predict", "Run a model on inputs from a file or standard input, one per line: classify -> label and probabilities; tag -> " +
-                                         "tags per token; lm -> likely next tokens; mlp -> label or value; audio -> label of each WAV path; forecast -> the next k values of a CSV series");
+                                         "tags per token; lm -> likely next tokens; mlp -> label or value; audio -> label of each WAV path; forecast -> the next k values of a CSV series; " +
+                                         "sequence -> label or value of each sequence of an .npy/.npz file or a long CSV");
         var model = ModelOption();
         var input = new Option<string>("--input") { Description = "Input file ('-' or absent: standard input)" };
         var format = FormatOption();
@@ -83,7 +84,8 @@ internal static class UseCommands
         {
             var (bundle, settings) = Load(parse.GetValue(model)!, parse, overrides);
             bool json = Jsonl(parse, format);
-            var (reader, source) = Input(parse.GetValue(input));
+            // NumPy arrays are binary: the sequence task reads them from the path itself.
+            var (reader, source) = settings.Task == "sequence" && SequenceTask.ReadsPath(parse.GetValue(input)) ? (TextReader.Null, parse.GetValue(input)!) : Input(parse.GetValue(input));
             using (reader) TaskRegistry.Get(settings.Task).Predict(bundle, settings, reader, source, Console.Out, json);
             return 0;
         });

@@ -26,6 +26,7 @@ internal static class TaskRegistry
         "forecast" => ForecastTask.Def,
         "audio" => AudioTask.Def,
         "music" => MusicTask.Def,
+        "sequence" => SequenceTask.Def,
         _ => throw new ArgumentException($"--task: expected one of {string.Join(", ", Settings.Tasks)}, found '{task}'"),
     };
 
@@ -34,7 +35,10 @@ internal static class TaskRegistry
     {
         var stored = bundle.Metadata.Where(kv => kv.Key.StartsWith("config.", StringComparison.Ordinal)).ToDictionary(kv => kv.Key[7..], kv => kv.Value);
         if (!stored.ContainsKey("task"))
-            throw new RecurFormatException(path, "metadata.config.task", "expected the training configuration `recur train` stores, found none (models from other tools: use the library API)");
+            throw new RecurFormatException(path, "metadata.config.task", "expected the training configuration `recur train` stores, found none (a model trained with library code: save it with ModelBundle.WithTask(task, options) to add it; models from other tools: use the library API)");
+        // A labels file of the sequence task pairs with one .npy of features (the training, validation or test data):
+        // data evaluated later brings its own, so the stored ones are not carried over.
+        if (stored["task"] == "sequence") foreach (var paired in new[] { "labels", "valid-labels", "test-labels" }) stored.Remove(paired);
         return Settings.FromDictionary(stored);
     }
 }

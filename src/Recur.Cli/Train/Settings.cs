@@ -25,12 +25,12 @@ internal sealed record OptionSpec(string Name, string Default, string Help, stri
 /// </summary>
 internal sealed class Settings
 {
-    public static readonly string[] Tasks = ["classify", "tag", "lm", "seq2seq", "forecast", "audio", "music", "mlp"];
+    public static readonly string[] Tasks = ["classify", "tag", "lm", "seq2seq", "forecast", "audio", "music", "mlp", "sequence"];
 
     public static readonly OptionSpec[] All =
     [
-        new("task", "", "What to train: classify (text -> label), tag (CoNLL tokens -> tags), lm (next token), seq2seq (translation), forecast (time series), audio (WAV -> label), music (piano roll), mlp (feed-forward on numeric columns)"),
-        new("data", "", "Training data: TSV/CSV (classify, seq2seq, mlp), text (lm), CoNLL (tag), CSV series (forecast), a folder of WAV files (audio), piano-roll JSON (music); .gz is read transparently"),
+        new("task", "", "What to train: classify (text -> label), tag (CoNLL tokens -> tags), lm (next token), seq2seq (translation), forecast (time series), audio (WAV -> label), music (piano roll), mlp (feed-forward on numeric columns), sequence (numeric vector sequences -> label or value)"),
+        new("data", "", "Training data: TSV/CSV (classify, seq2seq, mlp), text (lm), CoNLL (tag), CSV series (forecast), a folder of WAV files (audio), piano-roll JSON (music), .npz/.npy arrays or a long CSV (sequence); .gz is read transparently"),
         new("valid", "", "Validation data in the same format (default: hold out --valid-fraction of --data; forecast: a series continuing --data, then --test must continue it)"),
         new("max-rows", "0", "Use only the first N examples of --data (rows of a table, lines of a text, sentences of CoNLL, pieces of music, steps of a series; audio: N files evenly spaced in name order), for quick runs (0: all)"),
         new("valid-fraction", "0.1", "Fraction of --data held out for validation when --valid is not given (seeded split; forecast: the last part of --data before the test part, 0: none)",
@@ -64,22 +64,22 @@ internal sealed class Settings
         new("seed", "1", "Seed of every random source (split, initialisation, shuffling, dropout)"),
         new("checkpoint-every", "0", "Optimizer steps between checkpoints (0: only at epoch ends and on Ctrl-C)"),
         new("log-every", "10", "Steps between progress lines and metrics-log rows"),
-        new("cell", "lstm", "Recurrent cell: lstm, gru, rnn-tanh or rnn-relu", "classify,tag,lm,seq2seq,forecast,audio,music"),
-        new("hidden", "128", "Hidden units per direction", "classify,tag,lm,seq2seq,forecast,audio,music"),
-        new("layers", "1", "Stacked recurrent layers", "classify,tag,lm,seq2seq,forecast,audio,music"),
-        new("bidirectional", "false", "Run each encoder layer in both directions", "classify,tag,seq2seq,audio"),
+        new("cell", "lstm", "Recurrent cell: lstm, gru, rnn-tanh or rnn-relu", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
+        new("hidden", "128", "Hidden units per direction", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
+        new("layers", "1", "Stacked recurrent layers", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
+        new("bidirectional", "false", "Run each encoder layer in both directions", "classify,tag,seq2seq,audio,sequence"),
         new("dropout", "0", "Dropout on inputs and between layers (training only)"),
-        new("recurrent-dropout", "0", "Variational dropout on the recurrent connection (one mask per sequence)", "classify,tag,lm,audio"),
+        new("recurrent-dropout", "0", "Variational dropout on the recurrent connection (one mask per sequence)", "classify,tag,lm,audio,sequence"),
         new("embedding", "64", "Token embedding width", "classify,tag,lm,seq2seq"),
-        new("pooling", "last", "How a classifier summarises the sequence: last, mean or max", "classify,audio"),
-        new("delimiter", "auto", "tab, comma, or auto (comma for .csv, TAB otherwise)", "classify,seq2seq,mlp"),
+        new("pooling", "last", "How a classifier (or sequence regressor) summarises the sequence: last, mean or max", "classify,audio,sequence"),
+        new("delimiter", "auto", "tab, comma, or auto (comma for .csv, TAB otherwise)", "classify,seq2seq,mlp,sequence"),
         new("header", "auto", "yes, no, or auto (a header when a column is chosen by name; classify: also when the first row's label is a column name such as 'label' that no other row has; mlp: when the first row's features are not numbers)", "classify,seq2seq,mlp"),
         new("text-column", "0", "Text column (name, or 0-based index; negative counts from the end)", "classify"),
-        new("label-column", "-1", "Label column (name or index)", "classify,mlp"),
+        new("label-column", "-1", "Label column (name or index; sequence: of a long CSV)", "classify,mlp,sequence"),
         new("source-column", "0", "Source-text column (name or index)", "seq2seq"),
         new("target-column", "1", "Target-text column (name or index)", "seq2seq"),
-        new("feature-columns", "", "Comma-separated feature columns (names or indices; default: every column but the label)", "mlp"),
-        new("regression", "false", "Predict the label column as a number (MSE) instead of a class", "mlp"),
+        new("feature-columns", "", "Comma-separated feature columns (names or indices; default: every column but the label; sequence: of a long CSV, also not sequence_id and step)", "mlp,sequence"),
+        new("regression", "false", "Predict the label column as a number (MSE) instead of a class", "mlp,sequence"),
         new("mlp-hidden", "64,64", "Hidden layer widths of the feed-forward network", "mlp"),
         new("tokenizer", "auto", "char, word or bpe (auto: char for lm, word otherwise)", "classify,lm,seq2seq"),
         new("lowercase", "true", "Lower-case text before word tokenisation (char and BPE keep case)", "classify,lm,seq2seq",
@@ -98,7 +98,9 @@ internal sealed class Settings
         new("test-fraction", "0.33", "Last fraction of the series used as test set when no --test file is given (validation: the last --valid-fraction of --data before it)", "forecast",
             Requires: "no --test FILE (the --test series is then the test part)", Active: ForecastTask.UsesTestFraction),
         new("seeds", "1", "Train this many models, with seeds --seed, --seed+1, ...; the test metrics get their mean and standard deviation (*_mean, *_sd); model.recur holds the --seed model", "forecast"),
-        new("labels", "", "CSV (file,label) of labels for the WAV files (default: the label is the file name up to its first '_')", "audio"),
+        new("labels", "", "audio: CSV (file,label) of labels for the WAV files (default: the label is the file name up to its first '_'); sequence: the labels of an .npy --data (an .npy of N labels, or one label per line)", "audio,sequence"),
+        new("valid-labels", "", "The labels of an .npy --valid (an .npy of N labels, or one label per line)", "sequence"),
+        new("test-labels", "", "The labels of an .npy --test (an .npy of N labels, or one label per line)", "sequence"),
         new("mfcc", "13", "MFCC coefficients per frame", "audio"),
         new("mel-bands", "40", "Mel filterbank bands", "audio"),
         new("pitch-range", "21-108", "MIDI pitches of the piano roll, LOW-HIGH (default: the 88 piano keys); a pitch outside it in any data file is an error; the NLL per frame sums over exactly these keys", "music"),
@@ -108,7 +110,7 @@ internal sealed class Settings
     ];
 
     /// <summary>The options that name input files or folders.</summary>
-    public static readonly string[] DataPaths = ["data", "valid", "test", "labels"];
+    public static readonly string[] DataPaths = ["data", "valid", "test", "labels", "valid-labels", "test-labels"];
 
     private readonly SortedDictionary<string, string> values;
 

@@ -59,6 +59,40 @@ public static class Batching
     }
 
     /// <summary>
+    /// Pads the selected numeric sequences (each T_i * <paramref name="features"/> values, row-major) into a batch-first
+    /// (B, T, F) tensor with T the longest selected length (at least 1), zeros past each length, every step
+    /// standardised when <paramref name="standardizer"/> is given; returns the lengths too.
+    /// </summary>
+    public static (Tensor Features, int[] Lengths, int Steps) PadFeatures(IReadOnlyList<float[]> sequences, int features, ReadOnlySpan<int> indices, Standardizer? standardizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (features < 1) throw new ArgumentOutOfRangeException(nameof(features), features, "features must be >= 1");
+        if (indices.Length == 0) throw new ArgumentException("expected at least one sequence in a batch, found none", nameof(indices));
+        if (standardizer is not null && standardizer.Columns != features)
+            throw new ArgumentException($"the standardizer must have one column per feature (expected {features}, got {standardizer.Columns})", nameof(standardizer));
+        int b = indices.Length, t = 1;
+        var lens = new int[b];
+        for (int k = 0; k < b; k++)
+        {
+            var s = sequences[indices[k]] ?? throw new ArgumentException($"sequence {indices[k]} is null", nameof(sequences));
+            if (s.Length % features != 0)
+                throw new ArgumentException($"sequence {indices[k]} must hold whole steps of {features} features, found {s.Length} values", nameof(sequences));
+            lens[k] = s.Length / features;
+            t = Math.Max(t, lens[k]);
+        }
+        var x = new Tensor(b, t, features);
+        var span = x.Span;
+        for (int k = 0; k < b; k++)
+        {
+            var s = sequences[indices[k]];
+            var dst = span.Slice(k * t * features, s.Length);
+            if (standardizer is null) s.CopyTo(dst);
+            else for (int step = 0; step < lens[k]; step++) standardizer.Apply(s.AsSpan(step * features, features), dst.Slice(step * features, features));
+        }
+        return (x, lens, t);
+    }
+
+    /// <summary>
     /// A seeded split stratified by class: each class's examples are shuffled and split by the fraction on their own, so
     /// both parts keep the class proportions, and every class keeps at least one example in the first part (a class seen
     /// once is never held out, so it cannot depend on the seed whether the model knows it). Indices in each part are in

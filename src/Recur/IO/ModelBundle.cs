@@ -9,13 +9,14 @@ namespace Recur.IO;
 /// A trained model with everything needed to use it again: tokenizer, labels, preprocessing and metadata. After
 /// <see cref="ModelFile.Load"/>, one call per task turns raw input into the prediction <c>recur predict</c> prints:
 /// <see cref="Classify(string)"/> (text), <see cref="Classify(ReadOnlySpan{float})"/> and
-/// <see cref="Regress"/> (a numeric row), <see cref="ClassifyAudio(string, ReadLimits?)"/> (a WAV file),
+/// <see cref="Regress"/> (a numeric row), <see cref="ClassifySequence"/> and <see cref="RegressSequence"/> (a numeric
+/// sequence), <see cref="ClassifyAudio(string, ReadLimits?)"/> (a WAV file),
 /// <see cref="Tag"/>, <see cref="NextTokens"/>, <see cref="Translate"/>, <see cref="Forecast"/>,
 /// <see cref="GenerateText"/> and <see cref="GeneratePiece"/>.
 /// </summary>
 public sealed class ModelBundle
 {
-    /// <summary>The model (a <see cref="SequenceClassifier"/>, <see cref="SequenceTagger"/>, <see cref="LanguageModel"/>, <see cref="Forecaster"/>, <see cref="Mlp"/>, <see cref="Seq2Seq"/>, <see cref="ConditionalGenerator"/> or a bare <see cref="Recurrent"/> stack: one of <see cref="ModelKinds.All"/>).</summary>
+    /// <summary>The model (a <see cref="SequenceClassifier"/>, <see cref="PooledSequenceRegressor"/>, <see cref="SequenceTagger"/>, <see cref="LanguageModel"/>, <see cref="Forecaster"/>, <see cref="Mlp"/>, <see cref="Seq2Seq"/>, <see cref="ConditionalGenerator"/> or a bare <see cref="Recurrent"/> stack: one of <see cref="ModelKinds.All"/>).</summary>
     public required Module Model { get; init; }
 
     /// <summary>The tokenizer (and so the vocabulary) of token models.</summary>
@@ -97,6 +98,64 @@ public sealed class ModelBundle
         var x = new Tensor(1, features.Length);
         RequireStandardizer(model.Config.Inputs).Apply(features, x.Span);
         return x;
+    }
+
+    /// <summary>
+    /// Classifies one numeric sequence with a <see cref="SequenceClassifier"/> over feature vectors: <paramref name="steps"/>
+    /// holds T steps of F raw feature values, row-major; each step is standardised with the stored statistics (when the
+    /// bundle has them).
+    /// </summary>
+    public Classification ClassifySequence(ReadOnlySpan<float> steps)
+    {
+        var model = As<SequenceClassifier>("ClassifySequence");
+        return Classified(model.Predict(FeatureBatch(model.Config.Encoder, steps)).Span);
+    }
+
+    /// <summary>
+    /// The value a <see cref="PooledSequenceRegressor"/> predicts for one numeric sequence (T steps of F raw feature
+    /// values, row-major, standardised with the stored statistics when the bundle has them); its first output, in the
+    /// targets' units (mapped back with <see cref="ModelPreprocessing.Target"/> when the bundle has it).
+    /// </summary>
+    public float RegressSequence(ReadOnlySpan<float> steps)
+    {
+        var model = As<PooledSequenceRegressor>("RegressSequence");
+        float z = model.Predict(FeatureBatch(model.Config.Encoder, steps)).Span[0];
+        return Preprocessing?.Target is { } target ? target.Invert(0, z) : z;
+    }
+
+    private SequenceBatch FeatureBatch(EncoderConfig encoder, ReadOnlySpan<float> steps)
+    {
+        int f = encoder.InputFeatures ?? throw new InvalidOperationException("this model reads token ids, not feature vectors");
+        if (steps.Length == 0 || steps.Length % f != 0)
+            throw new ArgumentException($"steps must hold whole steps of the model's {f} features (at least one), got {steps.Length} values", nameof(steps));
+        var standardizer = Preprocessing?.Standardizer is null ? null : RequireStandardizer(f);
+        return SequenceBatch.FromFeatures([steps.ToArray()], f, standardizer: standardizer);
+    }
+
+    /// <summary>
+    /// A copy of this bundle whose metadata carries the training configuration the <c>recur</c> tool reads from a model
+    /// file: <c>config.task</c> = <paramref name="task"/> (classify, tag, lm, seq2seq, forecast, audio, music, mlp,
+    /// sequence) and <c>config.NAME</c> for each of <paramref name="options"/> (the names of <c>recur train</c>'s
+    /// options, without dashes; the others take their defaults). <c>recur train</c> writes these itself; a model trained
+    /// with library code needs them to be used by <c>recur evaluate</c> and <c>recur predict</c>. Save the copy with
+    /// <see cref="ModelFile.Save"/>.
+    /// </summary>
+    public ModelBundle WithTask(string task, IReadOnlyDictionary<string, string>? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(task);
+        var meta = new Dictionary<string, string>(Metadata, StringComparer.Ordinal) { ["config.task"] = task };
+        if (options is not null)
+            foreach (var (k, v) in options)
+            {
+                if (string.IsNullOrWhiteSpace(k) || k.StartsWith('-') || k.Contains('.'))
+                    throw new ArgumentException($"options must be named as in the configuration, without dashes or dots (e.g. \"label-column\"), found '{k}'", nameof(options));
+                ArgumentNullException.ThrowIfNull(v, nameof(options));
+                meta["config." + k] = v;
+            }
+        return new ModelBundle
+        {
+            Model = Model, Tokenizer = Tokenizer, TargetTokenizer = TargetTokenizer, Labels = Labels, Preprocessing = Preprocessing, Metadata = meta,
+        };
     }
 
     /// <summary>

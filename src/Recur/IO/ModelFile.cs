@@ -145,6 +145,8 @@ public static class ModelFile
                     preprocessing = LegacyPreprocessing.Read(path, section, metadata);
                 try { preprocessing?.Standardizer?.Validate(); }
                 catch (ArgumentException e) { throw new RecurFormatException(path, "preprocessing.standardizer", $"expected finite statistics with positive standard deviations, found: {e.Message}"); }
+                try { preprocessing?.Target?.Validate(); }
+                catch (ArgumentException e) { throw new RecurFormatException(path, "preprocessing.target", $"expected finite statistics with positive standard deviations, found: {e.Message}"); }
                 if (preprocessing?.Audio is { } audio)
                 {
                     if (audio.SampleRate < 1) throw new RecurFormatException(path, "preprocessing.audio.sample_rate", $"expected a positive rate, found {audio.SampleRate}");

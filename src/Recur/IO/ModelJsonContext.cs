@@ -16,6 +16,7 @@ namespace Recur.IO;
     RespectNullableAnnotations = true,
     RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(ClassifierConfig))]
+[JsonSerializable(typeof(PooledRegressorConfig))]
 [JsonSerializable(typeof(TaggerConfig))]
 [JsonSerializable(typeof(LanguageModelConfig))]
 [JsonSerializable(typeof(ForecasterConfig))]

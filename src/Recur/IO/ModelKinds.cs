@@ -165,6 +165,10 @@ public static class ModelKinds
             m => $"recurrent stack: {m.NumLayers}-layer {(m.Bidirectional ? "bidirectional " : "")}{m.Mode} {m.InputSize} -> {m.HiddenSize}{(m.BatchFirst ? ", batch-first" : "")}",
             c => [("layers x hidden_size^2", [c.Layers, c.HiddenSize, c.HiddenSize]), ("input_size", [c.InputSize, c.HiddenSize])],
             onnx: OnnxExport.Bare),
+        new ModelKind<PooledSequenceRegressor, PooledRegressorConfig>("sequence_regressor", Json.PooledRegressorConfig, m => m.Config, (c, _, rng, _) => new PooledSequenceRegressor(c, rng),
+            m => $"sequence regressor: {Encoder(m.Config.Encoder)} -> {m.Config.Pooling} pooling -> linear {m.Config.Outputs} value{(m.Config.Outputs == 1 ? "" : "s")}",
+            c => [.. EncoderWeights(c.Encoder), ("outputs", [c.Outputs, c.Encoder.HiddenSize])],
+            encoder: m => m.Config.Encoder, onnx: OnnxExport.Regressor),
     ];
 
     /// <summary>The kind of <paramref name="model"/>; an <see cref="ArgumentException"/> for a model no file can hold.</summary>

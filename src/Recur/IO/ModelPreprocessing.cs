@@ -12,10 +12,17 @@ public sealed record ModelPreprocessing
 {
     /// <summary>
     /// Per-feature standardisation fitted on the training data: the numeric columns of an <see cref="Mlp"/>, the
-    /// MFCC coefficients of an audio classifier, the series columns of a <see cref="Forecaster"/> (the forecaster's
-    /// own <see cref="Forecaster.Standardizer"/>).
+    /// MFCC coefficients of an audio classifier, the features of each step of a numeric-sequence classifier or
+    /// regressor, the series columns of a <see cref="Forecaster"/> (the forecaster's own <see cref="Forecaster.Standardizer"/>).
     /// </summary>
     public Standardizer? Standardizer { get; init; }
+
+    /// <summary>
+    /// The standardisation of a regression model's targets, one column per output, fitted on the training targets: the
+    /// model predicts (y - mean) / std, and <see cref="ModelBundle.RegressSequence"/> returns y (a
+    /// <see cref="PooledSequenceRegressor"/>).
+    /// </summary>
+    public Standardizer? Target { get; init; }
 
     /// <summary>The audio front end of an audio classifier: sample rate and MFCC settings.</summary>
     public AudioFrontEnd? Audio { get; init; }
@@ -24,7 +31,7 @@ public sealed record ModelPreprocessing
     public PianoRollRange? Music { get; init; }
 
     /// <summary>True when no part is set.</summary>
-    internal bool IsEmpty => Standardizer is null && Audio is null && Music is null;
+    internal bool IsEmpty => Standardizer is null && Target is null && Audio is null && Music is null;
 }
 
 /// <summary>The audio front end of a classifier over audio clips: clips must have this sample rate; frames are MFCCs.</summary>

@@ -54,6 +54,21 @@ public sealed record ClassifierEvaluation(int[] Predicted, int[] Truth, double L
     }
 
     /// <summary>
+    /// Evaluates a classifier over numeric sequences (each T_i * F values, row-major, F the model's input features)
+    /// and their classes, in batches of <paramref name="batchSize"/>, standardising every step with
+    /// <paramref name="standardizer"/> when given: batching, padding and scoring in one call.
+    /// </summary>
+    public static ClassifierEvaluation Evaluate(SequenceClassifier model, IReadOnlyList<float[]> sequences, int[] targets, Data.Standardizer? standardizer = null, int batchSize = 128)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(sequences);
+        ArgumentNullException.ThrowIfNull(targets);
+        int f = model.Config.Encoder.InputFeatures ?? throw new ArgumentException("the model reads token ids, not feature vectors", nameof(model));
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1");
+        return Evaluate(model, Enumerable.Range(0, sequences.Count).Chunk(batchSize).Select(idx => SequenceBatch.FromFeatures(sequences, f, idx, targets, standardizer: standardizer)));
+    }
+
+    /// <summary>
     /// Evaluates a feed-forward classifier on batches that carry their <see cref="DenseBatch.Classes"/>. The loss is
     /// the model's own (cross-entropy of the logits), averaged over the examples.
     /// </summary>

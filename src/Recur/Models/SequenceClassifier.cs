@@ -90,81 +90,8 @@ public sealed class SequenceClassifier : Module, ITrainable<SequenceBatch>
         return new BatchLoss(l, batch.Batch);
     }
 
-    /// <summary>(B, D*H) from the recurrent output, by <see cref="ClassifierConfig.Pooling"/>.</summary>
-    private Tensor Pool(RecurrentOutput r, int[] lengths, out int[]? argmax)
-    {
-        argmax = null;
-        int b = lengths.Length, d = Encoder.Rnn.Directions, h = Encoder.Rnn.HiddenSize, dh = d * h;
-        var pooled = new Tensor(b, dh);
-        var p = pooled.Span;
-        if (Config.Pooling == Pooling.Last)
-        {
-            // Top layer's final states: forward at each sequence's end, reverse at its start.
-            var hn = r.HiddenState.Span;
-            int top = (Encoder.Rnn.NumLayers - 1) * d;
-            for (int i = 0; i < b; i++)
-                for (int k = 0; k < d; k++)
-                    hn.Slice(((top + k) * b + i) * h, h).CopyTo(p.Slice(i * dh + k * h, h));
-            return pooled;
-        }
-        var y = r.Output.Span; // (B, T, DH)
-        int t = r.Output.Dim(1);
-        if (Config.Pooling == Pooling.Mean)
-        {
-            for (int i = 0; i < b; i++)
-            {
-                var row = p.Slice(i * dh, dh);
-                for (int s = 0; s < lengths[i]; s++) TensorPrimitives.Add(row, y.Slice((i * t + s) * dh, dh), row);
-                if (lengths[i] > 0) TensorPrimitives.Multiply(row, 1f / lengths[i], row);
-            }
-            return pooled;
-        }
-        argmax = new int[b * dh];
-        for (int i = 0; i < b; i++)
-        {
-            var row = p.Slice(i * dh, dh);
-            if (lengths[i] == 0) { argmax.AsSpan(i * dh, dh).Fill(-1); continue; }
-            y.Slice(i * t * dh, dh).CopyTo(row);
-            for (int s = 1; s < lengths[i]; s++)
-            {
-                var ys = y.Slice((i * t + s) * dh, dh);
-                for (int j = 0; j < dh; j++)
-                    if (ys[j] > row[j]) { row[j] = ys[j]; argmax[i * dh + j] = s; }
-            }
-        }
-        return pooled;
-    }
+    private Tensor Pool(RecurrentOutput r, int[] lengths, out int[]? argmax) => SequencePooling.Pool(Config.Pooling, Encoder.Rnn, r, lengths, out argmax);
 
-    private (Tensor? DOutput, Tensor? DHidden) PoolBackward(RecurrentOutput r, int[] lengths, Tensor dPooled, int[]? argmax)
-    {
-        int b = lengths.Length, d = Encoder.Rnn.Directions, h = Encoder.Rnn.HiddenSize, dh = d * h;
-        var dp = dPooled.Span;
-        if (Config.Pooling == Pooling.Last)
-        {
-            var dHidden = new Tensor(r.HiddenState.Shape.ToArray());
-            var dhs = dHidden.Span;
-            int top = (Encoder.Rnn.NumLayers - 1) * d;
-            for (int i = 0; i < b; i++)
-                for (int k = 0; k < d; k++)
-                    dp.Slice(i * dh + k * h, h).CopyTo(dhs.Slice(((top + k) * b + i) * h, h));
-            return (null, dHidden);
-        }
-        int t = r.Output.Dim(1);
-        var dOut = new Tensor(b, t, dh);
-        var dy = dOut.Span;
-        for (int i = 0; i < b; i++)
-        {
-            if (lengths[i] == 0) continue;
-            var g = dp.Slice(i * dh, dh);
-            if (Config.Pooling == Pooling.Mean)
-            {
-                for (int s = 0; s < lengths[i]; s++) TensorPrimitives.Multiply(g, 1f / lengths[i], dy.Slice((i * t + s) * dh, dh));
-            }
-            else
-            {
-                for (int j = 0; j < dh; j++) dy[(i * t + argmax![i * dh + j]) * dh + j] = g[j];
-            }
-        }
-        return (dOut, null);
-    }
+    private (Tensor? DOutput, Tensor? DHidden) PoolBackward(RecurrentOutput r, int[] lengths, Tensor dPooled, int[]? argmax) =>
+        SequencePooling.Backward(Config.Pooling, Encoder.Rnn, r, lengths, dPooled, argmax);
 }

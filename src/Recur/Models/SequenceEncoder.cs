@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Recur.Data;
 using Recur.Nn;
 using Recur.Tensors;
 
@@ -24,6 +25,49 @@ public sealed class SequenceBatch
 
     /// <summary>Targets: one class per sequence (classifier), or per step (B*T, -100 at padding; tagger, LM).</summary>
     public int[]? Targets { get; init; }
+
+    /// <summary>Regression targets (B, outputs), one row per sequence; null for classification or unlabelled batches.</summary>
+    public Tensor? Values { get; init; }
+
+    /// <summary>
+    /// Builds an unlabelled feature batch (B, T, F) of all <paramref name="sequences"/>: each array holds one sequence's
+    /// steps row-major (T_i * F values, step by step); T is the longest length, shorter sequences are padded with zeros
+    /// (never read: the model uses <see cref="Lengths"/>). With <paramref name="standardizer"/>, every step is
+    /// standardised on the way in.
+    /// </summary>
+    public static SequenceBatch FromFeatures(IReadOnlyList<float[]> sequences, int features, Standardizer? standardizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        return FromFeatures(sequences, features, Enumerable.Range(0, sequences.Count).ToArray(), standardizer: standardizer);
+    }
+
+    /// <summary>
+    /// Builds a feature batch (B, T, F) of the sequences at <paramref name="indices"/> (a batch of a larger set): each
+    /// array holds one sequence's steps row-major (T_i * F values, step by step); T is the longest selected length,
+    /// shorter sequences are padded with zeros (never read: the model uses <see cref="Lengths"/>). With
+    /// <paramref name="standardizer"/>, every step is standardised on the way in.
+    /// </summary>
+    /// <param name="sequences">The whole set, each T_i * <paramref name="features"/> values.</param>
+    /// <param name="features">Features per step (F).</param>
+    /// <param name="indices">The sequences of the batch, in batch order.</param>
+    /// <param name="targets">One class per sequence of the whole set (classification), or null; the batch takes those at the indices.</param>
+    /// <param name="values">One target value per sequence of the whole set (regression), or null; the batch takes those at the indices.</param>
+    /// <param name="standardizer">Per-feature statistics to apply (fitted on training data), or null for the values as they are.</param>
+    public static SequenceBatch FromFeatures(IReadOnlyList<float[]> sequences, int features, ReadOnlySpan<int> indices, int[]? targets = null, float[]? values = null, Standardizer? standardizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (targets is not null && targets.Length != sequences.Count)
+            throw new ArgumentException($"targets must hold one class per sequence (expected {sequences.Count}, got {targets.Length})", nameof(targets));
+        if (values is not null && values.Length != sequences.Count)
+            throw new ArgumentException($"values must hold one target per sequence (expected {sequences.Count}, got {values.Length})", nameof(values));
+        var (x, lens, t) = Data.Batching.PadFeatures(sequences, features, indices, standardizer);
+        int b = indices.Length;
+        int[]? batchTargets = null;
+        Tensor? batchValues = null;
+        if (targets is not null) { batchTargets = new int[b]; for (int k = 0; k < b; k++) batchTargets[k] = targets[indices[k]]; }
+        if (values is not null) { batchValues = new Tensor(b, 1); for (int k = 0; k < b; k++) batchValues.Span[k] = values[indices[k]]; }
+        return new SequenceBatch { Features = x, Lengths = lens, Steps = t, Targets = batchTargets, Values = batchValues };
+    }
 
     /// <summary>Builds a token batch from examples, padding with id 0.</summary>
     public static SequenceBatch FromTokens(IReadOnlyList<int[]> sequences, ReadOnlySpan<int> indices, int[]? targets = null)

@@ -62,7 +62,7 @@ public class PredictionMessageTests
         string onnx = Path.Combine(d.Path, "m.onnx");
         var (code, _, stderr) = await CliRunner.Run("export", model, "--onnx", onnx);
         Assert.Equal(1, code);
-        Assert.Contains($"recur: error: {model}: model.kind: expected a model kind with an ONNX form (classifier, tagger, language_model, recurrent), found 'mlp'", stderr);
+        Assert.Contains($"recur: error: {model}: model.kind: expected a model kind with an ONNX form (classifier, tagger, language_model, recurrent, sequence_regressor), found 'mlp'", stderr);
         Assert.DoesNotContain("Parameter", stderr);
         Assert.False(File.Exists(onnx));
     }

@@ -94,6 +94,40 @@ public class OnnxExportTests
         report.AssertAll();
     }
 
+    [Theory]
+    [InlineData(Pooling.Last, RecurrentMode.Lstm)]
+    [InlineData(Pooling.Mean, RecurrentMode.Gru)]
+    public void SequenceRegressorsOverFeaturesMatchOnnxRuntime(Pooling pooling, RecurrentMode cell)
+    {
+        using var dir = new TempDir();
+        var model = new PooledSequenceRegressor(new PooledRegressorConfig
+        {
+            Encoder = new EncoderConfig { InputFeatures = 3, Cell = cell, HiddenSize = 6, Layers = 2, Bidirectional = true },
+            Pooling = pooling,
+            Outputs = 2,
+        }, new Rng(8)) { Training = false };
+        var rng = new Rng(9);
+        float[][] seqs = [.. new[] { 4, 2, 5, 1 }.Select(l => { var a = new float[l * 3]; rng.FillUniform(a, -1, 1); return a; })];
+        var batch = SequenceBatch.FromFeatures(seqs, 3);
+        var expected = model.Predict(batch);
+        string path = Path.Combine(dir.Path, "reg.onnx");
+        var sig = OnnxExport.Export(model, path);
+        Assert.Equal(["features", "lengths"], sig.Inputs);
+        Assert.Equal(["values"], sig.Outputs);
+        // ONNX is time-major: features (T, B, F); padded steps are zeros, past each length.
+        int t = batch.Steps, b = batch.Batch;
+        var x = new float[t * b * 3];
+        var src = batch.Features!.ToArray();
+        for (int k = 0; k < b; k++)
+            for (int s = 0; s < t; s++)
+                for (int f = 0; f < 3; f++) x[(s * b + k) * 3 + f] = src[(k * t + s) * 3 + f];
+        var values = Run(path, new() { ["features"] = Floats("features", x, t, b, 3), ["lengths"] = Ints("lengths", batch.Lengths) }, "values", out var shape);
+        Assert.Equal([4, 2], shape);
+        var report = new Compare.Report(1e-4);
+        report.Check("values", values, expected.ToArray());
+        report.AssertAll();
+    }
+
     [Fact]
     public void LanguageModelLogitsMatchOnnxRuntime()
     {

@@ -18,6 +18,7 @@ public static class OnnxExport
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (atomically) and returns its signature.</summary>
     /// <remarks>
     /// Supported: <see cref="SequenceClassifier"/> (last or mean pooling; outputs <c>logits</c>, <c>probabilities</c>),
+    /// <see cref="PooledSequenceRegressor"/> (last or mean pooling; output <c>values</c> (B, outputs)),
     /// <see cref="SequenceTagger"/> (<c>logits</c> (T, B, tags)), <see cref="LanguageModel"/> (<c>logits</c> (T, B, V)),
     /// and a bare <see cref="Recurrent"/> stack (<c>output</c> (T, B, D*H), <c>hidden</c> (L*D, B, H)).
     /// </remarks>
@@ -36,13 +37,36 @@ public static class OnnxExport
 
     internal static Signature Classifier(OnnxGraph g, SequenceClassifier c)
     {
-        if (c.Config.Pooling == Pooling.Max)
+        var (pooled, inputs) = Pooled(g, c.Encoder, c.Config.Pooling);
+        var head = c.Head;
+        g.Node("Gemm", [pooled, g.Initializer("head.weight", head.Weight.Value.ToArray(), head.OutFeatures, head.InFeatures),
+            g.Initializer("head.bias", head.Bias!.Value.ToArray(), head.OutFeatures)], ["logits"], ("transB", 1L));
+        g.Node("Softmax", ["logits"], ["probabilities"], ("axis", -1L));
+        g.Output("logits", OnnxGraph.ElementType.Float, [null, head.OutFeatures], ["batch"]);
+        g.Output("probabilities", OnnxGraph.ElementType.Float, [null, head.OutFeatures], ["batch"]);
+        return new Signature([.. inputs, "lengths"], ["logits", "probabilities"]);
+    }
+
+    internal static Signature Regressor(OnnxGraph g, PooledSequenceRegressor r)
+    {
+        var (pooled, inputs) = Pooled(g, r.Encoder, r.Config.Pooling);
+        var head = r.Head;
+        g.Node("Gemm", [pooled, g.Initializer("head.weight", head.Weight.Value.ToArray(), head.OutFeatures, head.InFeatures),
+            g.Initializer("head.bias", head.Bias!.Value.ToArray(), head.OutFeatures)], ["values"], ("transB", 1L));
+        g.Output("values", OnnxGraph.ElementType.Float, [null, head.OutFeatures], ["batch"]);
+        return new Signature([.. inputs, "lengths"], ["values"]);
+    }
+
+    /// <summary>The encoder, its stack over <c>lengths</c>, and last or mean pooling: the (B, D*H) summary of each sequence.</summary>
+    private static (string Pooled, List<string> Inputs) Pooled(OnnxGraph g, SequenceEncoder encoder, Pooling pooling)
+    {
+        if (pooling == Pooling.Max)
             throw new NotSupportedException("ONNX export of max pooling over variable lengths is not implemented yet; use last or mean pooling");
-        var (input, inputs) = EncoderInput(g, c.Encoder);
+        var (input, inputs) = EncoderInput(g, encoder);
         g.Input("lengths", OnnxGraph.ElementType.Int32, [null], ["batch"]);
-        var (seq, finals) = Stack(g, c.Encoder.Rnn, input, "lengths");
+        var (seq, finals) = Stack(g, encoder.Rnn, input, "lengths");
         string pooled;
-        if (c.Config.Pooling == Pooling.Last)
+        if (pooling == Pooling.Last)
         {
             // Top layer's Y_h (D, B, H) -> (B, D, H) -> (B, D*H): directions concatenated as Recur's pooling does.
             string t = g.Name("last_t");
@@ -62,13 +86,7 @@ public static class OnnxExport
             pooled = g.Name("pooled");
             g.Node("Div", [sum, lm], [pooled]);
         }
-        var head = c.Head;
-        g.Node("Gemm", [pooled, g.Initializer("head.weight", head.Weight.Value.ToArray(), head.OutFeatures, head.InFeatures),
-            g.Initializer("head.bias", head.Bias!.Value.ToArray(), head.OutFeatures)], ["logits"], ("transB", 1L));
-        g.Node("Softmax", ["logits"], ["probabilities"], ("axis", -1L));
-        g.Output("logits", OnnxGraph.ElementType.Float, [null, head.OutFeatures], ["batch"]);
-        g.Output("probabilities", OnnxGraph.ElementType.Float, [null, head.OutFeatures], ["batch"]);
-        return new Signature([.. inputs, "lengths"], ["logits", "probabilities"]);
+        return (pooled, inputs);
     }
 
     internal static Signature Tagger(OnnxGraph g, SequenceTagger t)
