@@ -31,7 +31,7 @@ public class OptionTests
     [InlineData("mlp", "--hidden", "8", "--hidden: does not apply to --task mlp")]
     [InlineData("tag", "--tokenizer", "char", "--tokenizer: does not apply to --task tag")]
     [InlineData("music", "--bidirectional", "true", "--bidirectional: does not apply to --task music")]
-    [InlineData("lm", "--pooling", "max", "--pooling: does not apply to --task lm (it applies to classify, audio)")]
+    [InlineData("lm", "--pooling", "max", "--pooling: does not apply to --task lm (it applies to classify, audio, sequence)")]
     [InlineData("forecast", "--max-length", "50", "--max-length: does not apply to --task forecast")]
     public async Task An_option_of_another_task_is_an_error_naming_the_option_the_task_and_where_it_applies(string task, string option, string value, string message)
     {
