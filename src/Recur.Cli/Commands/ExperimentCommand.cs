@@ -72,6 +72,7 @@ internal static class ExperimentCommand
         forecast.Options.Add(seeds);
         forecast.Options.Add(levels);
 
+        PresetCommand(Presets.WordLm);
         PresetCommand(Presets.Tagging);
         PresetCommand(Presets.Translation);
         PresetCommand(Presets.Speech);

@@ -123,6 +123,8 @@ internal sealed class RunContext : IDisposable
     private readonly DateTime clockStartUtc = DateTime.UtcNow;
 
     public Settings Settings { get; }
+    /// <summary>How progress lines name the throughput (the trainer's items per second): "/s", or e.g. "tok/s" when the items are tokens.</summary>
+    public string ItemUnit { get; set; } = "/s";
     public bool Resume { get; }
     public string Dir { get; }
     public string? ResumeFrom { get; }
@@ -263,7 +265,7 @@ internal sealed class RunContext : IDisposable
                     {
                         task.Value = Math.Min(task.MaxValue, p.Step);
                         if (p.Kind == ProgressKind.Step)
-                            task.Description = string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} lr {p.LearningRate:G3} |g| {p.GradientNorm:F2} {p.ItemsPerSecond:F0}/s");
+                            task.Description = string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} lr {p.LearningRate:G3} |g| {p.GradientNorm:F2} {ProgressPrinter.Rate(p.ItemsPerSecond, ItemUnit)}");
                         else if (p.Kind == ProgressKind.EpochEnd)
                             AnsiConsole.MarkupLine(Markup.Escape(string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs}: train loss {p.Loss:F4}{(p.Validation is { } v ? $", validation {v.Name} {v.Value:F4}" : "")} ({ProgressPrinter.Format(p.Elapsed)})")));
                         else if (p.Kind == ProgressKind.Warning)
@@ -296,7 +298,7 @@ internal sealed class RunContext : IDisposable
             ProgressPrinter.Print(p with { Message = m + " (later checkpoints replace it without a line each)" });
             return;
         }
-        ProgressPrinter.Print(p);
+        ProgressPrinter.Print(p, ItemUnit);
     }
 
     private string InitialFlowPath => Path.Combine(Dir, "gradient-flow-init.csv");
