@@ -66,9 +66,9 @@ internal static class LmTask
 
         var bundle = new ModelBundle { Model = model, Tokenizer = tok };
         var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : valid is not null ? Score(model, tok, valid) : new TaskOutcome { Bundle = bundle };
-        var metrics = new Dictionary<string, double>(outcome.Metrics);
+        var throughput = new Dictionary<string, double>();
         double seconds = (clock.Elapsed - validation.Elapsed).TotalSeconds;
-        if (trained > 0 && seconds > 0) metrics["train_tokens_per_second"] = trained / seconds;
+        if (trained > 0 && seconds > 0) throughput["train_tokens_per_second"] = trained / seconds;
         var rng = new Rng(s.Seed + 3);
         var samples = new List<(string, string, string)>();
         foreach (float temperature in new[] { 0.5f, 1.0f })
@@ -80,7 +80,7 @@ internal static class LmTask
         }
         return new TaskOutcome
         {
-            Bundle = bundle, Metrics = metrics, Samples = samples,
+            Bundle = bundle, Metrics = outcome.Metrics, RunMetrics = throughput, Samples = samples,
             GradientProbe = probe,
         };
     }

@@ -17,6 +17,8 @@ internal sealed class TaskOutcome
     public required ModelBundle Bundle { get; init; }
     /// <summary>Test (or final validation) metrics with the evaluate command's keys.</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
+    /// <summary>Figures of this run that differ between identical runs (throughput): metrics.json and the output only, never the model file.</summary>
+    public Dictionary<string, double> RunMetrics { get; init; } = [];
     public int[,]? Confusion { get; init; }
     public IReadOnlyList<string>? ConfusionLabels { get; init; }
     /// <summary>Sample predictions: (input, expected, predicted).</summary>
@@ -371,7 +373,7 @@ internal sealed class RunContext : IDisposable
             Labels = outcome.Bundle.Labels, Preprocessing = outcome.Bundle.Preprocessing, Metadata = meta,
         };
         ModelFile.Save(ModelPath, bundle);
-        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics))));
+        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics.Concat(outcome.RunMetrics).ToDictionary()))));
 
         var pictures = new List<(string Title, string File)>();
         if (epochs.Count > 0)
@@ -417,7 +419,7 @@ internal sealed class RunContext : IDisposable
         HtmlReport.Write(Path.Combine(Dir, "report.html"), Settings, Result, outcome, pictures.Select(p => (p.Title, Path.Combine(Dir, p.File))).ToList(), taskLine);
 
         Console.WriteLine(taskLine);
-        foreach (var (k, v) in outcome.Metrics) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
+        foreach (var (k, v) in outcome.Metrics.Concat(outcome.RunMetrics)) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
         foreach (var (i, e, p) in outcome.Samples.Take(5)) Console.WriteLine($"  {Clip(i)}\n    expected: {Clip(e)}\n    predicted: {Clip(p)}");
         Console.WriteLine($"model: {ModelPath}");
         Console.WriteLine($"run folder: {Dir} (config.json, metrics.jsonl, metrics.json, {string.Join(", ", pictures.Select(p => p.File))}, report.html)");
