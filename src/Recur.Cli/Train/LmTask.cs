@@ -47,12 +47,12 @@ internal static class LmTask
         var probe = Common.Probe(model, train.Enumerate().First(), model.Step);
         ctx.ProbeAtStart(probe);
         ctx.ItemUnit = "tok/s";
-        // Training throughput: tokens of the chunks trained on over the time of the training loop, validation left out.
-        long trained = 0;
+        // Training throughput: tokens of the chunks trained on (not those a resumed epoch replays past) over the time of
+        // the training loop, validation left out.
+        var counted = new TokenCounter(model);
         var validation = new System.Diagnostics.Stopwatch();
-        IEnumerable<StreamChunk> Counted() { foreach (var c in train.Enumerate()) { trained += (long)c.Batch * c.Steps; yield return c; } }
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        ctx.Fit(model, _ => Counted(), train.Chunks, valid is null ? null : () =>
+        ctx.Fit(counted, _ => train.Enumerate(), train.Chunks, valid is null ? null : () =>
         {
             validation.Start();
             double nats = model.Evaluate(valid);
@@ -68,14 +68,14 @@ internal static class LmTask
         var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : valid is not null ? Score(model, tok, valid) : new TaskOutcome { Bundle = bundle };
         var throughput = new Dictionary<string, double>();
         double seconds = (clock.Elapsed - validation.Elapsed).TotalSeconds;
-        if (trained > 0 && seconds > 0) throughput["train_tokens_per_second"] = trained / seconds;
+        if (counted.Tokens > 0 && seconds > 0) throughput["train_tokens_per_second"] = counted.Tokens / seconds;
         var rng = new Rng(s.Seed + 3);
         var samples = new List<(string, string, string)>();
+        var promptIds = Prompt(tok, validText.Length > 0 ? validText : trainText);
+        string prompt = tok.Decode(promptIds);
         foreach (float temperature in new[] { 0.5f, 1.0f })
         {
-            var promptIds = Prompt(tok, validText.Length > 0 ? validText : trainText);
             var ids = model.Generate(promptIds, 200, temperature, 0, 1f, rng);
-            string prompt = tok.Decode(promptIds);
             samples.Add(($"prompt \"{prompt}\", temperature {temperature}", "", Tokenizers.Continue(tok, prompt, ids)));
         }
         return new TaskOutcome
@@ -83,6 +83,23 @@ internal static class LmTask
             Bundle = bundle, Metrics = outcome.Metrics, RunMetrics = throughput, Samples = samples,
             GradientProbe = probe,
         };
+    }
+
+    /// <summary>The language model as the trainer sees it, counting the tokens of the chunks it trains on.</summary>
+    private sealed class TokenCounter(LanguageModel model) : ITrainable<StreamChunk>
+    {
+        public long Tokens { get; private set; }
+        public Module Model => model;
+
+        public BatchLoss Step(StreamChunk batch, bool backward)
+        {
+            if (backward) Tokens += (long)batch.Batch * batch.Steps;
+            return model.Step(batch, backward);
+        }
+
+        public void StartEpoch(int epoch) => model.StartEpoch(epoch);
+        public IReadOnlyDictionary<string, Tensor> CaptureState() => model.CaptureState();
+        public void RestoreState(IReadOnlyDictionary<string, Tensor> state) => model.RestoreState(state);
     }
 
     /// <summary>The text with a newline after its last line (so a sentence file's last line ends with its &lt;eos&gt;).</summary>
