@@ -70,6 +70,7 @@ internal static class ExperimentCommand
         forecast.Arguments.Add(series);
         forecast.Options.Add(levels);
 
+        PresetCommand(Presets.WordLm);
         PresetCommand(Presets.Tagging);
         PresetCommand(Presets.Translation);
         PresetCommand(Presets.Speech);

@@ -62,6 +62,60 @@ internal static class Presets
         },
         PrepareMusic, Baselines.UntrainedMusic);
 
+    /// <summary>
+    /// A word LM at the scale of Zaremba et al. 2014's small model (2x200 LSTM, 10k vocabulary, bptt 20, batch 20, clip
+    /// 5) on the English side of the eng-fra pairs, read by the book (--tokenizer ptb). The recipe is Adam with tied
+    /// embeddings and a cosine schedule over a single epoch, against the paper's 13 SGD epochs (docs/results.md).
+    /// </summary>
+    public static readonly Preset WordLm = new("word-lm", "Word-level LSTM language model (2x200, 10k vocabulary) on the English side of the eng-fra pairs, PTB-style files, test perplexity", "lm",
+        new Dictionary<string, string>
+        {
+            ["tokenizer"] = "ptb", ["layers"] = "2", ["hidden"] = "200", ["embedding"] = "200", ["tie-embeddings"] = "true", ["bptt"] = "20", ["batch-size"] = "20",
+            ["optimizer"] = "adam", ["lr"] = "0.003", ["schedule"] = "cosine", ["warmup"] = "100", ["clip-norm"] = "5", ["epochs"] = "1", ["log-every"] = "200",
+        },
+        PrepareWordLm);
+
+    /// <summary>
+    /// The English sentences of the eng-fra pairs as PTB-style files (train/valid/test.txt): lower-cased, split into
+    /// words and punctuation marks, spaces between tokens, one distinct sentence per line (a sentence with several
+    /// French translations appears once, so no test sentence is also a training sentence), a seeded 90/5/5 split, and
+    /// the 9,998 most frequent training words kept: every other word is written as &lt;unk&gt; (10k types with &lt;unk&gt;
+    /// and &lt;eos&gt;).
+    /// </summary>
+    private static IReadOnlyDictionary<string, string> PrepareWordLm(PresetRun r)
+    {
+        const int Kept = 9_998;
+        var raw = TranslationData.ReadTsv(r.Shared("eng-fra", "fra.txt.gz"));
+        var sentences = raw.Select(p => string.Join(' ', WordTokenizer.Split(p.Source, lowercase: true))).Where(l => l.Length > 0)
+                           .Distinct(StringComparer.Ordinal).ToList();
+        var (train, rest) = Batching.Split(sentences.Count, 0.9, new Rng(r.Seed));
+        var valid = rest[..(rest.Length / 2)];
+        var test = rest[(rest.Length / 2)..];
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (int i in train) foreach (var w in sentences[i].Split(' ')) counts[w] = counts.GetValueOrDefault(w) + 1;
+        var kept = counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(Kept).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
+        var parts = new Dictionary<string, string>();
+        var summary = new List<string>();
+        foreach (var (key, file, idx) in new[] { ("data", "train.txt", train), ("valid", "valid.txt", valid), ("test", "test.txt", test) })
+        {
+            long words = 0, unknown = 0;
+            var lines = idx.Select(i => string.Join(' ', sentences[i].Split(' ').Select(w =>
+            {
+                words++;
+                if (kept.Contains(w)) return w;
+                unknown++;
+                return Vocabulary.Unk;
+            }))).ToList();
+            string path = r.Data(file);
+            WriteLines(path, lines);
+            parts[key] = path;
+            summary.Add(string.Create(Inv, $"{file} {lines.Count} sentences, {words + lines.Count} tokens with <eos> ({(double)unknown / words:P1} of words <unk>)"));
+        }
+        Console.WriteLine($"word-lm: {raw.Count} pairs, {sentences.Count} distinct English sentences, {counts.Count} training word types, {kept.Count} kept + <unk> + <eos>; " +
+                          $"{string.Join("; ", summary)} (seed {r.Seed}) -> {r.DataDir}");
+        return parts;
+    }
+
     /// <summary>A forecast preset per shared series: file, column, window and season.</summary>
     public static Preset Forecast(string series)
     {

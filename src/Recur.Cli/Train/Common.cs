@@ -99,7 +99,9 @@ internal static class Common
 
     public static string TokenizerKind(Settings s, string fallback)
     {
-        string k = s.Choice("tokenizer", "auto", "char", "word", "bpe");
+        string k = s.Choice("tokenizer", "auto", "char", "word", "bpe", "ptb");
+        if (k == "ptb" && s.Task != "lm")
+            throw new ArgumentException($"--tokenizer ptb: reads a text as one token stream with <eos> per line, for --task lm only; found --task {s.Task}");
         return k == "auto" ? fallback : k;
     }
 
@@ -112,8 +114,23 @@ internal static class Common
             "char" => new CharTokenizer(Vocabulary.Build(texts.SelectMany(CharTokenizer.Split), minCount, maxVocab, extraSpecials)),
             // GPT-2 byte-level BPE keeps case (its merges are case-sensitive); --lowercase applies to word tokens.
             "bpe" => BpeTokenizer.Build(texts, minCount, maxVocab, extraSpecials),
+            "ptb" => PtbVocabulary(texts, minCount, maxVocab),
             _ => WordTokenizer.Build(texts, lower, minCount, maxVocab, extraSpecials),
         };
+    }
+
+    /// <summary>
+    /// The by-the-book word-LM reading: every type of the training text (no lower-casing, no cap). A text with more
+    /// types than --max-vocab is an error rather than a silent cut: the cap belongs in the files, as <c>&lt;unk&gt;</c>.
+    /// </summary>
+    private static PtbTokenizer PtbVocabulary(IReadOnlyList<string> texts, int minCount, int maxVocab)
+    {
+        var tok = PtbTokenizer.Build(texts, minCount);
+        int types = tok.Vocabulary.Count - 1;   // <pad> is no type of the text
+        if (types > maxVocab)
+            throw new ArgumentException($"--max-vocab: the training text has {types} types (<unk> and <eos> included), more than {maxVocab}; --tokenizer ptb keeps every type of the file, " +
+                                        "so raise --max-vocab, or write rare words as <unk> in the files (or drop them with --min-count)");
+        return tok;
     }
 
     /// <summary>Token ids of one example, or an error naming the file and line for an empty or too long sequence.</summary>

@@ -38,6 +38,8 @@ internal sealed class TaskOutcome
             named[k.StartsWith("test_", StringComparison.Ordinal) || k.StartsWith("val_", StringComparison.Ordinal) || k.StartsWith("train_", StringComparison.Ordinal) ? k : split + "_" + k] = v;
         return named;
     }
+    /// <summary>Figures of this run that differ between identical runs (throughput): metrics.json and the output only, never the model file.</summary>
+    public Dictionary<string, double> RunMetrics { get; init; } = [];
     public int[,]? Confusion { get; init; }
     public IReadOnlyList<string>? ConfusionLabels { get; init; }
     /// <summary>Sample predictions: (input, expected, predicted).</summary>
@@ -156,6 +158,8 @@ internal sealed class RunContext : IDisposable
     private readonly DateTime clockStartUtc = DateTime.UtcNow;
 
     public Settings Settings { get; }
+    /// <summary>How progress lines name the throughput (the trainer's items per second): "/s", or e.g. "tok/s" when the items are tokens.</summary>
+    public string ItemUnit { get; set; } = "/s";
     public bool Resume { get; }
     public string Dir { get; }
     public string? ResumeFrom { get; }
@@ -356,7 +360,7 @@ internal sealed class RunContext : IDisposable
                     {
                         task.Value = Math.Min(task.MaxValue, p.Step);
                         if (p.Kind == ProgressKind.Step)
-                            task.Description = string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} lr {p.LearningRate:G3} |g| {p.GradientNorm:F2} {p.ItemsPerSecond:F0}/s");
+                            task.Description = string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} lr {p.LearningRate:G3} |g| {p.GradientNorm:F2} {ProgressPrinter.Rate(p.ItemsPerSecond, ItemUnit)}");
                         else if (p.Kind == ProgressKind.EpochEnd)
                             AnsiConsole.MarkupLine(Markup.Escape(string.Create(Inv, $"epoch {p.Epoch}/{p.Epochs}: train loss {p.Loss:F4}{(p.Validation is { } v ? $", validation {v.Name} {v.Value:F4}" : "")} ({ProgressPrinter.Format(p.Elapsed)})")));
                         else if (p.Kind == ProgressKind.Warning)
@@ -389,7 +393,7 @@ internal sealed class RunContext : IDisposable
             ProgressPrinter.Print(p with { Message = m + " (later checkpoints replace it without a line each)" });
             return;
         }
-        ProgressPrinter.Print(p);
+        ProgressPrinter.Print(p, ItemUnit);
     }
 
     private string InitialFlowPath => Path.Combine(Dir, "gradient-flow-init.csv");
@@ -462,7 +466,7 @@ internal sealed class RunContext : IDisposable
         outcome = new TaskOutcome
         {
             Bundle = outcome.Bundle, Metrics = metrics, Confusion = outcome.Confusion, ConfusionLabels = outcome.ConfusionLabels,
-            Samples = outcome.Samples, GradientProbe = outcome.GradientProbe, Notes = outcome.Notes,
+            Samples = outcome.Samples, GradientProbe = outcome.GradientProbe, Notes = outcome.Notes, RunMetrics = outcome.RunMetrics,
         };
         meta["task"] = Settings.Task;
         meta["steps"] = (Result?.Steps ?? 0).ToString(Inv);
@@ -475,7 +479,7 @@ internal sealed class RunContext : IDisposable
             Labels = outcome.Bundle.Labels, Preprocessing = outcome.Bundle.Preprocessing, Metadata = meta,
         };
         ModelFile.Save(ModelPath, bundle);
-        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics))));
+        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics.Concat(outcome.RunMetrics).ToDictionary()))));
 
         var pictures = new List<(string Title, string File)>();
         if (epochs.Count > 0)
@@ -521,7 +525,7 @@ internal sealed class RunContext : IDisposable
         HtmlReport.Write(Path.Combine(Dir, "report.html"), Settings, Result, outcome, pictures.Select(p => (p.Title, Path.Combine(Dir, p.File))).ToList(), taskLine);
 
         Console.WriteLine(taskLine);
-        foreach (var (k, v) in outcome.Metrics) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
+        foreach (var (k, v) in outcome.Metrics.Concat(outcome.RunMetrics)) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
         foreach (var note in outcome.Notes) Console.WriteLine("  " + note);
         foreach (var (i, e, p) in outcome.Samples.Take(5)) Console.WriteLine($"  {Clip(i)}\n    expected: {Clip(e)}\n    predicted: {Clip(p)}");
         Console.WriteLine($"model: {ModelPath}");

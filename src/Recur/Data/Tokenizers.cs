@@ -8,7 +8,7 @@ namespace Recur.Data;
 /// <summary>Turns text into token ids and back, with a vocabulary that is saved with the model.</summary>
 public interface ITokenizer
 {
-    /// <summary>"char", "word" or "bpe".</summary>
+    /// <summary>"char", "word", "bpe" or "ptb".</summary>
     string Kind { get; }
 
     /// <summary>The token ids this tokenizer produces.</summary>
@@ -38,8 +38,24 @@ public static class Tokenizers
             "char" => new CharTokenizer(vocab),
             "word" => new WordTokenizer(vocab, e.TryGetProperty("lowercase", out var lc) && lc.GetBoolean()),
             "bpe" => new BpeTokenizer(vocab),
-            _ => throw new JsonException($"unknown tokenizer kind '{kind}' (expected char, word or bpe)"),
+            "ptb" => new PtbTokenizer(vocab),
+            _ => throw new JsonException($"unknown tokenizer kind '{kind}' (expected char, word, bpe or ptb)"),
         };
+    }
+
+    /// <summary>
+    /// A prompt and its generated continuation as one text: word tokens (word, ptb) are words, so a space comes between
+    /// the prompt and the first generated word (unless either side has whitespace there, such as a ptb line break);
+    /// character and BPE tokens carry their own spacing.
+    /// </summary>
+    public static string Continue(ITokenizer tokenizer, string prompt, IEnumerable<int> continuation)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(prompt);
+        string next = tokenizer.Decode(continuation);
+        bool words = tokenizer.Kind is "word" or "ptb";
+        bool space = words && prompt.Length > 0 && next.Length > 0 && !char.IsWhiteSpace(prompt[^1]) && !char.IsWhiteSpace(next[0]);
+        return space ? prompt + " " + next : prompt + next;
     }
 
     internal static void WriteTokens(Utf8JsonWriter w, string kind, Vocabulary v, Action<Utf8JsonWriter>? extra = null)
@@ -181,6 +197,88 @@ public sealed class BpeTokenizer : ITokenizer
 
     /// <inheritdoc/>
     public string Decode(IEnumerable<int> ids) => Tokenizers.DecodeSkippingSpecials(Vocabulary, ids, "");
+
+    /// <inheritdoc/>
+    public void Write(Utf8JsonWriter writer) => Tokenizers.WriteTokens(writer, Kind, Vocabulary);
+}
+
+/// <summary>
+/// The standard reading of word-level language-model files (Penn Treebank as prepared by Mikolov, WikiText): one
+/// sentence per line, tokens separated by spaces (or tabs) and nothing else, every newline read as an
+/// <c>&lt;eos&gt;</c> token, and <c>&lt;unk&gt;</c> in the file read as the unknown token. Case, punctuation and digits
+/// are kept as the file has them, so a file of W words on N lines gives exactly W + N tokens and the vocabulary built
+/// from it holds exactly the file's types (plus <c>&lt;pad&gt;</c>, id 0, which never occurs). Decoding writes
+/// tokens separated by spaces and <c>&lt;eos&gt;</c> as a line break.
+/// </summary>
+public sealed class PtbTokenizer : ITokenizer
+{
+    private static readonly char[] Separators = [' ', '\t'];
+
+    /// <summary>Wraps an existing vocabulary (which must hold <see cref="Vocabulary.Eos"/>).</summary>
+    public PtbTokenizer(Vocabulary vocabulary)
+    {
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        if (!vocabulary.Contains(Vocabulary.Eos)) throw new ArgumentException($"the vocabulary of a ptb tokenizer holds {Vocabulary.Eos}", nameof(vocabulary));
+        Vocabulary = vocabulary;
+        EosId = vocabulary.Id(Vocabulary.Eos);
+    }
+
+    /// <summary>
+    /// Builds the vocabulary from training texts: every type they hold, most frequent first (types seen fewer than
+    /// <paramref name="minCount"/> times are left to <c>&lt;unk&gt;</c>), with <c>&lt;eos&gt;</c> at id 2.
+    /// </summary>
+    public static PtbTokenizer Build(IEnumerable<string> texts, int minCount = 1) =>
+        new(Vocabulary.Build(texts.SelectMany(Split), minCount, extraSpecials: [Vocabulary.Eos]));
+
+    /// <inheritdoc/>
+    public string Kind => "ptb";
+    /// <inheritdoc/>
+    public Vocabulary Vocabulary { get; }
+    /// <summary>Id of <see cref="Vocabulary.Eos"/>.</summary>
+    public int EosId { get; }
+
+    /// <summary>
+    /// The tokens of <paramref name="text"/>: the space-separated tokens of each line, and <c>&lt;eos&gt;</c> for each
+    /// newline (<c>\n</c> or <c>\r\n</c>). Text after the last newline gives its tokens without an <c>&lt;eos&gt;</c>
+    /// (a prompt continues its sentence).
+    /// </summary>
+    public static IEnumerable<string> Split(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int start = 0;
+        while (start <= text.Length)
+        {
+            int nl = text.IndexOf('\n', start);
+            int end = nl < 0 ? text.Length : nl;
+            if (nl >= 0 && end > start && text[end - 1] == '\r') end--;
+            foreach (var t in text.AsSpan(start, end - start).ToString().Split(Separators, StringSplitOptions.RemoveEmptyEntries)) yield return t;
+            if (nl < 0) yield break;
+            yield return Vocabulary.Eos;
+            start = nl + 1;
+        }
+    }
+
+    /// <inheritdoc/>
+    public int[] Encode(string text) => Split(text).Select(Vocabulary.Id).ToArray();
+
+    /// <inheritdoc/>
+    public string Decode(IEnumerable<int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var sb = new StringBuilder();
+        bool lineStart = true;
+        foreach (int id in ids)
+        {
+            if (id == Vocabulary.PadId) continue;
+            if (id == EosId) { sb.Append('\n'); lineStart = true; continue; }
+            string t = Vocabulary.Token(id);
+            if (t == Vocabulary.Bos) continue;
+            if (!lineStart) sb.Append(' ');
+            sb.Append(t);
+            lineStart = false;
+        }
+        return sb.ToString();
+    }
 
     /// <inheritdoc/>
     public void Write(Utf8JsonWriter writer) => Tokenizers.WriteTokens(writer, Kind, Vocabulary);

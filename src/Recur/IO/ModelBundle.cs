@@ -218,7 +218,14 @@ public sealed class ModelBundle
         var tok = RequireTokenizer();
         var (logits, _) = model.Next(Ids(tok, text), null);
         var probs = Activations.Softmax(Tensor.FromArray(logits, 1, logits.Length)).Output.ToArray();
-        return [.. Enumerable.Range(0, probs.Length).OrderByDescending(i => probs[i]).Take(count).Select(i => new TokenProbability(tok.Decode([i]), i, probs[i]))];
+        return [.. Enumerable.Range(0, probs.Length).OrderByDescending(i => probs[i]).Take(count).Select(i => new TokenProbability(TokenText(tok, i), i, probs[i]))];
+    }
+
+    /// <summary>A token as text; one that decodes to nothing or to a line break (such as <c>&lt;eos&gt;</c>) shows its vocabulary name.</summary>
+    private static string TokenText(ITokenizer tok, int id)
+    {
+        string t = tok.Decode([id]);
+        return tok.Kind != "char" && (t.Length == 0 || t == "\n") ? tok.Vocabulary.Token(id) : t;
     }
 
     /// <summary>Continues <paramref name="prompt"/> by <paramref name="length"/> sampled tokens with a <see cref="LanguageModel"/>; returns prompt and continuation.</summary>
@@ -229,7 +236,7 @@ public sealed class ModelBundle
         var tok = RequireTokenizer();
         var ids = tok.Encode(prompt);
         if (ids.Length == 0) ids = [tok.Vocabulary.UnkId];
-        return prompt + tok.Decode(model.Generate(ids, length, temperature, topK, topP, new Rng(seed)));
+        return Tokenizers.Continue(tok, prompt, model.Generate(ids, length, temperature, topK, topP, new Rng(seed)));
     }
 
     /// <summary>Translates one sentence with a <see cref="Seq2Seq"/> model (beam search when <paramref name="beam"/> &gt; 1, else greedy); words joined by spaces.</summary>

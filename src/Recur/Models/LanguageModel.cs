@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Recur.Models.Decoding;
 using Recur.Nn;
 using Recur.Tensors;
@@ -9,6 +10,14 @@ public sealed record LanguageModelConfig
 {
     /// <summary>The trunk: token input (VocabularySize), unidirectional.</summary>
     public required EncoderConfig Encoder { get; init; }
+
+    /// <summary>
+    /// Weight tying (Press &amp; Wolf 2017; Inan et al. 2017): the output layer's weight is the input embedding matrix
+    /// (V, E), so logits = h E^T + b. Needs <see cref="EncoderConfig.EmbeddingDim"/> equal to the last layer's output
+    /// size. The shared matrix starts from the output layer's initialisation, U(-1/sqrt(E), 1/sqrt(E)).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool TieEmbeddings { get; init; }
 }
 
 /// <summary>
@@ -72,6 +81,21 @@ public sealed class TbpttStream
     /// <summary>Predicted tokens in one pass.</summary>
     public long Tokens => (long)StreamLength * Batch;
 
+    /// <summary>Tokens whose prediction the B streams leave out: those after the last stream's end (fewer than B).</summary>
+    public int TailTokens => tokens.Length - 1 - StreamLength * Batch;
+
+    /// <summary>
+    /// The stretch after the last stream as one chunk of a single stream (null when there is none): it continues the
+    /// last stream exactly, so scoring it from that stream's final state covers every token of the text but the first.
+    /// </summary>
+    public StreamChunk? Tail()
+    {
+        int n = TailTokens;
+        if (n <= 0) return null;
+        int start = StreamLength * Batch;
+        return new StreamChunk { Inputs = tokens[start..(start + n)], Targets = tokens[(start + 1)..(start + 1 + n)], Batch = 1, Steps = n, First = false };
+    }
+
     /// <summary>The chunks in order; the last may be shorter.</summary>
     public IEnumerable<StreamChunk> Enumerate()
     {
@@ -112,7 +136,21 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepp
         Config = config;
         Encoder = AddModule("encoder", new SequenceEncoder(config.Encoder, rng));
         outputDropout = AddModule("output_dropout", new Dropout(config.Encoder.Dropout, rng.Split()));
-        Head = AddModule("head", new Linear(Encoder.OutputSize, v, rng: rng.Split()));
+        if (!config.TieEmbeddings)
+        {
+            Head = AddModule("head", new Linear(Encoder.OutputSize, v, rng: rng.Split()));
+            return;
+        }
+        var embedding = Encoder.Embedding!;
+        if (embedding.EmbeddingDim != Encoder.OutputSize)
+            throw new ArgumentException($"TieEmbeddings needs Encoder.EmbeddingDim equal to the last layer's output size (expected {Encoder.OutputSize}, got {embedding.EmbeddingDim})", nameof(config));
+        // The shared matrix plays the output layer's part: it starts as that layer would (PyTorch's Linear
+        // initialisation), the padding row at zero as the embedding keeps it.
+        var shared = rng.Split();
+        float bound = 1f / MathF.Sqrt(embedding.EmbeddingDim);
+        shared.FillUniform(embedding.Weight.Value.Span, -bound, bound);
+        embedding.Weight.Value.Span[..embedding.EmbeddingDim].Clear();
+        Head = AddModule("head", new Linear(embedding.Weight, rng: shared));
     }
 
     /// <summary>The configuration.</summary>
@@ -182,9 +220,20 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepp
         return (l, RecurrentState.Detach(pass.Rnn));
     }
 
-    /// <summary>Mean cross-entropy in nats per token over a stream, carrying the state, in evaluation mode.</summary>
-    public double Evaluate(TbpttStream stream)
+    /// <summary>
+    /// Mean cross-entropy in nats per token over a stream, carrying the state, in evaluation mode. Every token of the
+    /// text but the first is scored: the stretch after the last stream (<see cref="TbpttStream.Tail"/>) continues from
+    /// that stream's final state.
+    /// </summary>
+    public double Evaluate(TbpttStream stream) => Score(stream).NatsPerToken;
+
+    /// <summary>
+    /// The mean cross-entropy in nats per token over every token of the stream's text but the first (as
+    /// <see cref="Evaluate"/>) and how many tokens were scored.
+    /// </summary>
+    public (double NatsPerToken, long Tokens) Score(TbpttStream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         using var mode = EvaluationMode();
         RecurrentState? state = null;
         double total = 0;
@@ -196,7 +245,26 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepp
             total += (double)l * chunk.Batch * chunk.Steps;
             count += chunk.Batch * chunk.Steps;
         }
-        return total / count;
+        if (stream.Tail() is { } tail)
+        {
+            var (l, _) = Run(tail, LastStream(state!, stream.Batch), backward: false);
+            total += (double)l * tail.Steps;
+            count += tail.Steps;
+        }
+        return (total / count, count);
+    }
+
+    /// <summary>The state of the last of B streams, as the state of one stream: (L*D, 1, H) from (L*D, B, H).</summary>
+    private static RecurrentState LastStream(RecurrentState state, int batch)
+    {
+        static Tensor Row(Tensor t, int batch)
+        {
+            int layers = t.Dim(0), h = t.Dim(2);
+            var row = new Tensor(layers, 1, h);
+            for (int l = 0; l < layers; l++) t.Span.Slice((l * batch + batch - 1) * h, h).CopyTo(row.Span.Slice(l * h, h));
+            return row;
+        }
+        return RecurrentState.From(Row(state.Hidden, batch), state.Cell is { } c ? Row(c, batch) : null);
     }
 
     /// <summary>

@@ -24,6 +24,24 @@ public sealed class Linear : Module
         if (Bias is not null) rng.FillUniform(Bias.Value.Span, -bound, bound);
     }
 
+    /// <summary>
+    /// A layer whose weight (out, in) is another module's parameter, e.g. an embedding matrix (V, E) for tied input and
+    /// output embeddings. The weight is not registered here, so it is saved, counted and stepped once, under its
+    /// owner's name; backward adds dW to the shared gradient, next to what the owner adds. Only the bias (initialised
+    /// from U(-1/sqrt(in), 1/sqrt(in))) belongs to this layer.
+    /// </summary>
+    public Linear(Parameter sharedWeight, bool bias = true, Rng? rng = null)
+    {
+        ArgumentNullException.ThrowIfNull(sharedWeight);
+        if (sharedWeight.Value.Rank != 2) throw new ArgumentException($"sharedWeight must be a matrix (out, in), got shape {Tensor.ShapeString(sharedWeight.Value.Shape)}", nameof(sharedWeight));
+        OutFeatures = sharedWeight.Value.Dim(0);
+        InFeatures = sharedWeight.Value.Dim(1);
+        Weight = sharedWeight;
+        Bias = bias ? AddParameter("bias", OutFeatures) : null;
+        float bound = 1f / MathF.Sqrt(InFeatures);
+        if (Bias is not null) (rng ?? new Rng(0)).FillUniform(Bias.Value.Span, -bound, bound);
+    }
+
     /// <summary>Input features.</summary>
     public int InFeatures { get; }
     /// <summary>Output features.</summary>
