@@ -23,6 +23,8 @@ internal sealed class TaskOutcome
     public List<(string Input, string Expected, string Predicted)> Samples { get; init; } = [];
     /// <summary>One backward pass of the model on one batch, reporting its recurrent stack's gradient flow to the observer given (null: no curve).</summary>
     public Action<IGradientFlowObserver>? GradientProbe { get; init; }
+    /// <summary>Figures about the run's inputs that belong to no data split (pretrained-vector coverage): in metrics.json, the report and the printed summary, as they are.</summary>
+    public Dictionary<string, double> Facts { get; init; } = [];
 }
 
 /// <summary>
@@ -192,7 +194,7 @@ internal sealed class RunContext : IDisposable
     public Optimizer MakeOptimizer(Module model)
     {
         float lr = Settings.Float("lr", 0f), wd = Settings.Float("weight-decay", 0f);
-        var ps = model.Parameters();
+        var ps = model.Parameters().Where(p => p.RequiresGrad);   // frozen ones (--freeze-embeddings) are not updated, not even decayed
         return Common.Optimizer(Settings) switch
         {
             "adam" => new Adam(ps, lr, weightDecay: wd),
@@ -369,7 +371,7 @@ internal sealed class RunContext : IDisposable
             Labels = outcome.Bundle.Labels, Preprocessing = outcome.Bundle.Preprocessing, Metadata = meta,
         };
         ModelFile.Save(ModelPath, bundle);
-        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics))));
+        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics.Concat(outcome.Facts).ToDictionary()))));
 
         var pictures = new List<(string Title, string File)>();
         if (epochs.Count > 0)
@@ -415,7 +417,7 @@ internal sealed class RunContext : IDisposable
         HtmlReport.Write(Path.Combine(Dir, "report.html"), Settings, Result, outcome, pictures.Select(p => (p.Title, Path.Combine(Dir, p.File))).ToList(), taskLine);
 
         Console.WriteLine(taskLine);
-        foreach (var (k, v) in outcome.Metrics) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
+        foreach (var (k, v) in outcome.Metrics.Concat(outcome.Facts)) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
         foreach (var (i, e, p) in outcome.Samples.Take(5)) Console.WriteLine($"  {Clip(i)}\n    expected: {Clip(e)}\n    predicted: {Clip(p)}");
         Console.WriteLine($"model: {ModelPath}");
         Console.WriteLine($"run folder: {Dir} (config.json, metrics.jsonl, metrics.json, {string.Join(", ", pictures.Select(p => p.File))}, report.html)");
