@@ -94,26 +94,45 @@ public sealed class WordVectors
         using var file = File.OpenRead(path);
         if (!path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) return Read(file, path, vocabulary);
         using var checksum = new ChecksumStream(new GZipStream(file, CompressionMode.Decompress, leaveOpen: true));
+        // .NET's GZipStream ends quietly at a cut: the trailer (CRC-32 and length of the data) must match what was
+        // read. A cut usually ends in half a line, so a format error in a damaged stream is reported as the damage.
         WordVectors result;
         try
         {
             result = Read(checksum, path, vocabulary);
-            checksum.ReadToEnd();
+        }
+        catch (RecurFormatException) when (!Intact(file, checksum))
+        {
+            throw Truncated(path, checksum);
         }
         catch (InvalidDataException e)
         {
             throw new RecurFormatException(path, "gzip stream", $"expected valid gzip data, found: {e.Message}");
         }
-        // .NET's GZipStream ends quietly at a cut: the trailer (CRC-32 and length of the data) must match what was read.
-        Span<byte> trailer = stackalloc byte[8];
-        if (file.Length < 18) throw new RecurFormatException(path, "gzip stream", $"expected a complete gzip stream, found {file.Length} bytes: the file is truncated");
-        file.Seek(-8, SeekOrigin.End);
-        file.ReadExactly(trailer);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(trailer) != checksum.Crc || BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]) != (uint)checksum.Length)
-            throw new RecurFormatException(path, "gzip stream",
-                $"expected a complete gzip stream ending in the CRC-32 and length of its data, found a truncated or corrupt one ({checksum.Length} bytes decompressed; `gzip -t` reports the same; a file of several gzip members: decompress it first)");
+        if (!Intact(file, checksum)) throw Truncated(path, checksum);
         return result;
     }
+
+    /// <summary>Reads the rest of the gzip stream and compares what it gave with the file's trailer.</summary>
+    private static bool Intact(FileStream file, ChecksumStream data)
+    {
+        try
+        {
+            data.ReadToEnd();
+        }
+        catch (InvalidDataException)
+        {
+            return false;
+        }
+        if (file.Length < 18) return false;
+        Span<byte> trailer = stackalloc byte[8];
+        file.Seek(-8, SeekOrigin.End);
+        file.ReadExactly(trailer);
+        return BinaryPrimitives.ReadUInt32LittleEndian(trailer) == data.Crc && BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]) == (uint)data.Length;
+    }
+
+    private static RecurFormatException Truncated(string path, ChecksumStream data) => new(path, "gzip stream",
+        $"expected a complete gzip stream ending in the CRC-32 and length of its data, found a truncated or corrupt one ({data.Length} bytes decompressed; `gzip -t` reports the same; a file of several gzip members: decompress it first)");
 
     /// <summary>Reads vectors from an uncompressed stream of text; <paramref name="source"/> names it in errors.</summary>
     /// <exception cref="RecurFormatException">A malformed file (see <see cref="Read(string, Vocabulary)"/>).</exception>
