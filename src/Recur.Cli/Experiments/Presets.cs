@@ -17,7 +17,8 @@ internal static class Presets
         new Dictionary<string, string>
         {
             ["text-column"] = "0", ["label-column"] = "1", ["valid-fraction"] = "0.1", ["embedding"] = "100", ["hidden"] = "64", ["bidirectional"] = "true",
-            ["dropout"] = "0.4", ["pooling"] = "max", ["lr"] = "0.002", ["batch-size"] = "32", ["epochs"] = "12", ["patience"] = "4", ["clip-norm"] = "0", ["log-every"] = "25",
+            ["dropout"] = "0.4", ["word-dropout"] = "0.3", ["embedding-dropout"] = "0.1", ["pooling"] = "max", ["lr"] = "0.002", ["batch-size"] = "32", ["epochs"] = "20",
+            ["patience"] = "5", ["clip-norm"] = "0", ["log-every"] = "25",
         },
         PrepareSentiment, Baselines.BagOfWords);
 
@@ -25,7 +26,7 @@ internal static class Presets
         new Dictionary<string, string>
         {
             ["tokenizer"] = "char", ["valid-fraction"] = "0.1", ["layers"] = "2", ["hidden"] = "256", ["embedding"] = "64", ["dropout"] = "0.2",
-            ["batch-size"] = "32", ["bptt"] = "100", ["lr"] = "0.002", ["schedule"] = "cosine", ["warmup"] = "200", ["clip-norm"] = "5", ["epochs"] = "10", ["log-every"] = "50",
+            ["batch-size"] = "32", ["bptt"] = "100", ["lr"] = "0.002", ["schedule"] = "cosine", ["warmup"] = "200", ["clip-norm"] = "5", ["epochs"] = "15", ["log-every"] = "50",
         },
         PrepareCharLm, Baselines.Samples);
 

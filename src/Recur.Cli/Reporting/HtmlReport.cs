@@ -22,7 +22,7 @@ internal static class HtmlReport
             h.Append(string.Create(inv, $"<p>{result.Steps} optimizer steps, {result.History.Count} epochs, {result.SkippedSteps} skipped steps, stopped: {result.Reason}, training time {result.Elapsed:hh\\:mm\\:ss}.</p>\n"));
 
         h.Append("<h2>Metrics</h2>\n<table><tr><th>metric</th><th>value</th></tr>\n");
-        foreach (var (k, v) in outcome.Metrics) h.Append("<tr><td>").Append(E(k)).Append("</td><td class=\"n\">").Append(v.ToString("F4", inv)).Append("</td></tr>\n");
+        foreach (var (k, v) in outcome.Metrics.Concat(outcome.Facts)) h.Append("<tr><td>").Append(E(k)).Append("</td><td class=\"n\">").Append(v.ToString("F4", inv)).Append("</td></tr>\n");
         h.Append("</table>\n");
         foreach (var note in outcome.Notes) h.Append("<p>").Append(E(note)).Append("</p>\n");
 

@@ -62,21 +62,24 @@ internal static class ClassifyTask
         var labels = train.Select(e => e.Label).Distinct().Order(StringComparer.Ordinal).ToList();
         if (labels.Count < 2) throw new Recur.RecurFormatException(dataPath, "--label-column", $"expected at least 2 different labels in the training part, found {labels.Count}");
         var tok = Common.BuildTokenizer(s, train.Select(e => e.Text).ToList(), "word");
+        var encoder = TokenEncoder(s, tok.Vocabulary.Count);
+        var vectors = ReadVectors(s, tok, encoder);
         var trainX = train.Select(e => Common.Encode(tok, e.Text, s, dataPath, e.Line)).ToList();
         var trainY = Common.LabelIds(labels, train.Select(e => (e.Label, e.Line)).ToList(), dataPath);
         var validX = valid.Select(e => Common.Encode(tok, e.Text, s, validSource, e.Line)).ToList();
         var validY = Common.LabelIds(labels, valid.Select(e => (e.Label, e.Line)).ToList(), validSource);
         int longest = trainX.Max(x => x.Length), batchSize = s.Int("batch-size", 1);
-        ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, tok.Vocabulary.Count, null), longest, batchSize, labels.Count, perStep: false),
+        ctx.CheckMemory(Common.EncoderMemory(s, encoder, longest, batchSize, labels.Count, perStep: false),
             $"batches of {batchSize} x {longest} tokens");
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation examples, {labels.Count} labels, vocabulary {tok.Vocabulary.Count} ({tok.Kind})");
 
         var model = new SequenceClassifier(new ClassifierConfig
         {
-            Encoder = Common.Encoder(s, tok.Vocabulary.Count, null),
+            Encoder = encoder,
             Pooling = Enum.Parse<Pooling>(s.Choice("pooling", "last", "mean", "max"), ignoreCase: true),
             Classes = labels.Count,
         }, Common.ModelRng(s));
+        var facts = LoadVectors(vectors, model.Encoder.Embedding!, s, trainX);
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var lengths = trainX.Select(x => x.Length).ToArray();
@@ -92,7 +95,57 @@ internal static class ClassifyTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = labels, Samples = outcome.Samples,
-            GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
+            GradientProbe = probe, Facts = facts, Split = TaskOutcome.SplitOf(s),
+        };
+    }
+
+    /// <summary>The token encoder of classify and tag: the common recurrent options plus word and embedding dropout.</summary>
+    internal static EncoderConfig TokenEncoder(Settings s, int vocabulary) => Common.Encoder(s, vocabulary, null) with
+    {
+        WordDropout = s.Float("word-dropout", 0f, 0.99f),
+        EmbeddingDropout = s.Float("embedding-dropout", 0f, 0.99f),
+    };
+
+    /// <summary>
+    /// The --word-vectors file read for the vocabulary (null without one), checked before anything is written: word
+    /// tokens only, and the file's dimension equal to --embedding. --freeze-embeddings without vectors is an error.
+    /// </summary>
+    internal static WordVectors? ReadVectors(Settings s, ITokenizer tok, EncoderConfig encoder)
+    {
+        bool freeze = s.Bool("freeze-embeddings");
+        if (s.Optional("word-vectors") is not { } path)
+            return freeze ? throw new ArgumentException("--freeze-embeddings: expected --word-vectors FILE to freeze, found none (a random embedding is not frozen)") : null;
+        if (tok.Kind != "word")
+            throw new ArgumentException($"--word-vectors: expected word tokens (--tokenizer word), found --tokenizer {tok.Kind}: pretrained vectors are per word");
+        var vectors = WordVectors.Read(path, tok.Vocabulary);
+        if (vectors.Dimension != encoder.EmbeddingDim)
+            throw new ArgumentException($"--word-vectors: {path} holds {vectors.Dimension}-dimensional vectors, but --embedding is {encoder.EmbeddingDim}: give --embedding {vectors.Dimension}");
+        return vectors;
+    }
+
+    /// <summary>
+    /// Copies the vectors into the embedding (frozen with --freeze-embeddings), prints their coverage of the vocabulary
+    /// and of the training tokens, and returns it for metrics.json and the report (nothing without vectors).
+    /// </summary>
+    internal static Dictionary<string, double> LoadVectors(WordVectors? vectors, Embedding embedding, Settings s, IEnumerable<int[]> trainX)
+    {
+        if (vectors is null) return [];
+        bool freeze = s.Bool("freeze-embeddings");
+        embedding.LoadPretrained(vectors.Values, vectors.Found, freeze);
+        var (covered, total) = vectors.TokenCoverage(trainX);
+        double words = vectors.Words > 0 ? (double)vectors.WordsFound / vectors.Words : 0, tokens = total > 0 ? (double)covered / total : 0;
+        Console.WriteLine(string.Create(Common.Inv,
+            $"word vectors: {vectors.Source} ({(vectors.Format == WordVectorFormat.Glove ? "GloVe" : "word2vec/fastText")} text, {vectors.FileWords} words x {vectors.Dimension}), {(freeze ? "frozen" : "fine-tuned")}: " +
+            $"{vectors.WordsFound} of {vectors.Words} vocabulary words found ({words * 100:F1}%; {vectors.WordsFoundByLowercase} through the lower-case fallback), " +
+            $"{covered} of {total} training tokens covered ({tokens * 100:F1}%)"));
+        if (vectors.WordsFound == 0)
+            Console.WriteLine($"warning: --word-vectors: none of the vocabulary's words is in {vectors.Source}: the embedding stays random");
+        return new()
+        {
+            ["word_vectors_words_found"] = vectors.WordsFound,
+            ["word_vectors_vocabulary_coverage"] = words,
+            ["word_vectors_lowercase_matches"] = vectors.WordsFoundByLowercase,
+            ["word_vectors_token_coverage"] = tokens,
         };
     }
 

@@ -80,7 +80,7 @@ internal static class LmTask
         }
         return new TaskOutcome
         {
-            Bundle = bundle, Metrics = outcome.Metrics, RunMetrics = throughput, Samples = samples,
+            Bundle = bundle, Metrics = outcome.Metrics, Facts = throughput, Samples = samples,
             GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
         };
     }

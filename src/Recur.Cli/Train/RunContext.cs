@@ -38,14 +38,14 @@ internal sealed class TaskOutcome
             named[k.StartsWith("test_", StringComparison.Ordinal) || k.StartsWith("val_", StringComparison.Ordinal) || k.StartsWith("train_", StringComparison.Ordinal) ? k : split + "_" + k] = v;
         return named;
     }
-    /// <summary>Figures of this run that differ between identical runs (throughput): metrics.json and the output only, never the model file.</summary>
-    public Dictionary<string, double> RunMetrics { get; init; } = [];
     public int[,]? Confusion { get; init; }
     public IReadOnlyList<string>? ConfusionLabels { get; init; }
     /// <summary>Sample predictions: (input, expected, predicted).</summary>
     public List<(string Input, string Expected, string Predicted)> Samples { get; init; } = [];
     /// <summary>One backward pass of the model on one batch, reporting its recurrent stack's gradient flow to the observer given (null: no curve).</summary>
     public Action<IGradientFlowObserver>? GradientProbe { get; init; }
+    /// <summary>Figures about the run that belong to no data split (pretrained-vector coverage, training throughput): in metrics.json, the report and the printed summary, as they are; never in the model file (throughput differs between identical runs).</summary>
+    public Dictionary<string, double> Facts { get; init; } = [];
 }
 
 /// <summary>
@@ -229,7 +229,7 @@ internal sealed class RunContext : IDisposable
     public Optimizer MakeOptimizer(Module model)
     {
         float lr = Settings.Float("lr", 0f), wd = Settings.Float("weight-decay", 0f);
-        var ps = model.Parameters();
+        var ps = model.Parameters().Where(p => p.RequiresGrad);   // frozen ones (--freeze-embeddings) are not updated, not even decayed
         return Common.Optimizer(Settings) switch
         {
             "adam" => new Adam(ps, lr, weightDecay: wd),
@@ -466,7 +466,7 @@ internal sealed class RunContext : IDisposable
         outcome = new TaskOutcome
         {
             Bundle = outcome.Bundle, Metrics = metrics, Confusion = outcome.Confusion, ConfusionLabels = outcome.ConfusionLabels,
-            Samples = outcome.Samples, GradientProbe = outcome.GradientProbe, Notes = outcome.Notes, RunMetrics = outcome.RunMetrics,
+            Samples = outcome.Samples, GradientProbe = outcome.GradientProbe, Notes = outcome.Notes, Facts = outcome.Facts,
         };
         meta["task"] = Settings.Task;
         meta["steps"] = (Result?.Steps ?? 0).ToString(Inv);
@@ -479,7 +479,7 @@ internal sealed class RunContext : IDisposable
             Labels = outcome.Bundle.Labels, Preprocessing = outcome.Bundle.Preprocessing, Metadata = meta,
         };
         ModelFile.Save(ModelPath, bundle);
-        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics.Concat(outcome.RunMetrics).ToDictionary()))));
+        AtomicFile.Write(Path.Combine(Dir, "metrics.json"), fs => fs.Write(Encoding.UTF8.GetBytes(MetricsJson(outcome.Metrics.Concat(outcome.Facts).ToDictionary()))));
 
         var pictures = new List<(string Title, string File)>();
         if (epochs.Count > 0)
@@ -525,7 +525,7 @@ internal sealed class RunContext : IDisposable
         HtmlReport.Write(Path.Combine(Dir, "report.html"), Settings, Result, outcome, pictures.Select(p => (p.Title, Path.Combine(Dir, p.File))).ToList(), taskLine);
 
         Console.WriteLine(taskLine);
-        foreach (var (k, v) in outcome.Metrics.Concat(outcome.RunMetrics)) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
+        foreach (var (k, v) in outcome.Metrics.Concat(outcome.Facts)) Console.WriteLine(string.Create(Inv, $"  {k,-14} {v:F4}"));
         foreach (var note in outcome.Notes) Console.WriteLine("  " + note);
         foreach (var (i, e, p) in outcome.Samples.Take(5)) Console.WriteLine($"  {Clip(i)}\n    expected: {Clip(e)}\n    predicted: {Clip(p)}");
         Console.WriteLine($"model: {ModelPath}");

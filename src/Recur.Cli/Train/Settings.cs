@@ -71,6 +71,10 @@ internal sealed class Settings
         new("dropout", "0", "Dropout on inputs and between layers (training only)"),
         new("recurrent-dropout", "0", "Variational dropout on the recurrent connection (one mask per sequence)", "classify,tag,lm,audio,sequence"),
         new("embedding", "64", "Token embedding width", "classify,tag,lm,seq2seq"),
+        new("word-vectors", "", "Pretrained word vectors for the vocabulary: GloVe .txt or word2vec/fastText .vec (.gz read transparently); --embedding must equal their dimension; a word without its exact form in the file takes its lower-case match", "classify,tag"),
+        new("freeze-embeddings", "false", "Keep the --word-vectors embedding fixed during training (false: fine-tune it)", "classify,tag"),
+        new("word-dropout", "0", "Replace each training token by <unk> with this probability (word tokens; training only)", "classify,tag"),
+        new("embedding-dropout", "0", "Drop each word's embedding row, every occurrence in a batch at once, with this probability and scale the rest (training only)", "classify,tag"),
         new("pooling", "last", "How a classifier (or sequence regressor) summarises the sequence: last, mean or max", "classify,audio,sequence"),
         new("delimiter", "auto", "tab, comma, or auto (comma for .csv, TAB otherwise)", "classify,seq2seq,mlp,sequence"),
         new("header", "auto", "yes, no, or auto (a header when a column is chosen by name; classify: also when the first row's label is a column name such as 'label' that no other row has; mlp: when the first row's features are not numbers)", "classify,seq2seq,mlp"),
@@ -111,7 +115,7 @@ internal sealed class Settings
     ];
 
     /// <summary>The options that name input files or folders.</summary>
-    public static readonly string[] DataPaths = ["data", "valid", "test", "labels", "valid-labels", "test-labels"];
+    public static readonly string[] DataPaths = ["data", "valid", "test", "labels", "valid-labels", "test-labels", "word-vectors"];
 
     private readonly SortedDictionary<string, string> values;
 

@@ -30,17 +30,20 @@ internal static class TagTask
         if (s.Optional("valid") is { } vp) { train = all; valid = Readers.ReadConll(vp, s.Limits); validSource = vp; }
         else { var (ti, vi) = Common.Split(all.Count, s); train = ti.Select(i => all[i]).ToList(); valid = vi.Select(i => all[i]).ToList(); }
         var tok = new WordTokenizer(Vocabulary.Build(train.SelectMany(x => x.Tokens), s.Int("min-count", 1), s.Int("max-vocab", 2)), lowercase: false);
+        var encoder = ClassifyTask.TokenEncoder(s, tok.Vocabulary.Count);
+        var vectors = ClassifyTask.ReadVectors(s, tok, encoder);
         var tags = train.SelectMany(x => x.Tags).Distinct().Order(StringComparer.Ordinal).ToList();
         var trainX = train.Select(x => Encode(tok, x)).ToList();
         var trainY = TagIds(tags, train, dataPath);
         var validX = valid.Select(x => Encode(tok, x)).ToList();
         var validY = TagIds(tags, valid, validSource);
         int longest = trainX.Max(x => x.Length);
-        ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, tok.Vocabulary.Count, null), longest, s.Int("batch-size", 1), tags.Count, perStep: true),
+        ctx.CheckMemory(Common.EncoderMemory(s, encoder, longest, s.Int("batch-size", 1), tags.Count, perStep: true),
             $"batches of {s.Int("batch-size", 1)} x {longest} tokens");
         ctx.PrintConfig($"{train.Count} training / {valid.Count} validation sentences, {tags.Count} tags, vocabulary {tok.Vocabulary.Count}");
 
-        var model = new SequenceTagger(new TaggerConfig { Encoder = Common.Encoder(s, tok.Vocabulary.Count, null), Tags = tags.Count }, Common.ModelRng(s));
+        var model = new SequenceTagger(new TaggerConfig { Encoder = encoder, Tags = tags.Count }, Common.ModelRng(s));
+        var facts = ClassifyTask.LoadVectors(vectors, model.Encoder.Embedding!, s, trainX);
         int batch = s.Int("batch-size", 1);
         var shuffle = Common.ShuffleRng(s);
         var lengths = trainX.Select(x => x.Length).ToArray();
@@ -55,7 +58,7 @@ internal static class TagTask
         return new TaskOutcome
         {
             Bundle = bundle, Metrics = outcome.Metrics, Confusion = outcome.Confusion, ConfusionLabels = tags, Samples = outcome.Samples,
-            GradientProbe = probe, Split = TaskOutcome.SplitOf(s),
+            GradientProbe = probe, Facts = facts, Split = TaskOutcome.SplitOf(s),
         };
     }
 

@@ -99,6 +99,22 @@ public sealed record EncoderConfig
     /// <summary>Variational dropout on the recurrent connection: one mask per sequence, reused at every step.</summary>
     public float RecurrentDropout { get; init; }
 
+    /// <summary>
+    /// Word dropout (token input, training only): each token of a sequence is replaced by <c>&lt;unk&gt;</c> (id 1, where
+    /// <see cref="Data.Vocabulary"/> puts it) with this probability, so the model learns not to rely on any one word and
+    /// what to do with unknown ones (Iyyer et al. 2015; Dai and Le 2015). Not written to model files when 0.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float WordDropout { get; init; }
+
+    /// <summary>
+    /// Embedding dropout (token input, training only): in each batch, each word type's embedding row is dropped with
+    /// this probability, every occurrence of the word at once, and the rows kept are scaled by 1/(1-p) (Gal and
+    /// Ghahramani 2016; Merity et al. 2018's <c>embedded_dropout</c>). Not written to model files when 0.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public float EmbeddingDropout { get; init; }
+
     /// <summary>Input width of the recurrent stack.</summary>
     [JsonIgnore] // derived, not stored in model files
     public int RecurrentInput => VocabularySize is not null ? EmbeddingDim : InputFeatures ?? throw new InvalidOperationException("set VocabularySize or InputFeatures");
@@ -113,16 +129,26 @@ public sealed record EncoderConfig
         if (EmbeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(EmbeddingDim), EmbeddingDim, "EmbeddingDim must be >= 1");
         if (!(Dropout >= 0f && Dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1)");
         if (!(RecurrentDropout >= 0f && RecurrentDropout < 1f)) throw new ArgumentOutOfRangeException(nameof(RecurrentDropout), RecurrentDropout, "RecurrentDropout must be in [0, 1)");
+        if (!(WordDropout >= 0f && WordDropout < 1f)) throw new ArgumentOutOfRangeException(nameof(WordDropout), WordDropout, "WordDropout must be in [0, 1)");
+        if (!(EmbeddingDropout >= 0f && EmbeddingDropout < 1f)) throw new ArgumentOutOfRangeException(nameof(EmbeddingDropout), EmbeddingDropout, "EmbeddingDropout must be in [0, 1)");
+        if ((WordDropout > 0f || EmbeddingDropout > 0f) && VocabularySize is null)
+            throw new ArgumentException("WordDropout and EmbeddingDropout apply to token input: set VocabularySize, or leave them at 0");
     }
 }
 
 /// <summary>
 /// Token embedding (or numeric input) with input dropout, then a <see cref="Recurrent"/> stack, batch-first.
-/// The trunk of the classifier, tagger and language model.
+/// The trunk of the classifier, tagger and language model. In training mode, token input may also get word dropout
+/// and embedding dropout (<see cref="EncoderConfig.WordDropout"/>, <see cref="EncoderConfig.EmbeddingDropout"/>),
+/// from a stream of their own.
 /// </summary>
 public sealed class SequenceEncoder : Module
 {
     private readonly Dropout inputDropout;
+    private readonly Rng? tokenRng;
+
+    /// <summary>Id of <c>&lt;unk&gt;</c> in every <see cref="Data.Vocabulary"/>: what word dropout puts in.</summary>
+    private const int UnknownId = 1;
 
     /// <summary>Creates the trunk.</summary>
     public SequenceEncoder(EncoderConfig config, Rng rng)
@@ -134,6 +160,8 @@ public sealed class SequenceEncoder : Module
         Rnn = AddModule("rnn", new Recurrent(config.Cell, config.RecurrentInput, config.HiddenSize, config.Layers, config.Bidirectional,
             batchFirst: true, dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split(), recurrentDropout: config.RecurrentDropout));
         inputDropout = AddModule("input_dropout", new Dropout(config.Dropout, rng.Split()));
+        // Drawn only when used, so that a model without them is initialised as before.
+        if (config.WordDropout > 0f || config.EmbeddingDropout > 0f) tokenRng = AddRng("token_dropout_rng", rng.Split());
     }
 
     /// <summary>The configuration.</summary>
@@ -150,6 +178,8 @@ public sealed class SequenceEncoder : Module
     {
         internal EmbeddingOutput? Embedded;
         internal DropoutOutput? Dropped;
+        internal float[]? RowScale; // embedding dropout: the scale of each position's embedded row
+        internal int Width;
         /// <summary>The recurrent output (outputs and final states).</summary>
         public required RecurrentOutput Rnn { get; init; }
 
@@ -161,7 +191,12 @@ public sealed class SequenceEncoder : Module
         public RecurrentGradients Backward(Tensor? dOutput, Tensor? dHidden = null, Tensor? dCell = null, IGradientFlowObserver? gradientFlow = null)
         {
             var g = Rnn.Backward(dOutput, dHidden, dCell, gradientFlow);
-            if (Embedded is not null) Embedded.Backward(Dropped is null ? g.Input : Dropped.Backward(g.Input));
+            if (Embedded is not null)
+            {
+                var dx = Dropped is null ? g.Input : Dropped.Backward(g.Input);
+                if (RowScale is not null) ScaleRows(dx, RowScale, Width);
+                Embedded.Backward(dx);
+            }
             return g;
         }
 
@@ -175,11 +210,19 @@ public sealed class SequenceEncoder : Module
         ArgumentNullException.ThrowIfNull(batch);
         Tensor x;
         EmbeddingOutput? embedded = null;
+        float[]? rowScale = null;
         if (Embedding is not null)
         {
             if (batch.Tokens is null) throw new ArgumentException("this model reads token ids: batch.Tokens is null", nameof(batch));
-            embedded = Embedding.Forward(batch.Tokens, [batch.Batch, batch.Steps]);
+            var tokens = batch.Tokens;
+            if (Training && tokenRng is not null && Config.WordDropout > 0f) tokens = DropWords(batch);
+            embedded = Embedding.Forward(tokens, [batch.Batch, batch.Steps]);
             x = embedded.Output;
+            if (Training && tokenRng is not null && Config.EmbeddingDropout > 0f)
+            {
+                rowScale = DropEmbeddings(tokens);
+                ScaleRows(x, rowScale, Config.EmbeddingDim);
+            }
         }
         else
         {
@@ -195,6 +238,38 @@ public sealed class SequenceEncoder : Module
         }
         // dL/dx is needed only to train an embedding; feature input is data, so the engine skips that GEMM.
         var r = Rnn.Forward(x, batch.Lengths, h0, c0, requiresGrad, inputRequiresGrad: Embedding is not null);
-        return new Pass { Rnn = r, Embedded = embedded, Dropped = dropped };
+        return new Pass { Rnn = r, Embedded = embedded, Dropped = dropped, RowScale = rowScale, Width = Config.EmbeddingDim };
+    }
+
+    /// <summary>The batch's tokens with each valid one replaced by <c>&lt;unk&gt;</c> with probability <see cref="EncoderConfig.WordDropout"/>.</summary>
+    private int[] DropWords(SequenceBatch batch)
+    {
+        var tokens = (int[])batch.Tokens!.Clone();
+        float p = Config.WordDropout;
+        for (int i = 0; i < batch.Batch; i++)
+            for (int t = 0; t < batch.Lengths[i]; t++)
+                if (tokenRng!.NextFloat() < p) tokens[i * batch.Steps + t] = UnknownId;
+        return tokens;
+    }
+
+    /// <summary>
+    /// One draw per vocabulary row (as <c>embedded_dropout</c> masks the whole table): the scale of each position's
+    /// row, 0 for a dropped word and 1/(1-p) for a kept one; padding keeps 1 (its row is zero).
+    /// </summary>
+    private float[] DropEmbeddings(int[] tokens)
+    {
+        float p = Config.EmbeddingDropout, keep = 1f / (1f - p);
+        var rows = new float[Config.VocabularySize!.Value];
+        for (int v = 0; v < rows.Length; v++) rows[v] = tokenRng!.NextFloat() < p ? 0f : keep;
+        var scale = new float[tokens.Length];
+        for (int i = 0; i < tokens.Length; i++) scale[i] = tokens[i] == 0 ? 1f : rows[tokens[i]];
+        return scale;
+    }
+
+    private static void ScaleRows(Tensor x, float[] scale, int width)
+    {
+        var s = x.Span;
+        for (int i = 0; i < scale.Length; i++)
+            if (scale[i] != 1f) TensorPrimitives.Multiply(s.Slice(i * width, width), scale[i], s.Slice(i * width, width));
     }
 }

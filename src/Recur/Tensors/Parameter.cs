@@ -24,6 +24,14 @@ public sealed class Parameter
     /// <summary>The gradient; backward passes add to it (<c>+=</c>), <c>Module.ZeroGrad</c> (Recur.Nn) clears it.</summary>
     public Tensor Grad { get; }
 
+    /// <summary>
+    /// Whether training updates this parameter (PyTorch's <c>requires_grad</c>; default true). A frozen parameter
+    /// (false) keeps its values: layers that honour it add nothing to its gradient, and an optimizer should be built over
+    /// the parameters that require gradients only (as <c>filter(lambda p: p.requires_grad, model.parameters())</c>),
+    /// so that weight decay does not move it either.
+    /// </summary>
+    public bool RequiresGrad { get; set; } = true;
+
     /// <summary>The arena whose buffers hold <see cref="Value"/> and <see cref="Grad"/>, or null while they have storage of their own.</summary>
     public ParameterArena? Arena { get; internal set; }
 
