@@ -10,7 +10,7 @@ internal static class UseCommands
     /// <summary>Format options evaluate and predict accept, overriding what the model was trained with.</summary>
     private static readonly string[] Overridable =
         ["delimiter", "header", "text-column", "label-column", "source-column", "target-column", "feature-columns", "column", "test-fraction",
-         "season", "labels", "beam", "max-target-length", "max-length", "max-file-mb", "batch-size", "bptt"];
+         "season", "labels", "beam", "max-target-length", "score-limit", "length-penalty", "no-repeat-ngram", "max-length", "max-file-mb", "batch-size", "bptt"];
 
     private static Option<string> ModelOption() => new("--model") { Description = "Model file written by `recur train` (model.recur)", Required = true };
 
@@ -31,7 +31,7 @@ internal static class UseCommands
     public static Command Evaluate()
     {
         var cmd = new Command("evaluate", "Score a model on a data file in its task's format; prints the metrics and writes them as JSON " +
-                                          "(keys: accuracy, macro_f1, loss, perplexity, bits_per_char, bleu, mae, rmse, nll_per_frame, whichever apply)");
+                                          "(keys: accuracy, macro_f1, loss, perplexity, bits_per_char, bleu, chrf, exact_match, mae, rmse, nll_per_frame, whichever apply)");
         var model = ModelOption();
         var data = new Option<string>("--data") { Description = "Data to evaluate on (same format as for training)", Required = true };
         var json = new Option<string>("--json") { Description = "Write the metrics as a JSON object to this file ('-': standard output)" };
@@ -94,15 +94,16 @@ internal static class UseCommands
 
     public static Command Translate()
     {
-        var cmd = new Command("translate", "Translate sentences (one per line, from a file or standard input) with a seq2seq model");
+        var cmd = new Command("translate", "Translate sentences (one per line, from a file or standard input) with a seq2seq model; a blank input line gives a blank output line");
         var model = ModelOption();
         var input = new Option<string>("--input") { Description = "Input file ('-' or absent: standard input)" };
         var beam = new Option<int>("--beam") { Description = "Beam width (1: greedy decoding)", DefaultValueFactory = _ => 5 };
         var format = FormatOption();
         foreach (var o in new Option[] { model, input, beam, format }) cmd.Options.Add(o);
+        var overrides = Settings.AddOptions(cmd, spec => spec.Name is "max-target-length" or "length-penalty" or "no-repeat-ngram");
         cmd.SetAction(parse =>
         {
-            var (bundle, settings) = Load(parse.GetValue(model)!, parse, []);
+            var (bundle, settings) = Load(parse.GetValue(model)!, parse, overrides);
             if (settings.Task != "seq2seq") throw new ArgumentException($"--model: expected a seq2seq model, found a {settings.Task} model");
             int b = parse.GetValue(beam);
             if (b < 1) throw new ArgumentException($"--beam: expected >= 1, found {b}");

@@ -103,11 +103,16 @@ internal static class Baselines
         Line($"  {"most frequent tag per word",-40} {Pct(baseline, 2),20} {"-",20}");
     }
 
-    /// <summary>Translation: corpus BLEU of greedy and beam decoding (the seq2seq task scores both) and a few examples.</summary>
+    /// <summary>Translation: BLEU, chrF and exact match of greedy and beam decoding (the seq2seq task scores both) and a few examples.</summary>
     public static void Translation(PresetRun r)
     {
         var s = r.Settings;
-        Line($"  held-out corpus BLEU-4: greedy {r.Metrics["test_bleu_greedy"]:F2}, beam ({s.Int("beam", 1)}) {r.Metrics["test_bleu"]:F2}");
+        var m = r.Metrics;
+        double M(string key) => m.TryGetValue("test_" + key, out var v) ? v : m[key];   // the split prefix, or plain
+        string Scores(string suffix) => string.Create(Inv, $"BLEU {M("bleu" + suffix):F2}, chrF2 {M("chrf" + suffix):F2}, exact match {M("exact_match" + suffix):F1}%");
+        Line($"  held-out scores (sacreBLEU's BLEU: 13a, exp smoothing; chrF2; against the raw reference text):");
+        if (m.ContainsKey("bleu_greedy") || m.ContainsKey("test_bleu_greedy")) Line($"    greedy:   {Scores("_greedy")}");
+        Line($"    {(s.Int("beam", 1) > 1 ? $"beam ({s.Int("beam", 1)}):" : "greedy:  ")} {Scores("")}");
         var test = DataFiles.Lines(DataFiles.ReadAllText(s.Str("test"))).Where(l => l.Length > 0).Take(8).Select(l => l.Split('\t')).ToList();
         var output = new StringWriter();
         Seq2SeqTask.Translate(r.Model(), s, new StringReader(string.Join('\n', test.Select(p => p[0]))), s.Str("test"), output, json: false, s.Int("beam", 1));

@@ -110,8 +110,11 @@ internal sealed class Settings
         new("mel-bands", "40", "Mel filterbank bands", "audio"),
         new("pitch-range", "21-108", "MIDI pitches of the piano roll, LOW-HIGH (default: the 88 piano keys); a pitch outside it in any data file is an error; the NLL per frame sums over exactly these keys", "music"),
         new("scheduled-sampling", "0", "Largest probability of feeding the decoder its own prediction (rises linearly over the epochs)", "seq2seq"),
-        new("beam", "5", "Beam width for the test BLEU and samples (1: greedy)", "seq2seq"),
+        new("beam", "5", "Beam width for scoring (BLEU, chrF, exact match; greedy is scored too) and the samples (1: greedy only)", "seq2seq"),
         new("max-target-length", "50", "Longest decoded output", "seq2seq"),
+        new("score-limit", "all", "Pairs decoded for BLEU/chrF after training and in evaluate, in file order: all, N, or 0 (loss only, no decoding)", "seq2seq"),
+        new("length-penalty", "1", "Beam hypotheses are ranked by log p / lp: A gives lp = length^A (0: raw log-probability, 1: mean per token); gnmt:A gives GNMT's ((5 + length)/6)^A", "seq2seq"),
+        new("no-repeat-ngram", "0", "Never repeat an n-gram of this many tokens in a decoded output, greedy and beam (0: off)", "seq2seq"),
     ];
 
     /// <summary>The options that name input files or folders.</summary>

@@ -68,7 +68,7 @@ public sealed class TranslationBatch
 /// Training uses teacher forcing, optionally with scheduled sampling in its parallel two-pass form (Duckworth et al.
 /// 2019; Mihaylova and Martins 2019): a first pass without gradients predicts every step, then each decoder input
 /// is replaced by that prediction with probability <see cref="ScheduledSamplingRatio"/> before the training pass.
-/// Decoding (<see cref="GreedyDecoder"/>, <see cref="BeamSearch"/>) drives the step that <see cref="StartDecoding"/>
+/// Decoding (<see cref="GreedyDecoder"/>, <see cref="BeamSearch"/>) drives the step that <see cref="StartDecoding(int[])"/>
 /// returns; it stops at &lt;eos&gt; or a maximum length.
 /// </summary>
 public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
@@ -271,31 +271,70 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
     {
         ArgumentNullException.ThrowIfNull(source);
         if (source.Length == 0) throw new ArgumentException("the source needs at least one token", nameof(source));
+        var (batch, start) = StartDecoding([source]);
+        return (new SingleSource(batch), start);
+    }
+
+    /// <summary>
+    /// Encodes <paramref name="sources"/> in one batch and returns the decoder's step over them, with one initial
+    /// state per source, (L, N, Hd); the step gives log-probabilities and runs in evaluation mode. Each hypothesis
+    /// attends to the source it belongs to.
+    /// </summary>
+    public (IBatchTokenStepper Decoder, RecurrentState Start) StartDecoding(IReadOnlyList<int[]> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (sources.Count == 0) throw new ArgumentException("at least one source is needed", nameof(sources));
+        for (int i = 0; i < sources.Count; i++)
+            if (sources[i] is null || sources[i].Length == 0) throw new ArgumentException($"sources[{i}] needs at least one token", nameof(sources));
         using var mode = EvaluationMode();
-        using var enc = Encoder.Forward(new SequenceBatch { Tokens = source, Lengths = [source.Length], Steps = source.Length }, requiresGrad: false);
-        var bridged = Activations.Tanh(bridge.Forward(TopStates(enc.Rnn, 1)).Output).Output;
+        int n = sources.Count;
+        var (ids, lengths, steps) = Data.Batching.PadTokens(sources, Enumerable.Range(0, n).ToArray(), 0);
+        using var enc = Encoder.Forward(new SequenceBatch { Tokens = ids, Lengths = lengths, Steps = steps }, requiresGrad: false);
+        var bridged = Activations.Tanh(bridge.Forward(TopStates(enc.Rnn, n)).Output).Output;
         var h0 = Repeat(bridged, Config.DecoderLayers);
-        var memory = attention.Prepare(enc.Rnn.Output.Clone(), [source.Length]);
+        var memory = attention.Prepare(enc.Rnn.Output.Clone(), lengths);
         return (new Stepper(this, memory), RecurrentState.From(h0, Config.DecoderCell == RecurrentMode.Lstm ? new Tensor(h0.Shape.ToArray()) : null));
     }
 
-    /// <summary>One decoder step over an encoded source, for any number of hypotheses.</summary>
-    private sealed class Stepper(Seq2Seq model, AttentionMemory source) : ITokenStepper
+    /// <summary>The batch step over one source, as an <see cref="ITokenStepper"/>.</summary>
+    private sealed class SingleSource(IBatchTokenStepper batch) : ITokenStepper
     {
-        private AttentionMemory? repeated;
-
-        public int VocabularySize => model.Config.TargetVocabulary;
-
-        /// <summary>Log-probabilities of the next token for each of <paramref name="tokens"/> (one per beam) and the new states.</summary>
+        private int[] zeros = [];
+        public int VocabularySize => batch.VocabularySize;
         public (float[] Scores, RecurrentState State) Step(int[] tokens, RecurrentState state)
         {
+            if (zeros.Length != tokens.Length) zeros = new int[tokens.Length];
+            return batch.Step(tokens, zeros, state);
+        }
+    }
+
+    /// <summary>One decoder step over encoded sources, for any number of hypotheses of any of them.</summary>
+    private sealed class Stepper(Seq2Seq model, AttentionMemory sources) : IBatchTokenStepper
+    {
+        private AttentionMemory? selected;
+        private int[] selectedRows = [];
+
+        public int VocabularySize => model.Config.TargetVocabulary;
+        public int Inputs => sources.Batch;
+
+        /// <summary>Log-probabilities of the next token for each of <paramref name="tokens"/> (one per hypothesis) and the new states.</summary>
+        public (float[] Scores, RecurrentState State) Step(int[] tokens, int[] inputs, RecurrentState state)
+        {
+            ArgumentNullException.ThrowIfNull(tokens);
+            ArgumentNullException.ThrowIfNull(inputs);
+            ArgumentNullException.ThrowIfNull(state);
             int w = tokens.Length, v = VocabularySize;
+            if (inputs.Length != w) throw new ArgumentException($"inputs needs one entry per token (expected {w}, got {inputs.Length})", nameof(inputs));
             using var mode = model.EvaluationMode();
             var emb = model.targetEmbedding.Forward(tokens, [w, 1]).Output;
             using var dec = model.Decoder.Forward(emb, null, state.Hidden, state.Cell, requiresGrad: false);
-            // Each beam attends to the same source: a batch of w copies of it.
-            if (repeated?.Batch != w) repeated = w == 1 ? source : source.Repeat(w);
-            var joined = model.attention.Forward(repeated!, dec.Output).Output;
+            // Each hypothesis attends to its own source: the memory rows are picked once per change of the layout.
+            if (selected is null || !selectedRows.AsSpan().SequenceEqual(inputs))
+            {
+                selectedRows = (int[])inputs.Clone();
+                selected = sources.Select(selectedRows);
+            }
+            var joined = model.attention.Forward(selected, dec.Output).Output;
             var logits = model.output.Forward(Activations.Tanh(model.combine.Forward(joined).Output).Output).Output.ToArray();
             for (int i = 0; i < w; i++)
             {
@@ -312,22 +351,50 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
 
     /// <summary>
     /// Greedy decoding: the most likely token at each step, until &lt;eos&gt; or <paramref name="maxLength"/> tokens.
-    /// Shorthand for <see cref="GreedyDecoder.Decode"/> over <see cref="StartDecoding"/>.
+    /// Shorthand for <see cref="GreedyDecoder.Decode"/> over <see cref="StartDecoding(int[])"/>.
     /// </summary>
-    public int[] Greedy(int[] source, int maxLength)
+    public int[] Greedy(int[] source, int maxLength, int noRepeatNgram = 0)
     {
         var (decoder, start) = StartDecoding(source);
-        return GreedyDecoder.Decode(decoder, start, Config.BosId, Config.EosId, maxLength);
+        return GreedyDecoder.Decode(decoder, start, Config.BosId, Config.EosId, maxLength, noRepeatNgram);
     }
 
     /// <summary>
     /// Beam search with <paramref name="beamWidth"/> hypotheses and length normalisation (see <see cref="BeamSearch"/>).
-    /// Shorthand for <see cref="BeamSearch.Decode"/> over <see cref="StartDecoding"/>.
+    /// Shorthand for <see cref="BeamSearch.Decode"/> over <see cref="StartDecoding(int[])"/>.
     /// </summary>
     public int[] Beam(int[] source, int maxLength, int beamWidth = 5, float lengthPenalty = 1f)
     {
         if (beamWidth < 1) throw new ArgumentOutOfRangeException(nameof(beamWidth), beamWidth, "beamWidth must be >= 1");
         var (decoder, start) = StartDecoding(source);
         return new BeamSearch(beamWidth, lengthPenalty).Decode(decoder, start, Config.BosId, Config.EosId, maxLength);
+    }
+
+    /// <summary>
+    /// Decodes many sources together, <paramref name="batchSize"/> at a time (one encoder call and one decoder call per
+    /// step for each batch): beam search with <paramref name="search"/>, or greedy decoding when it is null (then
+    /// <paramref name="noRepeatNgram"/> blocks repeated n-grams; a beam search carries its own). Results are in the
+    /// order of <paramref name="sources"/>. <paramref name="progress"/>, if given, receives the count decoded so far.
+    /// </summary>
+    public Decoded[] DecodeMany(IReadOnlyList<int[]> sources, int maxLength, BeamSearch? search = null, int noRepeatNgram = 0,
+        int batchSize = 64, Action<int>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1");
+        var result = new Decoded[sources.Count];
+        // Sources of similar length together, so that little of each encoder batch is padding.
+        int[] order = [.. Enumerable.Range(0, sources.Count).OrderBy(i => sources[i]?.Length ?? 0)];
+        int done = 0;
+        foreach (var chunk in order.Chunk(batchSize))
+        {
+            var (decoder, start) = StartDecoding(chunk.Select(i => sources[i]).ToList());
+            var decoded = search is null
+                ? GreedyDecoder.DecodeBatch(decoder, start, Config.BosId, Config.EosId, maxLength, noRepeatNgram)
+                : search.DecodeBatch(decoder, start, Config.BosId, Config.EosId, maxLength);
+            for (int k = 0; k < chunk.Length; k++) result[chunk[k]] = decoded[k];
+            done += chunk.Length;
+            progress?.Invoke(done);
+        }
+        return result;
     }
 }

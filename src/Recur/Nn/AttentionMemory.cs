@@ -36,6 +36,26 @@ public sealed class AttentionMemory
         return new AttentionMemory(Tile(Values, copies), Tile(Keys, copies), [.. Enumerable.Range(0, copies).SelectMany(_ => Lengths)]);
     }
 
+    /// <summary>
+    /// The memories of the sequences named in <paramref name="rows"/>, in that order, (rows.Length, S, ·): one per
+    /// hypothesis when the hypotheses of several sequences are decoded together. The keys are copied, not recomputed.
+    /// </summary>
+    public AttentionMemory Select(int[] rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        foreach (int r in rows)
+            if ((uint)r >= (uint)Batch) throw new ArgumentOutOfRangeException(nameof(rows), r, $"each row must be in [0, {Batch})");
+        return new AttentionMemory(Pick(Values, rows), Pick(Keys, rows), [.. rows.Select(r => Lengths[r])]);
+    }
+
+    private static Tensor Pick(Tensor x, int[] rows)
+    {
+        int size = x.Dim(1) * x.Dim(2);
+        var r = new Tensor(rows.Length, x.Dim(1), x.Dim(2));
+        for (int i = 0; i < rows.Length; i++) x.Span.Slice(rows[i] * size, size).CopyTo(r.Span.Slice(i * size, size));
+        return r;
+    }
+
     private static Tensor Tile(Tensor x, int copies)
     {
         var r = new Tensor(copies * x.Dim(0), x.Dim(1), x.Dim(2));

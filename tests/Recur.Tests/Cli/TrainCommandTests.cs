@@ -72,7 +72,7 @@ public sealed class TrainCommandTests : IDisposable
                     sb.Append($"{string.Join(' ', s)},{string.Join(' ', s.Reverse())}\n");
                 }
                 string p = Write("s2s.csv", sb.ToString());
-                return (["--data", p, "--source-column", "source", "--target-column", "target", "--beam", "2"], p, "one two", ["bleu", "bleu_greedy", "loss"]);
+                return (["--data", p, "--source-column", "source", "--target-column", "target", "--beam", "2"], p, "one two", ["bleu", "bleu_greedy", "chrf", "chrf_greedy", "exact_match", "exact_match_greedy", "hit_max_length", "repeated_bigram", "loss"]);
             }
             case "forecast":
             {
@@ -195,10 +195,34 @@ public sealed class TrainCommandTests : IDisposable
                 Assert.Equal("MThd"u8.ToArray(), File.ReadAllBytes(mid)[..4]);
                 break;
             case "seq2seq":
-                string src = Write("src.txt", "one two three\n");
-                (code, stdout, stderr) = await CliRunner.Run("translate", "--model", model, "--input", src, "--beam", "3");
+                // Blank lines give blank lines, so the output lines up with the input, greedy and beam, with the remedies on.
+                string src = Write("src.txt", "one two three\n\nfour five\n   \none\n");
+                foreach (var extra in new[] { new[] { "--beam", "3" }, ["--beam", "1", "--no-repeat-ngram", "1"], ["--beam", "3", "--length-penalty", "gnmt:0.6", "--no-repeat-ngram", "2"] })
+                {
+                    (code, stdout, stderr) = await CliRunner.Run(["translate", "--model", model, "--input", src, .. extra]);
+                    Assert.True(code == 0, stderr);
+                    var lines = stdout.Split('\n')[..^1];
+                    Assert.Equal(5, lines.Length);
+                    Assert.Equal("", lines[1]);
+                    Assert.Equal("", lines[3]);
+                }
+                // As JSON lines, each output names its input line: they line up one to one.
+                (code, stdout, stderr) = await CliRunner.Run("translate", "--model", model, "--input", src, "--beam", "2", "--format", "jsonl");
                 Assert.True(code == 0, stderr);
-                Assert.Single(stdout.Trim().Split('\n'));
+                Assert.Equal(["one two three", "", "four five", "   ", "one"],
+                    stdout.Split('\n')[..^1].Select(l => { using var d = JsonDocument.Parse(l); return d.RootElement.GetProperty("source").GetString(); }));
+                // A length penalty with greedy decoding cannot take effect: an error naming the option.
+                (code, _, stderr) = await CliRunner.Run("translate", "--model", model, "--input", src, "--beam", "1", "--length-penalty", "0.5");
+                Assert.NotEqual(0, code);
+                Assert.Contains("--length-penalty", stderr);
+                // --score-limit 0: the loss only, no decoding.
+                (code, stdout, stderr) = await CliRunner.Run("evaluate", "--model", model, "--data", evalData, "--json", "-", "--score-limit", "0");
+                Assert.True(code == 0, stderr);
+                using (var lossOnly = JsonDocument.Parse(stdout))
+                {
+                    Assert.True(lossOnly.RootElement.TryGetProperty("loss", out _), stdout);
+                    Assert.False(lossOnly.RootElement.TryGetProperty("bleu", out _), stdout);
+                }
                 break;
             case "tag" or "classify":
                 string onnx = Path.Combine(dir, "model.onnx");

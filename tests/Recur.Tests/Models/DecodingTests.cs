@@ -93,3 +93,98 @@ public class DecodingTests
         Assert.True(model.Training); // decoding ran in evaluation mode and gave the mode back
     }
 }
+
+/// <summary>Batched decoding against one sentence at a time, and the repetition remedies.</summary>
+public class BatchedDecodingTests
+{
+    private static Seq2Seq Model(RecurrentMode cell) => new(new Seq2SeqConfig
+    {
+        Encoder = new EncoderConfig { VocabularySize = 30, EmbeddingDim = 8, HiddenSize = 12, Bidirectional = true, Cell = cell },
+        TargetVocabulary = 25, BosId = 2, EosId = 3, DecoderEmbedding = 8, DecoderHidden = 24, DecoderCell = cell,
+    }, new Rng(7));
+
+    private static List<int[]> Sources()
+    {
+        var rng = new Rng(11);
+        return [.. Enumerable.Range(0, 23).Select(i => Enumerable.Range(0, 1 + i % 9).Select(_ => 4 + (int)(rng.NextDouble() * 26) % 26).ToArray())];
+    }
+
+    [Theory]
+    [InlineData(RecurrentMode.Lstm, 1, 1f, LengthPenaltyForm.Power, 0)]
+    [InlineData(RecurrentMode.Lstm, 3, 1f, LengthPenaltyForm.Power, 0)]
+    [InlineData(RecurrentMode.Gru, 5, 0.6f, LengthPenaltyForm.Gnmt, 0)]
+    [InlineData(RecurrentMode.Lstm, 4, 0f, LengthPenaltyForm.Power, 2)]
+    public void BatchedBeamSearchGivesTheTokensOfOneSentenceAtATime(RecurrentMode cell, int width, float alpha, LengthPenaltyForm form, int noRepeat)
+    {
+        var model = Model(cell);
+        var sources = Sources();
+        var search = new BeamSearch(width, alpha, form, noRepeat);
+        var batched = model.DecodeMany(sources, 12, search, batchSize: 7);
+        var together = model.DecodeMany(sources, 12, search, batchSize: 100);
+        for (int i = 0; i < sources.Count; i++)
+        {
+            var (decoder, start) = model.StartDecoding(sources[i]);
+            var alone = search.Decode(decoder, start, 2, 3, 12);
+            Assert.Equal(alone, batched[i].Tokens);
+            Assert.Equal(alone, together[i].Tokens);
+            Assert.Equal(batched[i].Ended, together[i].Ended);
+        }
+    }
+
+    [Theory]
+    [InlineData(RecurrentMode.Lstm, 0)]
+    [InlineData(RecurrentMode.Gru, 2)]
+    public void BatchedGreedyGivesTheTokensOfOneSentenceAtATime(RecurrentMode cell, int noRepeat)
+    {
+        var model = Model(cell);
+        var sources = Sources();
+        var batched = model.DecodeMany(sources, 12, null, noRepeat, batchSize: 5);
+        for (int i = 0; i < sources.Count; i++)
+        {
+            var alone = model.Greedy(sources[i], 12, noRepeat);
+            Assert.Equal(alone, batched[i].Tokens);
+            Assert.Equal(alone.Length < 12, batched[i].Ended); // shorter than the limit: it produced eos
+        }
+    }
+
+    /// <summary>
+    /// V = 5: 0 bos, 1 eos; the same probabilities after every token. By default token 2 is always likeliest, then 3,
+    /// then 4, and eos is unlikely: outputs loop.
+    /// </summary>
+    private sealed class Looping(double eos = 0.01, double two = 0.6, double three = 0.25, double four = 0.14) : ITokenStepper
+    {
+        public int VocabularySize => 5;
+        public (float[] Scores, RecurrentState State) Step(int[] tokens, RecurrentState state) =>
+            ([.. tokens.SelectMany(_ => new[] { 0.0, eos, two, three, four }.Select(p => (float)Math.Log(p)))], RecurrentState.From(state.Hidden, null));
+    }
+
+    [Fact]
+    public void NoRepeatNgramBlocksTheLoop()
+    {
+        var start = RecurrentState.From(new Tensor(1, 1, 1), null);
+        Assert.Equal([2, 2, 2, 2, 2, 2], GreedyDecoder.Decode(new Looping(), start, 0, 1, 6));
+        // No token twice: 2, 3, 4, then only eos is left.
+        Assert.Equal([2, 3, 4], GreedyDecoder.Decode(new Looping(), start, 0, 1, 6, noRepeatNgram: 1));
+        // No bigram twice: 2 2 is used once, then 2 3, 3 2 ...
+        var two = GreedyDecoder.Decode(new Looping(), start, 0, 1, 12, noRepeatNgram: 2);
+        var bigrams = two.Zip(two.Skip(1)).ToList();
+        Assert.Equal(bigrams.Count, bigrams.Distinct().Count());
+        Assert.Equal([2, 2, 3, 2, 4, 2], two[..6]);
+        // The beam search blocks the same way.
+        Assert.Equal([2, 3, 4], new BeamSearch(3, 0f, noRepeatNgram: 1).Decode(new Looping(), start, 0, 1, 6));
+    }
+
+    [Fact]
+    public void LengthPenaltiesFavourLongerHypothesesThanRawLogProbability()
+    {
+        // eos 0.3, token 2 0.4: with raw log-probability (alpha 0) the empty output (log 0.3) beats every longer one
+        // (k log 0.4 + log 0.3); dividing by length (power, alpha 1) or by GNMT's ((5 + length)/6)^5 picks the longest.
+        var start = RecurrentState.From(new Tensor(1, 1, 1), null);
+        var model = new Looping(eos: 0.3, two: 0.4, three: 0.2, four: 0.1);
+        Assert.Empty(new BeamSearch(2, 0f).Decode(model, start, 0, 1, 4));
+        Assert.Equal([2, 2, 2, 2], new BeamSearch(2, 1f).Decode(model, start, 0, 1, 4));
+        Assert.Equal([2, 2, 2, 2], new BeamSearch(2, 5f, LengthPenaltyForm.Gnmt).Decode(model, start, 0, 1, 4));
+        // GNMT with alpha 2 still prefers the empty output here: (5 + 1)/6 = 1 leaves it unpenalised.
+        Assert.Empty(new BeamSearch(2, 2f, LengthPenaltyForm.Gnmt).Decode(model, start, 0, 1, 4));
+    }
+}

@@ -96,29 +96,40 @@ public class Seq2SeqTests
 
 public class BleuTests
 {
+    // Whitespace tokens, no smoothing: the definition NLTK's corpus_bleu shares with sacreBLEU's "none" settings.
+    private static readonly BleuOptions Plain = new() { Tokenization = BleuTokenization.None, Smoothing = BleuSmoothing.None };
+
     [Fact]
     public void MatchesTheKnownNltkCorpusBleuExample()
     {
         // NLTK's corpus_bleu doctest (Papineni et al.'s example sentences): 0.5920778868801042.
-        string[] hyp1 = "It is a guide to action which ensures that the military always obeys the commands of the party".Split(' ');
-        string[] ref1a = "It is a guide to action that ensures that the military will forever heed Party commands".Split(' ');
-        string[] ref1b = "It is the guiding principle which guarantees the military forces always being under the command of the Party".Split(' ');
-        string[] ref1c = "It is the practical guide for the army always to heed the directions of the party".Split(' ');
-        string[] hyp2 = "he read the book because he was interested in world history".Split(' ');
-        string[] ref2a = "he was interested in world history because he read the book".Split(' ');
-        double bleu = Bleu.Corpus([hyp1, hyp2], [[ref1a, ref1b, ref1c], [ref2a]]);
+        const string hyp1 = "It is a guide to action which ensures that the military always obeys the commands of the party";
+        const string ref1a = "It is a guide to action that ensures that the military will forever heed Party commands";
+        const string ref1b = "It is the guiding principle which guarantees the military forces always being under the command of the Party";
+        const string ref1c = "It is the practical guide for the army always to heed the directions of the party";
+        const string hyp2 = "he read the book because he was interested in world history";
+        const string ref2a = "he was interested in world history because he read the book";
+        double bleu = Bleu.CorpusMulti([hyp1, hyp2], [[ref1a, ref1b, ref1c], [ref2a]], Plain).Score / 100;
         Assert.Equal(0.5920778868801042, bleu, 12);
     }
 
     [Fact]
     public void IdenticalIsOneDisjointIsZeroAndShortCandidatesArePenalised()
     {
-        IReadOnlyList<string> a = "the cat sat on the mat".Split(' ');
-        Assert.Equal(1.0, Bleu.Corpus([a], [a]), 12);
-        Assert.Equal(0.0, Bleu.Corpus([(IReadOnlyList<string>)"dog runs far away now".Split(' ')], [a]));
-        IReadOnlyList<string> shorter = "the cat sat on".Split(' ');
+        const string a = "the cat sat on the mat";
+        Assert.Equal(1.0, Bleu.Corpus([a], [a], Plain).Score / 100, 12);
+        Assert.Equal(0.0, Bleu.Corpus(["dog runs far away now"], [a], Plain).Score);
         // Every n-gram precision is 1, so BLEU is the brevity penalty exp(1 - 6/4).
-        Assert.Equal(Math.Exp(1 - 6.0 / 4), Bleu.Corpus([shorter], [a]), 12);
+        Assert.Equal(Math.Exp(1 - 6.0 / 4), Bleu.Corpus(["the cat sat on"], [a], Plain).Score / 100, 12);
+    }
+
+    [Fact]
+    public void ExpSmoothingKeepsShortOutputsAboveZero()
+    {
+        // The case: short phrases with no matching 4-gram; unsmoothed BLEU is 0, sacreBLEU's exp smoothing is not.
+        string[] hyp = ["hello there my friend", "i m ok", "thanks"], refs = ["hello there my dear friend", "i m fine", "thank you"];
+        Assert.Equal(0.0, Bleu.Corpus(hyp, refs, Plain).Score);
+        Assert.True(Bleu.Corpus(hyp, refs).Score > 0);
     }
 }
 
