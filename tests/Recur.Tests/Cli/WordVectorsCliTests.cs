@@ -154,7 +154,7 @@ public sealed class WordVectorsCliTests : IDisposable
         foreach (var (run, option) in new[] { ("wd", "--word-dropout"), ("ed", "--embedding-dropout"), ("l2", "--weight-decay") })
         {
             var (_, m) = await Train(run, option, "0.3");
-            Assert.NotEqual(plain.GetProperty("loss").GetDouble(), m.GetProperty("loss").GetDouble());
+            Assert.NotEqual(plain.GetProperty("test_loss").GetDouble(), m.GetProperty("test_loss").GetDouble());
             Assert.NotEqual(EmbeddingRow("plain", "great"), EmbeddingRow(run, "great"));
         }
     }
