@@ -158,8 +158,12 @@ public static class RnnBenchmark
         double? ortMs = ort ? OrtTimer!(c, layer, x, seconds) : null;
         if (c.T == 1) return (infer, null, null, ortMs);
         layer.Training = true;
+        var weights = layer.Parameters().Select(p => p.Value).ToArray();
         void Step()
         {
+            // A training step follows an optimizer step, which changes the weights: mark them changed so the layer
+            // repacks them as it would in training, instead of reusing the packed copies of the previous step.
+            foreach (var w in weights) w.MarkChanged();
             layer.ZeroGrad();
             using var r = layer.Forward(x, h0: h0, c0: c0);
             r.Backward(ones);

@@ -28,8 +28,9 @@ namespace Recur.Nn;
 /// state is its initial state (PyTorch itself rejects length 0).</para>
 /// <para>Internally the batch is sorted by length and processed time-major, so step t touches only the rows
 /// still running. The input projection of all steps is one GEMM per layer and direction, and so are dW_ih, dX
-/// and dW_hh; only <c>h W_hh^T</c> (and its backward <c>dG W_hh</c>) runs inside the time loop, with W_hh packed
-/// once per call. Nothing is allocated inside the time loop. The engine that does this lives in
+/// and dW_hh; only <c>h W_hh^T</c> (and its backward <c>dG W_hh</c>) runs inside the time loop. The packed forms of W_ih and W_hh are kept
+/// across calls and repacked only when a weight's <see cref="Tensor.Version"/> changed (an optimizer step,
+/// <see cref="Module.LoadStateDict"/>, any writable access to its values). Nothing is allocated inside the time loop. The engine that does this lives in
 /// <c>Kernels/Recurrent</c>; this class owns the parameters and the dropout masks' random stream, validates, and
 /// hands the engine plain spans.</para>
 /// </remarks>
@@ -160,7 +161,15 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
         _ => bhh[pass],
     };
 
-    Span<float> IRecurrentWeights.Value(int pass, RecurrentWeight which) => Weight(pass, which) is { } p ? p.Value.Span : default;
+    ReadOnlySpan<float> IRecurrentWeights.Value(int pass, RecurrentWeight which) => Weight(pass, which) is { } p ? p.Value.ReadOnly : default;
+
+    long IRecurrentWeights.Version(int pass, RecurrentWeight which) => Weight(pass, which) is { } p ? p.Value.Version : 0;
+
+    PackedWeights IRecurrentWeights.Packed => packed;
+    private readonly PackedWeights packed = new();
+
+    /// <summary>How many times this layer packed a weight for its GEMMs (the packed copies are kept while the weights are unchanged); for tests.</summary>
+    internal long PackCount => packed.PackCount;
 
     Span<float> IRecurrentWeights.Gradient(int pass, RecurrentWeight which) => Weight(pass, which) is { } p ? p.Grad.Span : default;
 

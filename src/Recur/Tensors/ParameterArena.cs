@@ -103,8 +103,18 @@ public sealed class ParameterArena
     /// </summary>
     public bool IsIntact { get; private set; } = true;
 
-    /// <summary>Every value, in layout order (the storage itself, not a copy).</summary>
-    public Span<float> Values => values;
+    /// <summary>
+    /// Every value, in layout order (the storage itself, not a copy). Writable, so taking it advances every
+    /// parameter's <see cref="Tensor.Version"/> (an optimizer step writes through it).
+    /// </summary>
+    public Span<float> Values
+    {
+        get
+        {
+            foreach (var p in parameters) p.Value.MarkChanged();
+            return values;
+        }
+    }
 
     /// <summary>Every gradient, in layout order (the storage itself, not a copy).</summary>
     public Span<float> Grads => grads;

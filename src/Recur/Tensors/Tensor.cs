@@ -24,8 +24,9 @@ public sealed class Tensor
         buffer_ = new float[Length];
     }
 
-    private Tensor(float[] buffer, int offset, int[] shape, IBufferOwner? owner = null)
+    private Tensor(float[] buffer, int offset, int[] shape, IBufferOwner? owner = null, VersionCounter? version = null)
     {
+        this.version = version ?? new VersionCounter();
         this.shape = shape;
         Length = Count(shape);
         buffer_ = buffer;
@@ -66,8 +67,40 @@ public sealed class Tensor
     /// <summary>Number of elements.</summary>
     public int Length { get; }
 
-    /// <summary>The elements, row-major.</summary>
-    public Span<float> Span => Buffer.AsSpan(Offset, Length);
+    /// <summary>
+    /// The elements, row-major. The span is writable, so taking it counts as a possible write: it advances
+    /// <see cref="Version"/>.
+    /// </summary>
+    public Span<float> Span
+    {
+        get
+        {
+            var span = Buffer.AsSpan(Offset, Length);
+            version.Value++;
+            return span;
+        }
+    }
+
+    /// <summary>The elements for reading inside the library; unlike <see cref="Span"/> it leaves <see cref="Version"/> alone.</summary>
+    internal ReadOnlySpan<float> ReadOnly => Buffer.AsSpan(Offset, Length);
+
+    /// <summary>
+    /// Advances whenever the elements may have changed: every access that can write them (<see cref="Span"/>, the
+    /// indexer's setter, a move to new storage, <see cref="MarkChanged"/>). Caches derived from the elements (the
+    /// packed weights of a recurrent layer) compare it to know they are stale. A span taken before a call and
+    /// written after it is not seen: take <see cref="Span"/> again, or call <see cref="MarkChanged"/>, after writing.
+    /// </summary>
+    public long Version => version.Value;
+    private readonly VersionCounter version = new();
+
+    /// <summary>Shared by a tensor and the views <see cref="Reshape"/> makes of it, so a write through either is seen.</summary>
+    private sealed class VersionCounter
+    {
+        public long Value;
+    }
+
+    /// <summary>Records that the elements changed (advances <see cref="Version"/>), for writes through a span taken earlier.</summary>
+    public void MarkChanged() => version.Value++;
 
     /// <summary>Size of dimension <paramref name="axis"/>; negative axes count from the end.</summary>
     public int Dim(int axis)
@@ -82,7 +115,11 @@ public sealed class Tensor
     public float this[params int[] index]
     {
         get => Buffer[Offset + FlatIndex(index)];
-        set => Buffer[Offset + FlatIndex(index)] = value;
+        set
+        {
+            Buffer[Offset + FlatIndex(index)] = value;
+            version.Value++;
+        }
     }
 
     /// <summary>Wraps an existing array without copying; <paramref name="data"/> must hold exactly the shape's element count.</summary>
@@ -103,7 +140,7 @@ public sealed class Tensor
     public Tensor Clone()
     {
         var t = new Tensor(shape);
-        Span.CopyTo(t.Span);
+        ReadOnly.CopyTo(t.Span);
         return t;
     }
 
@@ -113,11 +150,11 @@ public sealed class Tensor
         int[] s = CheckShape(newShape);
         if (Count(s) != Length)
             throw new ArgumentException($"cannot reshape {ShapeString(shape)} ({Length} elements) to {ShapeString(s)} ({Count(s)} elements)", nameof(newShape));
-        return new Tensor(Buffer, Offset, s, owner);
+        return new Tensor(Buffer, Offset, s, owner, version); // the same elements: one version for both
     }
 
     /// <summary>A copy of the elements.</summary>
-    public float[] ToArray() => Span.ToArray();
+    public float[] ToArray() => ReadOnly.ToArray();
 
     /// <summary>
     /// Points this tensor at new storage, keeping its shape: <see cref="ParameterArena"/> moves a parameter's value and
@@ -131,6 +168,7 @@ public sealed class Tensor
             throw new ArgumentOutOfRangeException(nameof(offset));
         buffer_ = buffer;
         Offset = offset;
+        version.Value++;
     }
 
     /// <summary>Whether the shapes are equal.</summary>

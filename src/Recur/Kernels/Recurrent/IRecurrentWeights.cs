@@ -7,9 +7,15 @@ namespace Recur.Kernels.Recurrent;
 /// </summary>
 internal interface IRecurrentWeights
 {
-    /// <summary>The values of a parameter; empty for a bias when the layer has none.</summary>
-    Span<float> Value(int pass, RecurrentWeight which);
+    /// <summary>The values of a parameter, for reading; empty for a bias when the layer has none.</summary>
+    ReadOnlySpan<float> Value(int pass, RecurrentWeight which);
 
     /// <summary>The gradient of a parameter, which backward adds to; empty for a bias when the layer has none.</summary>
     Span<float> Gradient(int pass, RecurrentWeight which);
+
+    /// <summary>A number that changes whenever the values of the parameter may have changed (its tensor's version).</summary>
+    long Version(int pass, RecurrentWeight which);
+
+    /// <summary>The packed weights kept across calls.</summary>
+    PackedWeights Packed { get; }
 }

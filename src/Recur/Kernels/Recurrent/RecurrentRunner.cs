@@ -179,8 +179,15 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         {
             p.Wih = pWih; p.Whh = pWhh; p.Bih = pBih; p.Bhh = pBhh;
 
-            // All steps' input projection in one GEMM: Gates (T*B, G*H) = X (T*B, in) W_ih^T.
-            Gemm.Multiply(width, Transpose.No, Transpose.Yes, T * B, gh, p.InSize, 1f, p.X, p.InSize, pWih, p.InSize, 0f, p.Gates, gh);
+            // All steps' input projection in one GEMM: Gates (T*B, G*H) = X (T*B, in) W_ih^T, with W_ih^T packed once
+            // per weight version (the same path choice as Gemm.Multiply, so the same sums).
+            if (T * B > Gemm.SkinnyRows)
+            {
+                var wihT = weights.Packed.Get(k, PackedForm.InputHiddenT, weights.Version(k, RecurrentWeight.InputHidden), width,
+                    Transpose.Yes, p.InSize, gh, pWih, p.InSize);
+                Gemm.MultiplyPacked(Transpose.No, T * B, 1f, p.X, p.InSize, wihT, 0f, p.Gates, gh);
+            }
+            else Gemm.Multiply(width, Transpose.No, Transpose.Yes, T * B, gh, p.InSize, 1f, p.X, p.InSize, pWih, p.InSize, 0f, p.Gates, gh);
             if (pBih != null)
             {
                 // Fold the biases into every row once: b_ih + b_hh (the GRU keeps b_hh for its kernel), over row
@@ -193,7 +200,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
-            p.WhhT = maxRows > Gemm.SkinnyRows ? PackedPool.Rent(width, Transpose.Yes, H, gh, pWhh, H) : null;
+            p.WhhT = maxRows > Gemm.SkinnyRows
+                ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, H, gh, pWhh, H)
+                : null;
             try
             {
                 Span<PrevRange> ranges = stackalloc PrevRange[2];
@@ -208,7 +217,6 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
             finally
             {
-                if (p.WhhT is not null) PackedPool.Return(p.WhhT);
                 p.WhhT = null;
                 p.Wih = p.Whh = p.Bih = p.Bhh = null;
             }
@@ -323,7 +331,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         {
             p.Wih = pWih; p.Whh = pWhh; p.Bhh = pBhh;
             int maxRows = p.Active.Max();
-            p.WhhN = maxRows > Gemm.SkinnyRows ? PackedPool.Rent(width, Transpose.No, gh, H, pWhh, H) : null;
+            p.WhhN = maxRows > Gemm.SkinnyRows
+                ? weights.Packed.Get(k, PackedForm.HiddenHidden, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.No, gh, H, pWhh, H)
+                : null;
             try
             {
                 Span<PrevRange> ranges = stackalloc PrevRange[2];
@@ -351,13 +361,18 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
             finally
             {
-                if (p.WhhN is not null) PackedPool.Return(p.WhhN);
                 p.WhhN = null;
             }
 
             // dW_ih += dG^T X and dX (+)= dG W_ih: one GEMM each over all steps.
             Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, inSize, (int)rows, 1f, p.DGates, gh, p.X, inSize, 1f, gWih, inSize);
-            if (dX != null)
+            if (dX != null && rows > Gemm.SkinnyRows)
+            {
+                var wihN = weights.Packed.Get(k, PackedForm.InputHidden, weights.Version(k, RecurrentWeight.InputHidden), width,
+                    Transpose.No, gh, inSize, pWih, inSize);
+                Gemm.MultiplyPacked(Transpose.No, (int)rows, 1f, p.DGates, gh, wihN, accumulate ? 1f : 0f, dX, inSize);
+            }
+            else if (dX != null)
                 Gemm.Multiply(width, Transpose.No, Transpose.No, (int)rows, inSize, gh, 1f, p.DGates, gh, pWih, inSize, accumulate ? 1f : 0f, dX, inSize);
 
             // dW_hh += sum_t dGh[t]^T h_prev(t). Steps pair with their neighbour's output (t-1 forward, t+1 reverse);
