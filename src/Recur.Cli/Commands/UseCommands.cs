@@ -31,7 +31,7 @@ internal static class UseCommands
     public static Command Evaluate()
     {
         var cmd = new Command("evaluate", "Score a model on a data file in its task's format; prints the metrics and writes them as JSON " +
-                                          "(keys: accuracy, macro_f1, loss, perplexity, bits_per_char, bleu, chrf, exact_match, mae, rmse, nll_per_frame, whichever apply)");
+                                          "(keys: accuracy, macro_f1, loss, perplexity, tokens, unk_tokens, bits_per_char, bleu, chrf, exact_match, mae, rmse, mse, nll_per_frame, whichever apply)");
         var model = ModelOption();
         var data = new Option<string>("--data") { Description = "Data to evaluate on (same format as for training)", Required = true };
         var json = new Option<string>("--json") { Description = "Write the metrics as a JSON object to this file ('-': standard output)" };
