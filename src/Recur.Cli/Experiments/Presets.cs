@@ -26,7 +26,7 @@ internal static class Presets
         new Dictionary<string, string>
         {
             ["tokenizer"] = "char", ["valid-fraction"] = "0.1", ["layers"] = "2", ["hidden"] = "256", ["embedding"] = "64", ["dropout"] = "0.2",
-            ["batch-size"] = "32", ["bptt"] = "100", ["lr"] = "0.002", ["schedule"] = "cosine", ["warmup"] = "200", ["clip-norm"] = "5", ["epochs"] = "15", ["log-every"] = "50",
+            ["batch-size"] = "32", ["bptt"] = "100", ["lr"] = "0.002", ["schedule"] = "cosine", ["warmup"] = "200", ["clip-norm"] = "5", ["epochs"] = "20", ["log-every"] = "50",
         },
         PrepareCharLm, Baselines.Samples);
 

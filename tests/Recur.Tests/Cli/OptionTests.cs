@@ -242,6 +242,7 @@ public class OptionTests
     [InlineData("translation")]
     [InlineData("speech")]
     [InlineData("music")]
+    [InlineData("word-lm")]
     public async Task Every_preset_passes_only_options_of_its_task(string experiment)
     {
         // The check runs before the preset reads or writes any data, so an empty data folder is enough to reach it.
