@@ -72,7 +72,7 @@ internal static class Presets
         new Dictionary<string, string>
         {
             ["tokenizer"] = "ptb", ["layers"] = "2", ["hidden"] = "200", ["embedding"] = "200", ["tie-embeddings"] = "true", ["bptt"] = "20", ["batch-size"] = "20",
-            ["optimizer"] = "adam", ["lr"] = "0.003", ["schedule"] = "cosine", ["warmup"] = "100", ["clip-norm"] = "5", ["epochs"] = "1", ["log-every"] = "200",
+            ["optimizer"] = "adam", ["lr"] = "0.003", ["schedule"] = "cosine", ["warmup"] = "100", ["clip-norm"] = "5", ["epochs"] = "5", ["log-every"] = "200",
         },
         PrepareWordLm);
 
