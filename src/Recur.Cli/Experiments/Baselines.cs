@@ -108,10 +108,9 @@ internal static class Baselines
     {
         var s = r.Settings;
         var m = r.Metrics;
-        double M(string key) => m.TryGetValue("test_" + key, out var v) ? v : m[key];   // the split prefix, or plain
-        string Scores(string suffix) => string.Create(Inv, $"BLEU {M("bleu" + suffix):F2}, chrF2 {M("chrf" + suffix):F2}, exact match {M("exact_match" + suffix):F1}%");
+        string Scores(string suffix) => string.Create(Inv, $"BLEU {Metric(m, "bleu" + suffix):F2}, chrF2 {Metric(m, "chrf" + suffix):F2}, exact match {Metric(m, "exact_match" + suffix):F1}%");
         Line($"  held-out scores (sacreBLEU's BLEU: 13a, exp smoothing; chrF2; against the raw reference text):");
-        if (m.ContainsKey("bleu_greedy") || m.ContainsKey("test_bleu_greedy")) Line($"    greedy:   {Scores("_greedy")}");
+        if (!double.IsNaN(Metric(m, "bleu_greedy"))) Line($"    greedy:   {Scores("_greedy")}");
         Line($"    {(s.Int("beam", 1) > 1 ? $"beam ({s.Int("beam", 1)}):" : "greedy:  ")} {Scores("")}");
         var test = DataFiles.Lines(DataFiles.ReadAllText(s.Str("test"))).Where(l => l.Length > 0).Take(8).Select(l => l.Split('\t')).ToList();
         var output = new StringWriter();
