@@ -14,16 +14,12 @@ namespace Recur.Tests.Cli;
 /// </summary>
 public sealed class TrainCommandTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("recur-train-").FullName;
+    private readonly Recur.Tests.Data.TempDir temp = new();
+    private string dir => temp.Path;
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => temp.Dispose();
 
-    private string Write(string name, string text)
-    {
-        string path = Path.Combine(dir, name);
-        File.WriteAllText(path, text, new UTF8Encoding(false));
-        return path;
-    }
+    private string Write(string name, string text) => temp.File(name, text);
 
     /// <summary>Writes the task's data and returns (training args, evaluate data, one predict input line or null, expected metric keys).</summary>
     private (string[] Args, string EvalData, string? PredictLine, string[] Keys) Prepare(string task)

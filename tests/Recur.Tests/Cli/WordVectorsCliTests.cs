@@ -13,16 +13,12 @@ namespace Recur.Tests.Cli;
 /// </summary>
 public sealed class WordVectorsCliTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("recur-vectors-").FullName;
+    private readonly Recur.Tests.Data.TempDir temp = new();
+    private string dir => temp.Path;
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => temp.Dispose();
 
-    private string Write(string name, string text)
-    {
-        string path = Path.Combine(dir, name);
-        File.WriteAllText(path, text, new UTF8Encoding(false));
-        return path;
-    }
+    private string Write(string name, string text) => temp.File(name, text);
 
     private static readonly string[] Good = ["great", "good", "lovely"], Bad = ["awful", "bad", "poor"], Filler = ["the", "food", "was", "really", "service"];
 

@@ -14,16 +14,12 @@ namespace Recur.Tests.IO;
 /// </summary>
 public sealed class PredictionParityTests : IDisposable
 {
-    private readonly string dir = Directory.CreateTempSubdirectory("recur-parity-").FullName;
+    private readonly Recur.Tests.Data.TempDir temp = new();
+    private string dir => temp.Path;
 
-    public void Dispose() => Directory.Delete(dir, recursive: true);
+    public void Dispose() => temp.Dispose();
 
-    private string Write(string name, string text)
-    {
-        string path = Path.Combine(dir, name);
-        File.WriteAllText(path, text, new UTF8Encoding(false));
-        return path;
-    }
+    private string Write(string name, string text) => temp.File(name, text);
 
     /// <summary>The task's training arguments and its prediction input (null for music).</summary>
     private (string[] Args, string? Input) Prepare(string task)
