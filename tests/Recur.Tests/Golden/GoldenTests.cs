@@ -38,24 +38,16 @@ public class GoldenTests
         string kind = st.Metadata.TryGetValue("kind", out var k) ? k : "(missing)";
         switch (kind)
         {
-            case "recurrent":
-                if (UnsupportedVariant(st.Metadata) is { } why) Assert.Skip(why);
-                RecurrentCase(st);
-                break;
+            case "recurrent": RecurrentCase(st); break;
             case "cross_entropy": CrossEntropyCase(st); break;
             case "optimizer": OptimizerCase(st); break;
             default: Assert.Skip($"kind = {kind}: no checker for this kind of case yet"); break;
         }
     }
 
-    /// <summary>
-    /// Why a recurrent case uses a variant the engine does not support yet (and so is skipped, visibly), or null.
-    /// LSTM with a projection (PyTorch's proj_size, LSTMP) is the speech-recognition issue's feature.
-    /// </summary>
-    internal static string? UnsupportedVariant(IReadOnlyDictionary<string, string> meta) =>
-        meta.TryGetValue("proj_size", out var p) && p != "0"
-            ? $"proj_size = {p}: LSTM with a projection (LSTMP) has not landed yet"
-            : null;
+    /// <summary>PyTorch's <c>proj_size</c> of a recurrent case (LSTM with a projection, LSTMP); 0 when the metadata has none.</summary>
+    internal static int ProjSize(IReadOnlyDictionary<string, string> meta) =>
+        meta.ContainsKey("proj_size") ? Int(meta, "proj_size") : 0;
 
     internal static bool Flag(IReadOnlyDictionary<string, string> meta, string key) =>
         meta.TryGetValue(key, out var v) && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1");
@@ -78,7 +70,7 @@ public class GoldenTests
         var meta = st.Metadata;
         var mode = ParseMode(meta["mode"]);
         var layer = new Recurrent(mode, Int(meta, "input_size"), Int(meta, "hidden_size"), Int(meta, "num_layers"),
-            bidirectional: Flag(meta, "bidirectional"), bias: Flag(meta, "bias"), batchFirst: Flag(meta, "batch_first"));
+            bidirectional: Flag(meta, "bidirectional"), bias: Flag(meta, "bias"), batchFirst: Flag(meta, "batch_first"), projSize: ProjSize(meta));
         var state = layer.NamedParameters().ToDictionary(kv => kv.Key, kv => st.ReadTensor(kv.Key));
         layer.LoadStateDict(state);
 
