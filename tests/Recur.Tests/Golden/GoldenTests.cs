@@ -41,6 +41,7 @@ public class GoldenTests
             case "recurrent": RecurrentCase(st); break;
             case "cross_entropy": CrossEntropyCase(st); break;
             case "optimizer": OptimizerCase(st); break;
+            case "ctc": CtcCase(st); break;
             default: Assert.Skip($"kind = {kind}: no checker for this kind of case yet"); break;
         }
     }
@@ -116,6 +117,46 @@ public class GoldenTests
         report.Check("loss", new[] { loss }, st.ReadFloat64("loss"));
         report.Check("grad.logits", dLogits.Span, st.ReadFloat64("grad.logits"));
         report.AssertAll();
+    }
+
+    /// <summary>
+    /// ctc_loss(log_softmax(logits, 2), targets (N, S) padded, ...): the float32 loss at 1e-4 and its float64 twin
+    /// (<see cref="Recur.Kernels.Reference.CtcReference"/>) at 1e-9, loss and gradient.
+    /// </summary>
+    private static void CtcCase(SafeTensorsFile st)
+    {
+        var meta = st.Metadata;
+        Assert.Equal("0", meta["blank"]);
+        var reduction = meta["reduction"] switch
+        {
+            "mean" => CtcReduction.Mean,
+            "sum" => CtcReduction.Sum,
+            var r => throw new InvalidDataException($"unknown ctc reduction '{r}'"),
+        };
+        bool zeroInfinity = Flag(meta, "zero_infinity");
+        var logits = st.ReadTensor("logits");
+        int t = logits.Dim(0), n = logits.Dim(1), c = logits.Dim(2);
+        long[] padded = st.ReadInt64("targets");
+        int s = st.Info("targets").Shape[1];
+        int[] inputLengths = st.ReadInt64("input_lengths").Select(v => (int)v).ToArray();
+        int[] targetLengths = st.ReadInt64("target_lengths").Select(v => (int)v).ToArray();
+        int[][] targets = Enumerable.Range(0, n).Select(b => padded.Skip(b * s).Take(targetLengths[b]).Select(v => (int)v).ToArray()).ToArray();
+
+        var loss = new CtcLoss(reduction, zeroInfinity);
+        var dLogits = new Tensor(t, n, c);
+        float value = loss.Forward(logits, inputLengths, targets.SelectMany(x => x).ToArray(), targetLengths, dLogits);
+        var report = new Compare.Report(Tolerance);
+        report.Check("loss", new[] { value }, st.ReadFloat64("loss"));
+        report.Check("grad.logits", dLogits.Span, st.ReadFloat64("grad.logits"));
+        report.AssertAll();
+
+        var grad64 = new double[t * n * c];
+        double value64 = Recur.Kernels.Reference.CtcReference.Loss(st.ReadFloat64("logits"), t, n, c, inputLengths, targets,
+            reduction == CtcReduction.Mean, zeroInfinity, grad64);
+        var twin = new Compare.Report(1e-9);
+        twin.Check("twin loss", new[] { value64 }, st.ReadFloat64("loss"));
+        twin.Check("twin grad.logits", grad64, st.ReadFloat64("grad.logits"));
+        twin.AssertAll();
     }
 
     private static void OptimizerCase(SafeTensorsFile st)
