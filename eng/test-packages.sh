@@ -23,8 +23,8 @@ dotnet pack src/Recur/Recur.csproj -c Release $build -o artifacts/feed -nologo -
 dotnet pack src/Recur.Cli/Recur.Cli.csproj -c Release $build -o artifacts/feed -nologo -v quiet
 echo "test-packages: packed version $ver: $(cd artifacts/feed && ls | tr '\n' ' ')"
 
-# 2. Contents.
-has() { unzip -Z1 "artifacts/feed/$1" | grep -qx "$2" || { echo "test-packages: $1 lacks $2" >&2; unzip -Z1 "artifacts/feed/$1" >&2; exit 1; }; }
+# 2. Contents (grep reads all its input: with -q it would stop early, and under pipefail the writer's SIGPIPE fails the check).
+has() { unzip -Z1 "artifacts/feed/$1" | grep -x "$2" > /dev/null || { echo "test-packages: $1 lacks $2" >&2; unzip -Z1 "artifacts/feed/$1" >&2; exit 1; }; }
 has "Recur.$ver.nupkg" PACKAGE.md
 has "Recur.$ver.nupkg" lib/net10.0/Recur.dll
 has "Recur.$ver.nupkg" lib/net10.0/Recur.xml
@@ -33,7 +33,7 @@ has "Recur.Cli.$ver.nupkg" PACKAGE.md
 has "Recur.Cli.$ver.nupkg" tools/net10.0/any/Recur.Cli.dll
 has "Recur.Cli.$ver.snupkg" tools/net10.0/any/Recur.Cli.pdb
 for p in Recur Recur.Cli; do
-  unzip -p "artifacts/feed/$p.$ver.nupkg" "$p.nuspec" | grep -q '<license type="expression">MIT</license>' \
+  unzip -p "artifacts/feed/$p.$ver.nupkg" "$p.nuspec" | grep '<license type="expression">MIT</license>' > /dev/null \
     || { echo "test-packages: $p.$ver.nupkg has no MIT licence expression" >&2; exit 1; }
 done
 
