@@ -16,14 +16,14 @@ t = {key(r): r for r in torch}
 ort = any("ort_infer_ms" in r for r in recur)
 def f(v): return "–" if v is None else f"{v:.3g}" if v < 10 else f"{v:.0f}"
 def ratio(a, b): return "–" if a is None or b is None else f"{b / a:.2f}x"
-print("| config (kind B T I H L) | Recur infer ms | PyTorch infer ms | speed-up | Recur train ms | PyTorch train ms | speed-up | train peak MB |"
+print("| config (kind B T I H L) | Recur infer ms | PyTorch infer ms | speed-up | Recur train ms | PyTorch train ms | speed-up | Recur train peak MB | PyTorch train peak MB (max RSS) |"
       + (" ORT infer ms | ORT/Recur |" if ort else ""))
-print("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if ort else ""))
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if ort else ""))
 for r in recur:
     if r["kind"] in ("gemm", "peak"): continue
     p = t.get(key(r), {})
     line = (f"| {name(r)} | {f(r['infer_ms'])} | {f(p.get('infer_ms'))} | {ratio(r['infer_ms'], p.get('infer_ms'))} "
-            f"| {f(r['train_ms'])} | {f(p.get('train_ms'))} | {ratio(r['train_ms'], p.get('train_ms'))} | {f(r.get('train_peak_mb'))} |")
+            f"| {f(r['train_ms'])} | {f(p.get('train_ms'))} | {ratio(r['train_ms'], p.get('train_ms'))} | {f(r.get('train_peak_mb'))} | {f(p.get('train_peak_mb'))} |")
     if ort:
         line += f" {f(r.get('ort_infer_ms'))} | {ratio(r['infer_ms'], r.get('ort_infer_ms'))} |"
     print(line)

@@ -255,18 +255,27 @@ public static unsafe class Gemm
         {
             int rows = Math.Min(MR, mc - ir);
             float* d = dst + (long)ir * kc;
+            bool vector = rows == MR && PackTranspose.Vectorised;
             if (transA == Transpose.No)
             {
-                // A stored (M, K): row i of the sliver is a contiguous run of row (i0+ir+i) of A.
+                // A stored (M, K): row i of the sliver is a contiguous run of row (i0+ir+i) of A. Eight k at a time
+                // go through a register transpose; the rest, and short slivers, one float at a time.
+                float* src0 = a + (long)(i0 + ir) * lda + k0;
+                int pv = vector ? kc & ~7 : 0;
+                for (int p = 0; p < pv; p += 8) PackTranspose.Sliver6x8(src0 + p, lda, d + (long)p * MR);
                 for (int i = 0; i < rows; i++)
                 {
-                    float* src = a + (long)(i0 + ir + i) * lda + k0;
-                    for (int p = 0; p < kc; p++) d[p * MR + i] = src[p];
+                    float* src = src0 + (long)i * lda;
+                    for (int p = pv; p < kc; p++) d[p * MR + i] = src[p];
                 }
+            }
+            else if (vector)
+            {
+                // A stored (K, M): the sliver's column p is a contiguous run of six floats of row (k0+p) of A.
+                for (int p = 0; p < kc; p++) PackTranspose.Copy6(a + (long)(k0 + p) * lda + i0 + ir, d + (long)p * MR);
             }
             else
             {
-                // A stored (K, M): the sliver's column p is a contiguous run of row (k0+p) of A.
                 for (int p = 0; p < kc; p++)
                 {
                     float* src = a + (long)(k0 + p) * lda + i0 + ir;
@@ -330,18 +339,28 @@ public static unsafe class Gemm
             x = TS.Broadcast(a[5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
         }
 
-        if (rows == MR && cols == 2 * w)
+        if (cols == 2 * w)
         {
             TV al = TS.Broadcast(alpha);
-            StoreRow<TS, TV>(c, w, al, first, c00, c01); c += ldc;
-            StoreRow<TS, TV>(c, w, al, first, c10, c11); c += ldc;
-            StoreRow<TS, TV>(c, w, al, first, c20, c21); c += ldc;
-            StoreRow<TS, TV>(c, w, al, first, c30, c31); c += ldc;
-            StoreRow<TS, TV>(c, w, al, first, c40, c41); c += ldc;
-            StoreRow<TS, TV>(c, w, al, first, c50, c51);
+            if (rows == MR)
+            {
+                StoreRow<TS, TV>(c, w, al, first, c00, c01); c += ldc;
+                StoreRow<TS, TV>(c, w, al, first, c10, c11); c += ldc;
+                StoreRow<TS, TV>(c, w, al, first, c20, c21); c += ldc;
+                StoreRow<TS, TV>(c, w, al, first, c30, c31); c += ldc;
+                StoreRow<TS, TV>(c, w, al, first, c40, c41); c += ldc;
+                StoreRow<TS, TV>(c, w, al, first, c50, c51);
+                return;
+            }
+            // A short sliver (the last rows of M, say 64 = 10 x 6 + 4) over a full panel: the valid rows with the
+            // same vector stores, no spill.
+            StoreRow<TS, TV>(c, w, al, first, c00, c01);
+            if (rows > 1) StoreRow<TS, TV>(c + ldc, w, al, first, c10, c11);
+            if (rows > 2) StoreRow<TS, TV>(c + 2 * (long)ldc, w, al, first, c20, c21);
+            if (rows > 3) StoreRow<TS, TV>(c + 3 * (long)ldc, w, al, first, c30, c31);
+            if (rows > 4) StoreRow<TS, TV>(c + 4 * (long)ldc, w, al, first, c40, c41);
             return;
         }
-
         // Edge tile: spill the accumulators, then store the valid corner with the same arithmetic.
         float* t = edge;
         int nr = 2 * w;

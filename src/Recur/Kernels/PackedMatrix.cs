@@ -99,30 +99,38 @@ public sealed unsafe class PackedMatrix
                 float* dst = t.Panel(k0, kc, panel);
                 if (trans == Transpose.No)
                 {
-                    // B stored (K, N): each packed row is a contiguous slice of a row of B.
+                    // B stored (K, N): each packed row is a contiguous slice of a row of B, then zeros.
                     for (int p = 0; p < kc; p++)
                     {
-                        float* src = b + (long)(k0 + p) * ldb + j0;
                         float* d = dst + (long)p * nr;
-                        int j = 0;
-                        for (; j < cols; j++) d[j] = src[j];
-                        for (; j < nr; j++) d[j] = 0f;
+                        new ReadOnlySpan<float>(b + (long)(k0 + p) * ldb + j0, cols).CopyTo(new Span<float>(d, cols));
+                        if (cols < nr) new Span<float>(d + cols, nr - cols).Clear();
                     }
                 }
                 else
                 {
-                    // B stored (N, K): column j of op(B) is row j of B; read it contiguously, write with stride NR.
+                    // B stored (N, K): column j of op(B) is row j of B. Eight rows of B by eight k at a time become an
+                    // 8 x 8 block of the panel through a register transpose; the corners go one float at a time.
+                    int jv = 0, pv = 0;
+                    if (PackTranspose.Vectorised && nr % 8 == 0)
+                    {
+                        jv = cols & ~7;
+                        pv = kc & ~7;
+                        for (int j = 0; j < jv; j += 8)
+                        {
+                            float* src = b + (long)(j0 + j) * ldb + k0;
+                            for (int p = 0; p < pv; p += 8)
+                                PackTranspose.Block8(src + p, ldb, dst + (long)p * nr + j, nr);
+                        }
+                    }
                     for (int j = 0; j < cols; j++)
                     {
                         float* src = b + (long)(j0 + j) * ldb + k0;
                         float* d = dst + j;
-                        for (int p = 0; p < kc; p++) d[(long)p * nr] = src[p];
+                        for (int p = j < jv ? pv : 0; p < kc; p++) d[(long)p * nr] = src[p];
                     }
-                    for (int j = cols; j < nr; j++)
-                    {
-                        float* d = dst + j;
-                        for (int p = 0; p < kc; p++) d[(long)p * nr] = 0f;
-                    }
+                    if (cols < nr)
+                        for (int p = 0; p < kc; p++) new Span<float>(dst + (long)p * nr + cols, nr - cols).Clear();
                 }
             }
         }

@@ -83,6 +83,46 @@ public class ThreadCountTests
         finally { Parallelism.ThreadCount = saved; }
     }
 
+    public static TheoryData<int, int, int, Transpose, Transpose, float, float> GemmShapes() => new()
+    {
+        // Skinny (m <= 4): column blocks in parallel, both layouts of B.
+        { 3, 1000, 300, Transpose.No, Transpose.No, 1f, 0f },
+        { 4, 777, 530, Transpose.Yes, Transpose.Yes, 0.5f, 1f },
+        // One row tile, column tiles per thread; K over three KC blocks.
+        { 50, 700, 600, Transpose.No, Transpose.Yes, 1f, 1f },
+        { 64, 2048, 512, Transpose.No, Transpose.Yes, 1f, 0f },
+        // Many row tiles (with 2 threads) or row and column tiles (3 threads); A transposed, beta scaling.
+        { 900, 300, 520, Transpose.Yes, Transpose.No, -1.5f, 0.25f },
+        // The bias-gradient shape: one row, K = all steps.
+        { 1, 2048, 4000, Transpose.No, Transpose.No, 1f, 0f },
+    };
+
+    [Theory]
+    [MemberData(nameof(GemmShapes))]
+    public void SgemmIsBitwiseIdenticalForOneTwoAndThreeThreads(int m, int n, int k, Transpose ta, Transpose tb, float alpha, float beta)
+    {
+        var rng = new Rng(21);
+        float[] a = Random(rng, m * k), b = Random(rng, k * n), c0 = Random(rng, m * n);
+        byte[] Run(int threads)
+        {
+            int saved = Parallelism.ThreadCount;
+            Parallelism.ThreadCount = threads;
+            try
+            {
+                var c = (float[])c0.Clone();
+                Gemm.Sgemm(ta, tb, m, n, k, alpha, a, ta == Transpose.No ? k : m, b, tb == Transpose.No ? n : k, beta, c, n);
+                var packed = PackedMatrix.Pack(tb, k, n, b, tb == Transpose.No ? n : k);
+                var cp = (float[])c0.Clone();
+                Gemm.Sgemm(ta, m, alpha, a, ta == Transpose.No ? k : m, packed, beta, cp, n);
+                return System.Runtime.InteropServices.MemoryMarshal.AsBytes(c.Concat(cp).ToArray().AsSpan()).ToArray();
+            }
+            finally { Parallelism.ThreadCount = saved; }
+        }
+        byte[] one = Run(1);
+        Assert.Equal(one, Run(2));
+        Assert.Equal(one, Run(3));
+    }
+
     private static float[] Random(Rng rng, int n)
     {
         var a = new float[n];

@@ -326,12 +326,24 @@ public class RecurrentTests
 [Collection(nameof(IsolatedCollection))]
 public class RecurrentThreadCountTests
 {
-    [Fact]
-    public void ResultsDoNotDependOnTheThreadCount()
+    public static TheoryData<RecurrentTests.Config> ThreadCountConfigs() => new()
+    {
+        // Small: below every parallel path of the step (one block, GEMMs on one tile).
+        new RecurrentTests.Config(RecurrentMode.Gru, 1, true, true, false, false, true, T: 6, B: 40, I: 50, H: 64),
+        // Hidden 512, several steps, batch 40 with variable lengths: full steps take the column-split product
+        // (40 * 4 * 512 * 512 multiply-adds, above FusedMax), the short tail of running rows takes parallel row blocks
+        // (2..7 rows), and the all-steps GEMMs (input projection, dW, dX, bias sums) have row and column tiles.
+        new RecurrentTests.Config(RecurrentMode.Lstm, 1, false, true, false, true, true, T: 6, B: 40, I: 300, H: 512),
+        new RecurrentTests.Config(RecurrentMode.Gru, 2, true, true, true, true, true, T: 5, B: 24, I: 40, H: 512),
+        new RecurrentTests.Config(RecurrentMode.RnnTanh, 1, true, true, false, false, true, T: 8, B: 33, I: 64, H: 512),
+    };
+
+    [Theory]
+    [MemberData(nameof(ThreadCountConfigs))]
+    public void ResultsDoNotDependOnTheThreadCount(RecurrentTests.Config c)
     {
         // Tiles accumulate over K in a fixed order whatever the split, so one thread and all threads agree exactly.
-        var c = new RecurrentTests.Config(RecurrentMode.Gru, 1, true, true, false, false, true, T: 6, B: 40, I: 50, H: 64);
-        float[] Run(int threads)
+        byte[] Run(int threads)
         {
             int saved = Parallelism.ThreadCount;
             Parallelism.ThreadCount = threads;
@@ -339,12 +351,21 @@ public class RecurrentThreadCountTests
             {
                 var (layer, _) = RecurrentTests.Build(c, 3);
                 var rng = new Rng(4);
-                using var r = layer.Forward(Tensor.FromArray(RecurrentTests.RandomArray(rng, c.T * c.B * c.I), c.T, c.B, c.I), RecurrentTests.Lengths(c));
-                var g = r.Backward(Tensor.FromArray(RecurrentTests.RandomArray(rng, c.T * c.B * layer.OutputSize), c.T, c.B, layer.OutputSize));
-                return r.Output.ToArray().Concat(g.Input.ToArray()).Concat(layer.Parameters().SelectMany(p => p.Grad.ToArray())).ToArray();
+                int LD = c.Layers * (c.Bidirectional ? 2 : 1);
+                var x = Tensor.FromArray(RecurrentTests.RandomArray(rng, c.T * c.B * c.I), c.BatchFirst ? c.B : c.T, c.BatchFirst ? c.T : c.B, c.I);
+                var h0 = c.H0 ? Tensor.FromArray(RecurrentTests.RandomArray(rng, LD * c.B * c.H), LD, c.B, c.H) : null;
+                var c0 = c.H0 && c.Mode == RecurrentMode.Lstm ? Tensor.FromArray(RecurrentTests.RandomArray(rng, LD * c.B * c.H), LD, c.B, c.H) : null;
+                using var r = layer.Forward(x, RecurrentTests.Lengths(c), h0, c0);
+                var dY = RecurrentTests.RandomArray(rng, c.T * c.B * layer.OutputSize);
+                var g = r.Backward(Tensor.FromArray(dY, c.BatchFirst ? c.B : c.T, c.BatchFirst ? c.T : c.B, layer.OutputSize));
+                var all = r.Output.ToArray().Concat(r.HiddenState.ToArray()).Concat(g.Input.ToArray()).Concat(g.HiddenState.ToArray())
+                    .Concat(layer.Parameters().SelectMany(p => p.Grad.ToArray())).ToArray();
+                return System.Runtime.InteropServices.MemoryMarshal.AsBytes(all.AsSpan()).ToArray();
             }
             finally { Parallelism.ThreadCount = saved; }
         }
-        Assert.Equal(Run(1), Run(Math.Max(2, Environment.ProcessorCount)));
+        byte[] one = Run(1);
+        Assert.Equal(one, Run(2));
+        Assert.Equal(one, Run(3));
     }
 }
