@@ -120,10 +120,51 @@ public static unsafe class KernelTwinChecks
         {
             int rows = h % 3 + 1;
             yield return Lstm(width, rng, rows, h);
+            if (h >= 2) yield return LstmProjected(width, rng, rows + 4 * (h % 2), h, h / 2 + h % 3 % 2);
             yield return Gru(width, rng, rows, h, bias: h % 2 == 0);
             yield return Rnn(width, rng, rows, h, relu: false);
             yield return Rnn(width, rng, rows, h, relu: true);
         }
+    }
+
+    /// <summary>
+    /// An LSTM step with a projection (proj_size P) as the engine computes it: forward kernel into m, then h = m W_hr^T
+    /// by GEMM; backward dm = dh W_hr by GEMM, the backward kernel on dm, and dW_hr += dh^T m.
+    /// </summary>
+    private static TwinResult LstmProjected(SimdWidth width, Rng rng, int rows, int h, int p)
+    {
+        int ldG = 4 * h, ld = h + 1, ldH = p + 2;
+        var g = Random(rng, rows * ldG, 3f);
+        var cp = Random(rng, rows * ld, 2f);
+        var whr = Random(rng, p * h);
+        var dh = Random(rng, rows * ldH);
+        var dcIn = Random(rng, rows * ld);
+        var dWhrIn = Random(rng, p * h);
+
+        var gRef = (float[])g.Clone();
+        var cRef = new float[rows * ld]; var tRef = new float[rows * ld]; var mRef = new float[rows * ld]; var hRef = new float[rows * ldH];
+        CellReference.LstmForward(rows, h, gRef, ldG, cp, ld, cRef, ld, tRef, ld, mRef, ld);
+        CellReference.LstmProjection(rows, h, p, mRef, ld, whr, hRef, ldH);
+        var dmRef = new float[rows * ld]; var dWhrRef = (float[])dWhrIn.Clone();
+        CellReference.LstmProjectionBackward(rows, h, p, dh, ldH, mRef, ld, whr, dmRef, ld, dWhrRef);
+        var dgRef = new float[rows * ldG]; var dcRef = (float[])dcIn.Clone();
+        CellReference.LstmBackward(rows, h, gRef, ldG, cp, ld, tRef, ld, dmRef, ld, dcRef, ld, dgRef, ldG);
+
+        var c = new float[rows * ld]; var t = new float[rows * ld]; var m = new float[rows * ld]; var hh = new float[rows * ldH];
+        var dm = new float[rows * ld]; var dWhr = (float[])dWhrIn.Clone();
+        var dg = new float[rows * ldG]; var dc = (float[])dcIn.Clone();
+        fixed (float* pg = g, pcp = cp, pc = c, pt = t, pm = m, ph = hh, pw = whr, pdh = dh, pdm = dm, pdw = dWhr, pdc = dc, pdg = dg)
+        {
+            new LstmForwardKernel { Width = width, H = h, Gates = pg, LdGates = ldG, CPrev = pcp, LdCPrev = ld, C = pc, LdC = ld, TanhC = pt, LdTanhC = ld, HOut = pm, LdH = ld }.Run(0, rows);
+            Gemm.Multiply(width, Transpose.No, Transpose.Yes, rows, p, h, 1f, pm, ld, pw, h, 0f, ph, ldH);
+            Gemm.Multiply(width, Transpose.No, Transpose.No, rows, h, p, 1f, pdh, ldH, pw, h, 0f, pdm, ld);
+            Gemm.Multiply(width, Transpose.Yes, Transpose.No, p, h, rows, 1f, pdh, ldH, pm, ld, 1f, pdw, h);
+            new LstmBackwardKernel { Width = width, H = h, Gates = pg, LdGates = ldG, CPrev = pcp, LdCPrev = ld, TanhC = pt, LdTanhC = ld, DH = pdm, LdDH = ld, DC = pdc, LdDC = ld, DGates = pdg, LdDGates = ldG }.Run(0, rows);
+        }
+        double err = new[] { Err(g, gRef), Err(c, cRef), Err(m, mRef), Err(hh, hRef), Err(dm, dmRef), Err(dWhr, dWhrRef), Err(dg, dgRef), Err(dc, dcRef) }.Max();
+        // The cell kernels' bound (2e-6) plus the GEMM budget of the longest sum (H terms forward, rows terms for dW_hr).
+        int k = Math.Max(h, rows);
+        return new TwinResult("lstm+projection", $"rows={rows} H={h} P={p}", width, err, 2e-6 + 4e-7 * (k + 2) * Math.Sqrt(k + 2));
     }
 
     private static TwinResult Lstm(SimdWidth width, Rng rng, int rows, int h)

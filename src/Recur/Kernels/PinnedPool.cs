@@ -11,7 +11,11 @@ namespace Recur.Kernels;
 internal static unsafe class PinnedPool
 {
     private const int MinBucket = 6;           // 64 floats
-    private const int MaxPerBucket = 16;
+    // One call can hold many buffers of one size class at once: a two-layer bidirectional LSTM with a projection
+    // keeps c, tanh(c) and m per pass, the layer outputs, the result tensors and the gradients, more than 16 of the
+    // same bucket for some shapes; with a smaller cap the extras were dropped on return and allocated afresh (and
+    // pinned) by every call. The total stays bounded by MaxRetainedFloats.
+    private const int MaxPerBucket = 32;
     private const long MaxRetainedFloats = 512L * 1024 * 1024; // 2 GiB
 
     private static readonly object Gate = new();

@@ -65,6 +65,23 @@ public class ModelGradientTests
         CheckGradients(model, batch);
     }
 
+    [Theory]
+    [InlineData(Pooling.Last)]
+    [InlineData(Pooling.Mean)]
+    public void ProjectedLstmClassifierGradientsMatchFiniteDifferences(Pooling pooling)
+    {
+        // Pooling reads the projected states: P units per direction, not H.
+        var model = new SequenceClassifier(new ClassifierConfig
+        {
+            Encoder = new EncoderConfig { VocabularySize = 9, EmbeddingDim = 5, HiddenSize = 6, ProjSize = 4, Layers = 2, Bidirectional = true },
+            Pooling = pooling,
+            Classes = 3,
+        }, new Rng(1));
+        Assert.Equal(8, model.Head.InFeatures);
+        var batch = TokenBatch(new Rng(2), 9, 4, 5, [5, 3, 1, 4], [0, 2, 1, 2]);
+        CheckGradients(model, batch);
+    }
+
     [Fact]
     public void TaggerGradientsMatchFiniteDifferences()
     {

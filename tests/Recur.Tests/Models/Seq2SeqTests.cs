@@ -34,6 +34,19 @@ public class Seq2SeqTests
     }
 
     [Fact]
+    public void AProjectedLstmEncoderBridgesItsProjectedFinalStatesAndItsGradientsMatchFiniteDifferences()
+    {
+        var model = new Seq2Seq(new Seq2SeqConfig
+        {
+            Encoder = new EncoderConfig { VocabularySize = 8, EmbeddingDim = 4, HiddenSize = 5, ProjSize = 3, Bidirectional = true, Layers = 2 },
+            TargetVocabulary = 9, BosId = 2, EosId = 3, DecoderEmbedding = 4, DecoderHidden = 6,
+        }, new Rng(1));
+        Assert.Equal(6, model.Encoder.OutputSize);
+        ModelGradientTests.CheckGradients(model, Batch(), samples: 5);
+        Assert.InRange(model.Greedy([4, 5, 6], 6).Length, 0, 6);   // decoding starts from the bridged projected states
+    }
+
+    [Fact]
     public void BatchWrapsTargetsInBosAndEos()
     {
         var b = Batch();

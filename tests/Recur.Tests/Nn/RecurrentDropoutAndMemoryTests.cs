@@ -65,16 +65,18 @@ public class RecurrentDropoutAndMemoryTests
 [Collection(nameof(IsolatedCollection))]
 public class RecurrentAllocationTests
 {
-    [Fact]
-    public void NothingIsAllocatedPerTimeStep()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(16)]
+    public void NothingIsAllocatedPerTimeStep(int projSize)
     {
-        // Allocation must not grow with T beyond the result tensors, whose sizes are known.
-        var layer = new Lstm(32, 48, numLayers: 2, bidirectional: true, rng: new Rng(1));
-        int B = 8;
+        // Allocation must not grow with T beyond the result tensors, whose sizes are known (also with a projection).
+        var layer = new Lstm(32, 48, numLayers: 2, bidirectional: true, rng: new Rng(1), projSize: projSize);
+        int B = 8, outputs = layer.OutputSize;
         long Allocated(int T)
         {
             var x = new Tensor(T, B, 32);
-            var dy = new Tensor(T, B, 96);
+            var dy = new Tensor(T, B, outputs);
             int[] lens = Enumerable.Range(0, B).Select(b => T - b % 3).ToArray();
             for (int warm = 0; warm < 2; warm++)
             {
@@ -86,8 +88,8 @@ public class RecurrentAllocationTests
             return GC.GetTotalAllocatedBytes(precise: true) - before;
         }
         long shortRun = Allocated(10), longRun = Allocated(40);
-        // Per extra step: Output (B*96 floats) and dInput (B*32 floats), plus 4 bytes of the per-call active-row table.
-        long perStepResults = 30L * (B * 96 + B * 32) * sizeof(float) + 30L * sizeof(int);
+        // Per extra step: Output (B*outputs floats) and dInput (B*32 floats), plus 4 bytes of the per-call active-row table.
+        long perStepResults = 30L * (B * outputs + B * 32) * sizeof(float) + 30L * sizeof(int);
         long slack = 30L * 8; // well under one object per step
         Assert.True(longRun - shortRun <= perStepResults + slack,
             $"T=40 allocated {longRun} bytes, T=10 {shortRun}: {longRun - shortRun - perStepResults} bytes more than the larger results explain");

@@ -57,6 +57,44 @@ public static class CellReference
         }
     }
 
+    /// <summary>
+    /// Twin of the LSTM projection (LSTMP, PyTorch's proj_size) that follows the forward kernel: h = m W_hr^T, with m
+    /// the kernel's o * tanh(c) (rows, H) and W_hr (P, H).
+    /// </summary>
+    public static void LstmProjection(int rows, int h, int p, ReadOnlySpan<float> m, int ldM, ReadOnlySpan<float> whr, Span<float> hOut, int ldH)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int q = 0; q < p; q++)
+            {
+                double sum = 0;
+                for (int j = 0; j < h; j++) sum += (double)m[r * ldM + j] * whr[q * h + j];
+                hOut[r * ldH + q] = (float)sum;
+            }
+    }
+
+    /// <summary>
+    /// Twin of the projection's backward: dm = dh W_hr (rows, H), the gradient the LSTM backward kernel then reads as
+    /// its dh, and dW_hr += dh^T m.
+    /// </summary>
+    public static void LstmProjectionBackward(int rows, int h, int p, ReadOnlySpan<float> dh, int ldDh, ReadOnlySpan<float> m, int ldM,
+        ReadOnlySpan<float> whr, Span<float> dm, int ldDm, Span<float> dWhr)
+    {
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < h; j++)
+            {
+                double sum = 0;
+                for (int q = 0; q < p; q++) sum += (double)dh[r * ldDh + q] * whr[q * h + j];
+                dm[r * ldDm + j] = (float)sum;
+            }
+        for (int q = 0; q < p; q++)
+            for (int j = 0; j < h; j++)
+            {
+                double sum = dWhr[q * h + j];
+                for (int r = 0; r < rows; r++) sum += (double)dh[r * ldDh + q] * m[r * ldM + j];
+                dWhr[q * h + j] = (float)sum;
+            }
+    }
+
     /// <summary>Twin of the GRU forward kernel. <paramref name="biasHh"/> may be empty (no bias).</summary>
     public static void GruForward(int rows, int h, Span<float> gx, int ldGx, ReadOnlySpan<float> gh, int ldGh, ReadOnlySpan<float> biasHh,
         ReadOnlySpan<float> hPrev, int ldHPrev, Span<float> hn, int ldHn, Span<float> hOut, int ldH)
