@@ -16,7 +16,25 @@ internal sealed class ShardedTrainable<TBatch>(ITrainable<TBatch> inner, IGradie
 
     public Module Model => inner.Model;
 
-    public BatchLoss Step(TBatch batch, bool backward) => batch is null ? new BatchLoss(0, 0) : inner.Step(batch, backward);
+    public BatchLoss Step(TBatch batch, bool backward)
+    {
+        if (backward && ++trained == faultAt) Fault();
+        return batch is null ? new BatchLoss(0, 0) : inner.Step(batch, backward);
+    }
+
+    // Fault injection for tests, per rank (mpirun's MPMD form gives one rank its own environment):
+    // RECUR_FAULT_RANK_KILL_AT_BATCH=N kills this rank (SIGKILL) at its N-th training batch;
+    // RECUR_FAULT_RANK_HANG_AT_BATCH=N makes it stop responding there, as a rank whose node hangs.
+    private long trained;
+    private readonly long faultAt = long.TryParse(Environment.GetEnvironmentVariable("RECUR_FAULT_RANK_KILL_AT_BATCH"), out long k) && k > 0 ? k
+        : long.TryParse(Environment.GetEnvironmentVariable("RECUR_FAULT_RANK_HANG_AT_BATCH"), out long h) && h > 0 ? h : -1;
+
+    private static void Fault()
+    {
+        if (Environment.GetEnvironmentVariable("RECUR_FAULT_RANK_KILL_AT_BATCH") is not null)
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        Thread.Sleep(Timeout.Infinite);
+    }
 
     public void StartEpoch(int epoch) => inner.StartEpoch(epoch);
 
