@@ -474,6 +474,12 @@ internal sealed class RunContext : IDisposable
         foreach (var (k, v) in Settings.Relevant) if (k != "output") meta["config." + k] = v;
         // Metric names say their split (test_accuracy, val_loss) in metrics.json, the metadata and the report.
         var metrics = outcome.SplitMetrics();
+        if (DataParallel.Sync is { } sync)
+        {
+            // How the ranks shared the run: their number, and rank 0's time in collectives (transfer and waiting for the others).
+            outcome.Facts["data_parallel_ranks"] = sync.Size;
+            outcome.Facts["collective_wait_seconds"] = DataParallel.WaitTime.TotalSeconds;
+        }
         outcome = new TaskOutcome
         {
             Bundle = outcome.Bundle, Metrics = metrics, Confusion = outcome.Confusion, ConfusionLabels = outcome.ConfusionLabels,
