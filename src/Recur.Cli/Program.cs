@@ -27,7 +27,15 @@ try
 catch (Exception e) when (e is RecurFormatException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException or FormatException or KeyNotFoundException
                               or System.Text.Json.JsonException or Recur.Training.TrainingDivergedException)
 {
-    // Expected failures (bad input, missing files, a diverged run): one clear line, no stack trace.
+    // Expected failures (bad input, missing files, a diverged run): one clear line, no stack trace. In a data-parallel
+    // run the line names the rank, and every rank stops (MPI_Abort): none waits for this one in a collective.
+    Recur.Cli.Train.DataParallel.FailAll(e);
     Console.Error.WriteLine($"recur: error: {e.Message}");
     return 1;
+}
+catch (Exception e) when (Recur.Cli.Train.DataParallel.Sync is not null)
+{
+    // Any other failure of one rank of a data-parallel run: the same, with the exception's type for the bug report.
+    Recur.Cli.Train.DataParallel.FailAll(new InvalidOperationException($"{e.GetType().Name}: {e.Message}\n{e.StackTrace}"));
+    throw;
 }

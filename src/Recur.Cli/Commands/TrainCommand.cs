@@ -39,6 +39,8 @@ internal static class TrainCommand
             }
             else settings = Settings.FromParse(parse, options);
 
+            // Under mpirun/srun with several ranks: MPI starts here, once the options are read (every rank reads the same).
+            DataParallel.StartIfLaunched(settings.Task, settings.Float("collective-timeout", 0.001f));
             using var ctx = new RunContext(settings, resumeFrom, restart);
             TaskOutcome? outcome;
             try
@@ -50,13 +52,18 @@ internal static class TrainCommand
                 ctx.Abandon();
                 throw;
             }
-            if (outcome is null) return ctx.Interrupted();
+            if (outcome is null)
+            {
+                DataParallel.Finish();
+                return DataParallel.Rank == 0 ? ctx.Interrupted() : 130;
+            }
             var r = ctx.Result!;
             ctx.Finish(outcome, $"{settings.Task}: {r.Steps} steps in {r.History.Count} epochs ({r.Reason}), {Experiments.ProgressPrinter.Format(r.Elapsed)}" +
                                 (r.Best is { } b ? $", best validation {b.Name} {b.Value:F4} at epoch {r.BestEpoch}" : ""));
             // The run finished and its model is saved: the checkpoint has done its job. The final checkpoint stays, so
             // `--resume --epochs N` can train the run further.
-            File.Delete(ctx.CheckpointPath);
+            if (DataParallel.Rank == 0) File.Delete(ctx.CheckpointPath);
+            DataParallel.Finish();
             return 0;
         });
         return cmd;

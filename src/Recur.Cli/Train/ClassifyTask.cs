@@ -85,7 +85,10 @@ internal static class ClassifyTask
         var lengths = trainX.Select(x => x.Length).ToArray();
         var probe = Common.Probe(model, SequenceBatch.FromTokens(trainX, Enumerable.Range(0, Math.Min(batch, trainX.Count)).ToArray(), trainY[..Math.Min(batch, trainX.Count)]), model.Step);
         ctx.ProbeAtStart(probe);
-        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => SequenceBatch.FromTokens(trainX, b, b.Select(i => trainY[i]).ToArray())),
+        // Data-parallel (mpirun): every rank draws the same shuffled global batches and trains on its part of each (an
+        // empty part, null, adds nothing); one process trains on the whole batch.
+        ctx.Fit(model, _ => Batching.Batches(lengths, batch, shuffle).Select(b => DataParallel.Shard(b))
+                .Select(b => b.Length == 0 ? null! : SequenceBatch.FromTokens(trainX, b, b.Select(i => trainY[i]).ToArray())),
             (trainX.Count + batch - 1) / batch,
             valid.Count > 0 ? () => Eval(model, validX, validY, labels.Count).Evaluation : null, shuffle);
         if (ctx.Cancelled) return null;

@@ -37,6 +37,12 @@ internal static class LmTask
         if (trainIds.Length < batch * 2 + 1)
             throw new RecurFormatException(dataPath, "file", $"expected at least {batch * 2 + 1} tokens to train {batch} streams, found {trainIds.Length}");
         var train = new TbpttStream(trainIds, batch, steps);
+        // Data-parallel (mpirun): the B parallel streams are split between the ranks; rank r trains streams lo..lo+n-1,
+        // the same tokens one process would train them on (each stream is StreamLength tokens of the text).
+        var (lo, mine) = DataParallel.Range(batch);
+        if (mine == 0)
+            throw new ArgumentException($"--batch-size: {batch} parallel streams cannot be split between {DataParallel.Size} ranks; give at least {DataParallel.Size}");
+        var shard = DataParallel.Size == 1 ? train : new TbpttStream(trainIds[(lo * train.StreamLength)..((lo + mine) * train.StreamLength + 1)], mine, steps);
         TbpttStream? valid = validIds.Length >= 2 ? TbpttStream.ForEvaluation(validIds, batch, steps) : null;
         ctx.CheckMemory(Common.EncoderMemory(s, Common.Encoder(s, tok.Vocabulary.Count, null), steps, batch, tok.Vocabulary.Count, perStep: true),
             $"{batch} streams x {steps} steps");
@@ -44,15 +50,15 @@ internal static class LmTask
 
         var model = new LanguageModel(new LanguageModelConfig { Encoder = Common.Encoder(s, tok.Vocabulary.Count, null), TieEmbeddings = tie }, Common.ModelRng(s));
         bool chars = tok.Kind == "char";
-        var probe = Common.Probe(model, train.Enumerate().First(), model.Step);
+        var probe = Common.Probe(model, shard.Enumerate().First(), model.Step);
         ctx.ProbeAtStart(probe);
         ctx.ItemUnit = "tok/s";
         // Training throughput: tokens of the chunks trained on (not those a resumed epoch replays past) over the time of
         // the training loop, validation left out.
-        var counted = new TokenCounter(model);
+        var counted = new TokenCounter(model, batch);
         var validation = new System.Diagnostics.Stopwatch();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        ctx.Fit(counted, _ => train.Enumerate(), train.Chunks, valid is null ? null : () =>
+        ctx.Fit(counted, _ => shard.Enumerate(), train.Chunks, valid is null ? null : () =>
         {
             validation.Start();
             double nats = model.Evaluate(valid);
@@ -60,7 +66,7 @@ internal static class LmTask
             var others = new Dictionary<string, double> { ["perplexity"] = Metrics.Perplexity(nats) };
             if (chars) others["bits_per_char"] = Metrics.BitsPerCharacter(nats);
             return new Evaluation("loss", nats, false, others);
-        }, shuffle: null);
+        }, shuffle: null, streams: (lo, mine, batch));
         clock.Stop();
         if (ctx.Cancelled) return null;
 
@@ -85,15 +91,15 @@ internal static class LmTask
         };
     }
 
-    /// <summary>The language model as the trainer sees it, counting the tokens of the chunks it trains on.</summary>
-    private sealed class TokenCounter(LanguageModel model) : ITrainable<StreamChunk>
+    /// <summary>The language model as the trainer sees it, counting the tokens of the chunks it trains on (of all <paramref name="streams"/> streams, when the ranks share them).</summary>
+    private sealed class TokenCounter(LanguageModel model, int streams) : ITrainable<StreamChunk>
     {
         public long Tokens { get; private set; }
         public Module Model => model;
 
         public BatchLoss Step(StreamChunk batch, bool backward)
         {
-            if (backward) Tokens += (long)batch.Batch * batch.Steps;
+            if (backward) Tokens += (long)streams * batch.Steps;
             return model.Step(batch, backward);
         }
 

@@ -132,6 +132,7 @@ internal sealed class RunContext : IDisposable
     {
         if (prepared) return;
         prepared = true;
+        if (DataParallel.Rank != 0) return; // rank 0 alone writes the run folder
         Directory.CreateDirectory(Dir);
         // A process killed while writing leaves its temporary file (never a half-written target): clear them away.
         foreach (var stale in Directory.GetFiles(Dir, "*" + AtomicFile.TempSuffix)) File.Delete(stale);
@@ -147,6 +148,7 @@ internal sealed class RunContext : IDisposable
     /// </summary>
     public void Abandon()
     {
+        if (DataParallel.Rank != 0) return;
         if (!prepared || !Directory.Exists(Dir)) return;
         var created = Directory.GetFiles(Dir).Where(f => !filesBefore.Contains(f)).ToList();
         if (created.Any(f => f == CheckpointPath || f == FinalCheckpointPath)) return;  // training got somewhere: keep it
@@ -302,7 +304,7 @@ internal sealed class RunContext : IDisposable
     /// checkpoints, metrics log or resume: the run's result and curves stay those of its first model.
     /// </summary>
     public TrainingResult Fit<TBatch>(ITrainable<TBatch> model, Func<int, IEnumerable<TBatch>> batches, int batchesPerEpoch,
-        Func<Evaluation>? validate, Rng? shuffle, bool another = false, ulong? seed = null)
+        Func<Evaluation>? validate, Rng? shuffle, bool another = false, ulong? seed = null, (int Lo, int Count, int Total)? streams = null)
     {
         Prepare();
         int epochsN = Settings.Int("epochs", 1);
@@ -313,7 +315,14 @@ internal sealed class RunContext : IDisposable
             // a further model of the run, from its own seed).
             model.Model.InitUniform(bound, new Rng((seed ?? Settings.Seed) + 4));
         }
-        if (!another && startProbe is { } initialProbe) RecordInitialFlow(initialProbe);
+        if (!another && startProbe is { } initialProbe && DataParallel.Rank == 0) RecordInitialFlow(initialProbe);
+        if (DataParallel.Sync is { } sync)
+        {
+            // Data-parallel: every rank starts from the same weights (checked), with its own dropout streams.
+            DataParallel.SeedRankStreams(model.Model, seed ?? Settings.Seed);
+            DataParallel.CheckSameParameters(model.Model, "at the start");
+            model = new ShardedTrainable<TBatch>(model, sync, streams);
+        }
         var optimizer = MakeOptimizer(model.Model);
         long epochSteps = (long)epochsN * batchesPerEpoch;
         var schedule = MakeSchedule(maxSteps > 0 ? Math.Min(maxSteps, epochSteps) : epochSteps);
@@ -335,7 +344,7 @@ internal sealed class RunContext : IDisposable
             FinalCheckpointPath = FinalCheckpointPath,
         };
         if (another) options = options with { CheckpointPath = null, CheckpointEvery = null, CheckpointMetadata = null, ResumeFrom = null, FinalCheckpointPath = null };
-        var trainer = new Trainer<TBatch>(optimizer, options, schedule);
+        var trainer = new Trainer<TBatch>(optimizer, options, schedule) { Synchronizer = DataParallel.Sync };
         if (shuffle is not null) trainer.TrackDataRng("shuffle", shuffle);
         if (another) return trainer.Fit(model, batches, validate, batchesPerEpoch, cts.Token);
         trainer.Progress += Log;
@@ -371,6 +380,7 @@ internal sealed class RunContext : IDisposable
         }
         epochs.Clear();
         epochs.AddRange(Result!.History);
+        DataParallel.CheckSameParameters(model.Model, "after training");
         return Result;
     }
 
@@ -456,6 +466,7 @@ internal sealed class RunContext : IDisposable
     /// <summary>Saves the model, metrics, plots and report, and prints where they are.</summary>
     public void Finish(TaskOutcome outcome, string taskLine)
     {
+        if (DataParallel.Rank != 0) return;
         Prepare();
         var meta = new Dictionary<string, string>(outcome.Bundle.Metadata);
         // The run folder is where this copy was written, not part of the model: left out so that two runs of the same
@@ -463,6 +474,12 @@ internal sealed class RunContext : IDisposable
         foreach (var (k, v) in Settings.Relevant) if (k != "output") meta["config." + k] = v;
         // Metric names say their split (test_accuracy, val_loss) in metrics.json, the metadata and the report.
         var metrics = outcome.SplitMetrics();
+        if (DataParallel.Sync is { } sync)
+        {
+            // How the ranks shared the run: their number, and rank 0's time in collectives (transfer and waiting for the others).
+            outcome.Facts["data_parallel_ranks"] = sync.Size;
+            outcome.Facts["collective_wait_seconds"] = DataParallel.WaitTime.TotalSeconds;
+        }
         outcome = new TaskOutcome
         {
             Bundle = outcome.Bundle, Metrics = metrics, Confusion = outcome.Confusion, ConfusionLabels = outcome.ConfusionLabels,

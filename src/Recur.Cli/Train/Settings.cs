@@ -64,6 +64,8 @@ internal sealed class Settings
         new("seed", "1", "Seed of every random source (split, initialisation, shuffling, dropout)"),
         new("checkpoint-every", "0", "Optimizer steps between checkpoints (0: only at epoch ends and on Ctrl-C)"),
         new("log-every", "10", "Steps between progress lines and metrics-log rows"),
+        new("collective-timeout", "120", "Data-parallel runs (mpirun/srun with several ranks): seconds a rank waits in one gradient sum for the others before it stops every rank with an error (a rank hung or lost)",
+            "classify,lm", Requires: "a launch by mpirun or srun with more than one rank", Active: _ => DataParallel.LaunchedSize > 1),
         new("cell", "lstm", "Recurrent cell: lstm, gru, rnn-tanh or rnn-relu", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
         new("hidden", "128", "Hidden units per direction", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
         new("layers", "1", "Stacked recurrent layers", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),

@@ -157,6 +157,18 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
     private readonly List<(string Name, Rng Rng)> dataRngs = [];
 
     /// <summary>
+    /// Data-parallel training (null: one process). Every rank runs <see cref="Fit"/> with the same options and its own
+    /// shard of each batch; after the backward pass the gradients, weighted by each rank's <see cref="BatchLoss.Count"/>,
+    /// are summed and divided by the global count, so every rank takes the step one process would take on the whole
+    /// batch. Cancellation is agreed through the same sum (every rank stops after the same step). Rank 0 alone writes
+    /// checkpoints and raises progress events; every rank still captures the model's carried state, because a sharded
+    /// model may need every rank to gather it.
+    /// </summary>
+    public IGradientSynchronizer? Synchronizer { get; init; }
+
+    private bool Writes => Synchronizer is null || Synchronizer.Rank == 0;
+
+    /// <summary>
     /// Registers a random stream that <c>epochBatches</c> draws from (e.g. a shuffling generator shared across
     /// epochs). Its state at the start of every epoch goes into checkpoints, so a resumed run replays that
     /// epoch's batches in the same order.
@@ -184,6 +196,8 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(epochBatches);
         options.Validate();
+        if (Synchronizer is not null && options.GradientAccumulation > 1)
+            throw new ArgumentException($"GradientAccumulation {options.GradientAccumulation} with a synchronizer: data-parallel training averages each step's batch across processes; accumulate by a larger global batch instead", nameof(options));
         var parameters = Optimizer.Parameters;
         long? totalSteps = batchesPerEpoch is { } bpe ? (long)options.Epochs * bpe / options.GradientAccumulation : options.MaxSteps;
         if (options.MaxSteps is { } ms && totalSteps is { } ts) totalSteps = Math.Min(ms, ts);
@@ -213,7 +227,9 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
         {
             if (path is null) return;
             s.ElapsedBefore = clockBase + clock.Elapsed;
-            Checkpoint.Save(path, model.Model, Optimizer, schedule, s, model.CaptureState(), options.CheckpointMetadata);
+            var carriedState = model.CaptureState(); // on every rank: a sharded model gathers its state here
+            if (!Writes) return;
+            Checkpoint.Save(path, model.Model, Optimizer, schedule, s, carriedState, options.CheckpointMetadata);
             Emit(ProgressKind.Checkpoint, s, totalSteps, clock, null, $"checkpoint ({why}) written to {path}");
         }
         void Save(string why) => SaveTo(options.CheckpointPath, why);
@@ -242,6 +258,7 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                 model.RestoreState(carried);
             }
         }
+        bool stopAgreed = false; // data-parallel: a rank's cancellation, known to every rank after the next gradient sum
         while (!done)
         {
             int epoch = s.Epoch;
@@ -251,13 +268,18 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
             foreach (var batch in epochBatches(epoch))
             {
                 if (seen++ < skipTo) continue; // replaying a resumed epoch: these batches were already trained on
-                if (accumulated == 0 && cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
+                if (accumulated == 0 && (Synchronizer is null ? cancellation.IsCancellationRequested : stopAgreed)) { reason = StopReason.Cancelled; break; }
                 var r = model.Step(batch, backward: true);
                 accLoss += r.Loss;
                 accumulated++;
                 accCount += r.Count;
-                s.Items += r.Count;
+                if (Synchronizer is null) s.Items += r.Count;
                 if (accumulated < options.GradientAccumulation) continue;
+                if (Synchronizer is { } sync)
+                {
+                    (accLoss, accCount, stopAgreed) = SumAcrossRanks(sync, parameters, r, cancellation.IsCancellationRequested);
+                    s.Items += accCount;
+                }
 
                 // One optimizer step from the averaged gradients of `accumulated` batches.
                 double loss = accLoss / accumulated;
@@ -363,13 +385,31 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
 
     private TimeSpan clockBase;
 
+    /// <summary>
+    /// One data-parallel reduction: this rank's gradient of its shard's mean loss, weighted by its count, summed over
+    /// the ranks and divided by the global count: the gradient of the global batch's mean loss. The loss, the count
+    /// and the cancellation requests travel in a second, small sum. A rank with an empty shard adds zeros.
+    /// </summary>
+    private (double Loss, int Count, bool Stop) SumAcrossRanks(IGradientSynchronizer sync, IReadOnlyList<Parameter> parameters, BatchLoss local, bool cancel)
+    {
+        var arena = Optimizer.Arena ?? throw new InvalidOperationException("data-parallel training needs the optimizer's parameters in one intact arena");
+        var grads = arena.Grads;
+        GradientClipping.Scale(parameters, local.Count);
+        sync.Sum(grads);
+        Span<double> totals = [local.Count > 0 ? local.Loss * local.Count : 0, local.Count, cancel ? 1 : 0];
+        sync.Sum(totals);
+        double count = totals[1];
+        if (count > 0) GradientClipping.Scale(parameters, (float)(1 / count));
+        return (count > 0 ? totals[0] / count : double.NaN, (int)count, totals[2] > 0);
+    }
+
     private void Emit(ProgressKind kind, LoopState s, long? total, Stopwatch? clock, Evaluation? val, string? message, double loss = double.NaN) =>
         Emit(kind, s.Epoch, s.Step, total, loss, s.GradNorm, s.Items, clock, val, message);
 
     private void Emit(ProgressKind kind, int epoch, long step, long? total, double loss, double gradNorm, double items, Stopwatch? clock,
         Evaluation? val, string? message)
     {
-        if (Progress is null) return;
+        if (Progress is null || !Writes) return;
         var elapsed = clockBase + (clock?.Elapsed ?? TimeSpan.Zero);
         double seconds = Math.Max(elapsed.TotalSeconds, 1e-9);
         TimeSpan? eta = total is { } t && step > 0 && t > step ? TimeSpan.FromSeconds(seconds / step * (t - step)) : null;

@@ -105,6 +105,34 @@ public partial class LayeringTests
         Assert.Equal("Recur", LayerOf("Recur"));
     }
 
+    /// <summary>
+    /// MPI lives in its own assembly, src/Recur.Distributed, beside the CLI: the core library never references it nor
+    /// any native library, and Recur.Distributed uses only the trainer's seam (<c>Recur.Training.IGradientSynchronizer</c>).
+    /// </summary>
+    [Fact]
+    public void MPI_lives_in_Recur_Distributed_which_the_core_never_references()
+    {
+        var found = new List<string>();
+        foreach (var (rel, text) in Sources())
+        {
+            string code = DocComment().Replace(text, "");
+            foreach (var word in new[] { "Recur.Distributed", "libmpi", "DllImport", "LibraryImport", "NativeLibrary" })
+                if (code.Contains(word, StringComparison.Ordinal)) found.Add($"{rel}: {word}");
+        }
+        Assert.True(found.Count == 0, "the core library reaches for MPI or native code:\n" + string.Join("\n", found));
+        Assert.DoesNotContain("Recur.Distributed", File.ReadAllText(Path.Combine(LibraryRoot, "Recur.csproj")));
+
+        string distributed = Path.Combine(Repo.Root, "src", "Recur.Distributed");
+        var files = Directory.EnumerateFiles(distributed, "*.cs", SearchOption.AllDirectories).Where(f => !f.Contains("/obj/") && !f.Contains("/bin/")).ToList();
+        Assert.NotEmpty(files);
+        foreach (var f in files)
+        {
+            string code = DocComment().Replace(File.ReadAllText(f), "");
+            foreach (Match m in Reference().Matches(code))
+                Assert.True(m.Groups[1].Value is "Training" or "Distributed", $"{Path.GetFileName(f)}: Recur.Distributed may use the trainer's seam only, found '{m.Value}'");
+        }
+    }
+
     [GeneratedRegex(@"\bunsafe\b|System\.Runtime\.Intrinsics|\bstackalloc\s+\w+\*|\bfloat\s*\*|\bdouble\s*\*|\bint\s*\*")]
     private static partial Regex PointerCode();
 
