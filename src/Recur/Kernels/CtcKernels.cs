@@ -5,8 +5,11 @@ namespace Recur.Kernels;
 
 /// <summary>
 /// The CTC forward-backward in float32 (Graves et al. 2006, section 4.1), in log space, blank 0, one sequence per
-/// parallel row. The scratch (log-probabilities, the alpha table, two beta rows) is rented once per call, so the
-/// time loop allocates nothing. Sequences are independent and the batch total is summed afterwards in order, so the
+/// parallel row. Each alpha and beta row is stored relative to its maximum, whose running sum is kept in float64
+/// (the log-space form of Graves' rescaling, eq. 9): raw log-alphas reach hundreds of nats over a few hundred
+/// frames, where float32 keeps only about 1e-5 nats, and the occupation exp(alpha + beta - log p) would inherit that
+/// error. The scratch (log-probabilities, the alpha table, two beta rows, the row scales) is rented once per call,
+/// so the time loop allocates nothing. Sequences are independent and the batch total is summed afterwards in order, so the
 /// result does not depend on the thread count. <see cref="Reference.CtcReference"/> is the float64 twin.
 /// </summary>
 internal static class CtcKernels
@@ -44,6 +47,7 @@ internal static class CtcKernels
         float[] scratch = PinnedPool.Rent(Math.Max(1, perSequence * n));
         float[] losses = PinnedPool.Rent(Math.Max(1, 2L * n));
         int[] ints = ArrayPool<int>.Shared.Rent(3 * n + targets.Length);
+        double[] rowScales = ArrayPool<double>.Shared.Rent(Math.Max(1, n * (frames + maxStates)));
         try
         {
             // ints: input lengths | target lengths | target offsets | targets
@@ -61,7 +65,7 @@ internal static class CtcKernels
             {
                 Logits = logits, LogitsOffset = logitsOffset, TimeStride = timeStride, BatchStride = batchStride,
                 Frames = frames, Classes = classes, MaxStates = maxStates, N = n, Ints = ints,
-                Scratch = scratch, ScratchStride = perSequence, Losses = losses, ZeroInfinity = zeroInfinity,
+                Scratch = scratch, ScratchStride = perSequence, RowScales = rowScales, Losses = losses, ZeroInfinity = zeroInfinity,
                 Grad = grad, GradOffset = gradOffset,
             };
             RowJob<CtcSequenceKernel>.Run(kernel, n, (int)Math.Min(int.MaxValue, (long)frames * (classes + 3 * maxStates)));
@@ -70,6 +74,7 @@ internal static class CtcKernels
         finally
         {
             ArrayPool<int>.Shared.Return(ints);
+            ArrayPool<double>.Shared.Return(rowScales);
             PinnedPool.Return(losses);
             PinnedPool.Return(scratch);
         }
@@ -83,6 +88,18 @@ internal static class CtcKernels
         return m + MathF.Log(MathF.Exp(a - m) + MathF.Exp(b - m) + MathF.Exp(c - m));
     }
 
+    /// <summary>
+    /// Stores <paramref name="raw"/> minus its maximum into <paramref name="row"/> and returns that maximum (0 when all
+    /// are -inf). The subtraction is in float64, so the stored row is exact to float32 rounding of numbers near 0.
+    /// </summary>
+    private static double Normalise(ReadOnlySpan<double> raw, Span<float> row)
+    {
+        double m = TensorPrimitives.Max<double>(raw);
+        if (m == double.NegativeInfinity) m = 0;
+        for (int s = 0; s < raw.Length; s++) row[s] = (float)(raw[s] - m);
+        return m;
+    }
+
     /// <summary>One sequence per row: log-softmax, alpha, then beta and the gradient from the last frame down.</summary>
     private struct CtcSequenceKernel : IRowKernel
     {
@@ -91,6 +108,7 @@ internal static class CtcKernels
         public int[] Ints;                 // input lengths | target lengths | target offsets | targets
         public float[] Scratch;
         public long ScratchStride;
+        public double[] RowScales;         // (N, T): log of alpha_f's scale, the sum of row maxima up to f | (N, S'max): a raw row
         public float[] Losses;             // nll (N) | gradient scale (N)
         public bool ZeroInfinity;
         public float[]? Grad;
@@ -123,35 +141,39 @@ internal static class CtcKernels
                 TensorPrimitives.Subtract(row, MathF.Log(TensorPrimitives.Sum(gamma)), row);
             }
 
-            float nll;
-            if (il == 0) nll = labels == 0 ? 0f : float.PositiveInfinity;
+            // alpha_f(s) = alphaHat_f(s) + scaleA[f], max_s alphaHat_f(s) = 0 (while any state is reachable)
+            var scaleA = RowScales.AsSpan(b * Frames, Frames);
+            var raw = RowScales.AsSpan(N * Frames + b * sMax, states);   // a row before normalising, in float64
+            double nll;
+            if (il == 0) nll = labels == 0 ? 0 : double.PositiveInfinity;
             else
             {
                 // alpha_0: blank, or the first label; every other state unreachable.
-                var a0 = alpha[..states];
-                a0.Fill(NegInf);
-                a0[0] = logp[0];
-                if (labels > 0) a0[1] = logp[label[0]];
+                raw.Fill(double.NegativeInfinity);
+                raw[0] = logp[0];
+                if (labels > 0) raw[1] = logp[label[0]];
+                scaleA[0] = Normalise(raw, alpha[..states]);
                 for (int f = 1; f < il; f++)
                 {
                     var prev = alpha.Slice((f - 1) * sMax, states);
                     var cur = alpha.Slice(f * sMax, states);
                     var lp = logp.Slice(f * c, c);
                     // s even: blank, from s and s-1; s odd: label l_{s/2}, also from s-2 when l_{s/2} != l_{s/2-1}.
-                    cur[0] = prev[0] + lp[0];
+                    raw[0] = (double)prev[0] + lp[0];
                     for (int s = 1; s < states; s++)
                     {
                         int k = s >> 1;
                         bool skip = (s & 1) == 1 && k > 0 && label[k] != label[k - 1];
                         float sum = LogSumExp3(prev[s], prev[s - 1], skip ? prev[s - 2] : NegInf);
-                        cur[s] = sum + lp[(s & 1) == 0 ? 0 : label[k]];
+                        raw[s] = (double)sum + lp[(s & 1) == 0 ? 0 : label[k]];
                     }
+                    scaleA[f] = scaleA[f - 1] + Normalise(raw, cur);
                 }
                 var last = alpha.Slice((il - 1) * sMax, states);
-                nll = -(labels == 0 ? last[0] : LogSumExp3(last[states - 1], last[states - 2], NegInf));
+                nll = -(scaleA[il - 1] + (labels == 0 ? last[0] : LogSumExp3(last[states - 1], last[states - 2], NegInf)));
             }
-            bool impossible = float.IsPositiveInfinity(nll);
-            Losses[b] = impossible && ZeroInfinity ? 0f : nll;
+            bool impossible = double.IsPositiveInfinity(nll);
+            Losses[b] = impossible && ZeroInfinity ? 0f : (float)nll;
             if (Grad is null) return;
 
             // Frames past the input length get no gradient.
@@ -164,15 +186,16 @@ internal static class CtcKernels
                 return;
             }
             float scale = Losses[N + b];
+            double scaleB = 0;   // beta_f(s) = betaHat_f(s) + scaleB
             for (int f = il - 1; f >= 0; f--)
             {
                 var lp = logp.Slice(f * c, c);
                 var cur = beta.Slice((f & 1) * sMax, states);
                 if (f == il - 1)
                 {
-                    cur.Fill(NegInf);
-                    cur[states - 1] = lp[0];
-                    if (labels > 0) cur[states - 2] = lp[label[labels - 1]];
+                    raw.Fill(double.NegativeInfinity);
+                    raw[states - 1] = lp[0];
+                    if (labels > 0) raw[states - 2] = lp[label[labels - 1]];
                 }
                 else
                 {
@@ -183,16 +206,19 @@ internal static class CtcKernels
                         int k = s >> 1;
                         bool skip = (s & 1) == 1 && k + 1 < labels && label[k] != label[k + 1];
                         float sum = LogSumExp3(next[s], s + 1 < states ? next[s + 1] : NegInf, skip ? next[s + 2] : NegInf);
-                        cur[s] = sum + lp[(s & 1) == 0 ? 0 : label[k]];
+                        raw[s] = (double)sum + lp[(s & 1) == 0 ? 0 : label[k]];
                     }
                 }
+                scaleB += Normalise(raw, cur);
                 // gamma_f(k) = sum_{s: l'_s = k} alpha_f(s) beta_f(s) / (y_k(f) p(l|x)), the occupation of class k.
+                // alpha_f(s) + beta_f(s) + nll = alphaHat + betaHat + (scaleA[f] + scaleB + nll), the last term small.
                 var af = alpha.Slice(f * sMax, states);
+                float shift = (float)(scaleA[f] + scaleB + nll);
                 gamma.Clear();
                 for (int s = 0; s < states; s++)
                 {
                     int k = (s & 1) == 0 ? 0 : label[s >> 1];
-                    gamma[k] += MathF.Exp(af[s] + cur[s] + nll - lp[k]);
+                    gamma[k] += MathF.Exp(af[s] + cur[s] + shift - lp[k]);
                 }
                 // d loss / d x_f = scale * (softmax(x_f) - gamma_f)   (log_softmax's backward folded in)
                 var g = Grad.AsSpan(GradOffset + f * TimeStride + b * BatchStride, c);

@@ -22,13 +22,14 @@ public class CtcLossTests
         public int[] TargetLengths => Targets.Select(x => x.Length).ToArray();
     }
 
-    /// <summary>Random logits (seeded) with scale 2, for the given lengths and targets.</summary>
+    /// <summary>Random logits (seeded, float32 values) with scale 2, for the given lengths and targets.</summary>
     internal static Batch Make(ulong seed, int t, int c, int[] inputLengths, int[][] targets, double scale = 2)
     {
         var rng = new Rng(seed);
         int n = inputLengths.Length;
         var logits = new double[t * n * c];
-        for (int i = 0; i < logits.Length; i++) logits[i] = scale * rng.NextNormal();
+        // float32 values, so the float32 loss and the float64 twin see the same inputs
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)(scale * rng.NextNormal());
         return new Batch(t, n, c, logits, inputLengths, targets);
     }
 
@@ -117,13 +118,15 @@ public class CtcLossTests
                 for (int k = 0; k < x.C; k++) Assert.Equal(0.0, grad[(f * x.N + b) * x.C + k]);
     }
 
-    public static TheoryData<string> KernelCases() => ["small", "long", "many classes", "repeats and empties"];
+    public static TheoryData<string> KernelCases() => ["small", "long", "many classes", "repeats and empties", "benchmark size"];
 
     private static Batch Kernel(string name) => name switch
     {
         "small" => Make(10, 7, 5, [7, 4, 6], [[1, 2], [4], [3, 3, 1]]),
         "long" => Make(11, 120, 12, [120, 97, 64, 120], [[1, 2, 3, 4, 5, 6, 7], [11, 11, 11], [2, 5, 9, 9, 1], [.. Enumerable.Range(1, 11)]]),
         "many classes" => Make(12, 30, 61, [30, 21], [[60, 1, 33, 33], [7, 8, 9, 10, 11, 12]]),
+        // the benchmark's shape (T 200, C 12, S 7), where log-likelihoods reach several hundred nats
+        "benchmark size" => Make(14, 200, 12, [200, 200, 180, 150], [[1, 2, 3, 4, 5, 6, 7], [3, 3, 3, 9, 9, 9, 1], [11, 10, 9, 8, 7, 6, 5], [2, 4, 2, 4, 2, 4, 2]]),
         "repeats and empties" => Make(13, 20, 4, [20, 0, 13, 20, 1], [[1, 1, 1, 1], [], [], [3, 2, 3, 2, 3, 2], [2]]),
         _ => throw new ArgumentException(name),
     };
