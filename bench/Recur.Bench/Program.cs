@@ -5,10 +5,12 @@ using Recur.Bench;
 //   rnn [--json FILE] [--threads N] [--seconds S] [--ort]   the engine benchmark (recurrent layers, SGEMM, FMA peak;
 //                                                            --ort: ONNX Runtime on the same rows)
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
+//   serve-load --cli Recur.Cli.dll [--seconds S]    HTTP load on `recur serve` (127.0.0.1), batching on/off, vs ONNX Runtime
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND] [--ort]");
     Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
+    Console.WriteLine("       Recur.Bench serve-load --cli src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll [--seconds S]");
     return args.Length == 0 ? 2 : 0;
 }
 OrtBenchmark.Register();
@@ -16,6 +18,7 @@ return args[0] switch
 {
     "rnn" => RnnBenchmark.Run(args[1..]),
     "kernels" => RunKernels(args[1..]),
+    "serve-load" => ServeLoad.Run(args[1..]),
     _ => Unknown(args[0]),
 };
 
@@ -27,6 +30,6 @@ static int RunKernels(string[] rest)
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn' or 'kernels'");
+    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'kernels' or 'serve-load'");
     return 2;
 }

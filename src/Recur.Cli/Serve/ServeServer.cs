@@ -224,6 +224,8 @@ internal sealed class ServeServer
 
     private async Task Generate(HttpContext ctx, ServedModel model, CancellationToken token)
     {
+        if (model.Task != "lm")
+            throw new RequestError(501, "not implemented", $"a {model.Task} model's generation is not served (piano rolls are not streamed yet): use recur generate", "model");
         var r = await Body(ctx, ServeJsonContext.Default.GenerateRequest, token);
         if (r.Length < 1 || r.Length > options.MaxGenerateLength) throw RequestError.BadField("length", $"expected 1 to {options.MaxGenerateLength} tokens (--max-generate-length), found {r.Length}");
         if (!(r.Temperature >= 0) || !float.IsFinite(r.Temperature)) throw RequestError.BadField("temperature", $"expected >= 0, found {r.Temperature}");

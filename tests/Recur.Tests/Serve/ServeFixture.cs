@@ -51,6 +51,20 @@ public static class TinyModels
         return Save(dir, name, new ModelBundle { Model = model, Tokenizer = tok }.WithTask("lm"));
     }
 
+    public static string Translator(string dir, string name)
+    {
+        var src = WordTokenizer.Build(Texts);
+        var tgt = WordTokenizer.Build(Texts, extraSpecials: [Vocabulary.Bos, Vocabulary.Eos]);
+        var model = new Seq2Seq(new Seq2SeqConfig
+        {
+            Encoder = new EncoderConfig { VocabularySize = src.Vocabulary.Count, EmbeddingDim = 8, HiddenSize = 12 },
+            TargetVocabulary = tgt.Vocabulary.Count, BosId = tgt.Vocabulary.Id(Vocabulary.Bos), EosId = tgt.Vocabulary.Id(Vocabulary.Eos),
+            DecoderEmbedding = 8, DecoderHidden = 12,
+        }, new Rng(4));
+        return Save(dir, name, new ModelBundle { Model = model, Tokenizer = src, TargetTokenizer = tgt }
+            .WithTask("seq2seq", new Dictionary<string, string> { ["max-target-length"] = "12" }));
+    }
+
     private static string Save(string dir, string name, ModelBundle bundle)
     {
         string path = Path.Combine(dir, name + ".recur");
@@ -139,7 +153,8 @@ public sealed class ServeFixture : IAsyncLifetime
         string tag = TinyModels.Tagger(Dir.Path, "tagger");
         string lm = TinyModels.LanguageModel(Dir.Path, "lm");
         SwapPath = TinyModels.Classifier(Dir.Path, "swap", 1);
-        Server = await ServerProcess.StartAsync("--model", cls, "--model", "tag=" + tag, "--model", lm, "--model", SwapPath,
+        string mt = TinyModels.Translator(Dir.Path, "mt");
+        Server = await ServerProcess.StartAsync("--model", cls, "--model", "tag=" + tag, "--model", lm, "--model", SwapPath, "--model", mt,
             "--max-batch-size", "64", "--max-batch-delay-ms", "50", "--max-sequence-length", "40", "--max-request-bytes", "20000", "--watch-interval-ms", "200");
     }
 

@@ -23,7 +23,7 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         Assert.Equal("ready\n", await Server.Get("/readyz"));
         using var models = JsonDocument.Parse(await Server.Get("/v1/models"));
         var byName = models.RootElement.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
-        Assert.Equal(["cls", "lm", "swap", "tag"], byName.Keys.Order());
+        Assert.Equal(["cls", "lm", "mt", "swap", "tag"], byName.Keys.Order());
         Assert.Equal("classify", byName["cls"].GetProperty("task").GetString());
         Assert.True(byName["cls"].GetProperty("batched").GetBoolean());
         Assert.Equal(["neg", "pos"], byName["cls"].GetProperty("labels").EnumerateArray().Select(l => l.GetString()));
@@ -111,6 +111,25 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
             "--temperature", "0.8", "--top-k", "5", "--top-p", "0.9", "--seed", "7");
         Assert.Equal(0, cli.ExitCode);
         Assert.Equal(cli.Stdout.TrimEnd('\n'), done.GetProperty("text").GetString());
+    }
+
+    /// <summary>Translations, greedy and beam, are what `recur translate` writes for the same sentences.</summary>
+    [Fact]
+    public async Task TranslateGivesWhatRecurTranslatePrints()
+    {
+        string[] sentences = ["the film was great fun", "boring", "what a fine story"];
+        foreach (int beam in new[] { 1, 3 })
+        {
+            using var doc = await Server.PostJson("/v1/models/mt/translate", JsonSerializer.Serialize(new Dictionary<string, object> { ["inputs"] = sentences, ["beam"] = beam }));
+            var translations = doc.RootElement.GetProperty("translations").EnumerateArray().Select(t => t.GetString()).ToArray();
+            var cli = await CliRunner.Run(["translate", "--model", Path.Combine(fixture.Dir.Path, "mt.recur"), "--beam", beam.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--format", "jsonl"], null, stdin: string.Join('\n', sentences) + "\n");
+            Assert.True(cli.ExitCode == 0, cli.Stderr);
+            var expected = cli.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("translation").GetString()).ToArray();
+            Assert.Equal(expected, translations);
+        }
+        using var bad = await Server.PostJson("/v1/models/mt/translate", "{\"inputs\": [\"fine\"], \"beam\": 0}", HttpStatusCode.BadRequest);
+        Assert.Equal("beam", bad.RootElement.GetProperty("field").GetString());
     }
 
     internal static async Task<List<(string Name, string Data)>> ReadEvents(HttpResponseMessage response, Action<int>? onEvent = null)
