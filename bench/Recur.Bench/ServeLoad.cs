@@ -54,21 +54,26 @@ internal static class ServeLoad
             Console.WriteLine($"classifier: word LSTM E=64 H=128 V={tok.Vocabulary.Count}, texts of 5-40 words; lm: char LSTM E=64 H=128 V={chars.Vocabulary.Count}, 32 tokens per request");
             Console.WriteLine("| model | batching | clients | requests/s | p50 ms | p99 ms | requests |");
             Console.WriteLine("|---|---|---:|---:|---:|---:|---:|");
-            foreach (bool batching in new[] { true, false })
+            // Both servers run side by side and the cells alternate (on, off) so that the ratios come from one stretch of machine load.
+            using var on = Server.Start(cli, [cls, lmPath], batching: true);
+            using var off = Server.Start(cli, [cls, lmPath], batching: false);
+            Func<int, (string, string)> classify = k => ("/v1/models/cls/predict", $"{{\"inputs\": [\"{texts[k % texts.Length]}\"]}}");
+            Func<int, (string, string)> generate = k => ("/v1/models/lm/generate", $"{{\"prompt\": \"w{k % 100}\", \"length\": 32, \"seed\": {k}}}");
+            foreach (var server in new[] { on, off })
             {
-                using var server = Server.Start(cli, [cls, lmPath], batching);
-                foreach (int clients in new[] { 1, 8, 64 })
-                {
-                    var r = Load(server.Client, clients, seconds, k => ("/v1/models/cls/predict", $"{{\"inputs\": [\"{texts[k % texts.Length]}\"]}}"));
-                    Console.WriteLine($"| classifier | {(batching ? "on" : "off")} | {clients} | {r.Throughput:F1} | {r.P50:F2} | {r.P99:F2} | {r.Count} |");
-                }
-                foreach (int clients in new[] { 1, 8, 64 })
-                {
-                    var r = Load(server.Client, clients, seconds, k => ("/v1/models/lm/generate", $"{{\"prompt\": \"w{k % 100}\", \"length\": 32, \"seed\": {k}}}"));
-                    Console.WriteLine($"| lm generate | {(batching ? "on" : "off")} | {clients} | {r.Throughput:F1} | {r.P50:F2} | {r.P99:F2} | {r.Count} |");
-                }
+                // Warm-up (JIT, thread pool, connections), not measured.
+                Load(server.Client, 8, Math.Min(2, seconds), classify);
+                Load(server.Client, 8, Math.Min(2, seconds), generate);
             }
+            foreach (var (model, request) in new[] { ("classifier", classify), ("lm generate", generate) })
+                foreach (int clients in new[] { 1, 8, 64 })
+                    foreach (var (server, batching) in new[] { (on, "on"), (off, "off") })
+                    {
+                        var r = Load(server.Client, clients, seconds, request);
+                        Console.WriteLine($"| {model} | {batching} | {clients} | {r.Throughput:F1} | {r.P50:F2} | {r.P99:F2} | {r.Count} |");
+                    }
             Ort(classifier, tok, texts, dir, seconds);
+            InProcess(ModelFile.Load(cls), texts, seconds);
             return 0;
         }
         finally
@@ -117,11 +122,13 @@ internal static class ServeLoad
         using var options = new SessionOptions { IntraOpNumThreads = Kernels.Parallelism.ThreadCount, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         using var session = new InferenceSession(path, options);
         var ids = texts.Select(tok.Encode).ToArray();
-        foreach (int batch in new[] { 1, 64 })
+        for (int pass = 0; pass < 3; pass++)
         {
+            // pass 0: warm-up with 64 per call, not printed
+            int batch = pass == 1 ? 1 : 64;
             int k = 0, done = 0;
             var watch = Stopwatch.StartNew();
-            while (watch.Elapsed.TotalSeconds < seconds)
+            while (watch.Elapsed.TotalSeconds < (pass == 0 ? 0.5 : seconds))
             {
                 var rows = Enumerable.Range(0, batch).Select(_ => ids[k++ % ids.Length]).ToArray();
                 int t = rows.Max(r => r.Length);
@@ -134,8 +141,33 @@ internal static class ServeLoad
                 using var results = session.Run(run, [sig.Inputs[0], "lengths"], [xv, lv], ["probabilities"]);
                 done += batch;
             }
+            if (pass == 0) continue;
             Console.WriteLine($"| classifier, ONNX Runtime in-process | {batch} per call | - | {done / watch.Elapsed.TotalSeconds:F1} texts/s | | | {done} |");
         }
+    }
+
+    /// <summary>The same classifier in Recur in-process (no HTTP), as the server runs it: texts per second at 1 and 64 per call.</summary>
+    private static void InProcess(ModelBundle bundle, string[] texts, double seconds)
+    {
+        bool saved = Kernels.Gemm.BatchInvariant;
+        Kernels.Gemm.BatchInvariant = true;
+        _ = bundle.Model.EvaluationMode();
+        try
+        {
+            bundle.ClassifyMany([.. texts.Take(64)]); // warm-up (JIT), not measured
+            foreach (int batch in new[] { 1, 64 })
+            {
+                int k = 0, done = 0;
+                var watch = Stopwatch.StartNew();
+                while (watch.Elapsed.TotalSeconds < seconds)
+                {
+                    bundle.ClassifyMany([.. Enumerable.Range(0, batch).Select(_ => texts[k++ % texts.Length])]);
+                    done += batch;
+                }
+                Console.WriteLine($"| classifier, Recur in-process (ClassifyMany) | {batch} per call | - | {done / watch.Elapsed.TotalSeconds:F1} texts/s | | | {done} |");
+            }
+        }
+        finally { Kernels.Gemm.BatchInvariant = saved; }
     }
 
     /// <summary>A `recur serve` child process on a free loopback port.</summary>
