@@ -68,10 +68,23 @@ public sealed class ModelBundle
     }
 
     /// <summary>Classifies one text with a <see cref="SequenceClassifier"/> over tokens: the class probabilities and the most likely label.</summary>
-    public Classification Classify(string text)
+    public Classification Classify(string text) => ClassifyMany([text])[0];
+
+    /// <summary>
+    /// Classifies many texts with a <see cref="SequenceClassifier"/> over tokens in one padded, length-sorted batch;
+    /// the classifications are in the order of <paramref name="texts"/>. With <see cref="Kernels.Gemm.BatchInvariant"/>
+    /// on, each is bitwise what <see cref="Classify(string)"/> gives for that text alone.
+    /// </summary>
+    public Classification[] ClassifyMany(IReadOnlyList<string> texts)
     {
+        ArgumentNullException.ThrowIfNull(texts);
         var model = As<SequenceClassifier>("Classify(text)");
-        return Classified(model.Predict(SequenceBatch.FromTokens([Ids(RequireTokenizer(), text)], [0])).Span);
+        var tok = RequireTokenizer();
+        var ids = texts.Select(t => Ids(tok, t)).ToList();
+        if (ids.Count == 0) return [];
+        var p = model.Predict(SequenceBatch.FromTokens(ids, [.. Enumerable.Range(0, ids.Count)]));
+        int classes = p.Dim(1);
+        return [.. Enumerable.Range(0, ids.Count).Select(i => Classified(p.Span.Slice(i * classes, classes)))];
     }
 
     /// <summary>Classifies one row of raw feature values with an <see cref="Mlp"/> classifier (standardised with the stored statistics).</summary>
@@ -200,15 +213,27 @@ public sealed class ModelBundle
     }
 
     /// <summary>The tag of each token with a <see cref="SequenceTagger"/> (tokens are looked up in the vocabulary as they are).</summary>
-    public string[] Tag(IReadOnlyList<string> tokens)
+    public string[] Tag(IReadOnlyList<string> tokens) => TagMany([tokens])[0];
+
+    /// <summary>
+    /// The tags of many token sequences with a <see cref="SequenceTagger"/> in one padded, length-sorted batch, in the
+    /// order of <paramref name="sentences"/>; with <see cref="Kernels.Gemm.BatchInvariant"/> on, each is what
+    /// <see cref="Tag"/> gives for that sequence alone.
+    /// </summary>
+    public string[][] TagMany(IReadOnlyList<IReadOnlyList<string>> sentences)
     {
-        ArgumentNullException.ThrowIfNull(tokens);
-        if (tokens.Count == 0) throw new ArgumentException("tokens must not be empty", nameof(tokens));
+        ArgumentNullException.ThrowIfNull(sentences);
+        foreach (var tokens in sentences)
+        {
+            ArgumentNullException.ThrowIfNull(tokens, nameof(sentences));
+            if (tokens.Count == 0) throw new ArgumentException("tokens must not be empty", nameof(sentences));
+        }
         var model = As<SequenceTagger>("Tag");
         var tok = RequireTokenizer();
         var tags = RequireLabels();
-        var ids = tokens.Select(tok.Vocabulary.Id).ToArray();
-        return [.. model.PredictTags(SequenceBatch.FromTokens([ids], [0]))[0].Select(t => tags[t])];
+        if (sentences.Count == 0) return [];
+        var ids = sentences.Select(tokens => tokens.Select(tok.Vocabulary.Id).ToArray()).ToList();
+        return [.. model.PredictTags(SequenceBatch.FromTokens(ids, [.. Enumerable.Range(0, ids.Count)])).Select(row => row.Select(t => tags[t]).ToArray())];
     }
 
     /// <summary>The <paramref name="count"/> most likely next tokens after <paramref name="text"/> with a <see cref="LanguageModel"/>, most likely first.</summary>
@@ -229,14 +254,21 @@ public sealed class ModelBundle
     }
 
     /// <summary>Continues <paramref name="prompt"/> by <paramref name="length"/> sampled tokens with a <see cref="LanguageModel"/>; returns prompt and continuation.</summary>
-    public string GenerateText(string prompt, int length, float temperature = 1f, int topK = 0, float topP = 1f, ulong seed = 1)
+    public string GenerateText(string prompt, int length, float temperature = 1f, int topK = 0, float topP = 1f, ulong seed = 1) =>
+        Tokenizers.Continue(RequireTokenizer(), prompt, [.. GenerateTokens(prompt, length, temperature, topK, topP, seed)]);
+
+    /// <summary>
+    /// The token ids <see cref="GenerateText"/> samples after <paramref name="prompt"/>, yielded one at a time as each is
+    /// drawn (for streaming); <c>Tokenizers.Continue(Tokenizer, prompt, ids)</c> of all of them is its text.
+    /// </summary>
+    public IEnumerable<int> GenerateTokens(string prompt, int length, float temperature = 1f, int topK = 0, float topP = 1f, ulong seed = 1)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var model = As<LanguageModel>("GenerateText");
         var tok = RequireTokenizer();
         var ids = tok.Encode(prompt);
         if (ids.Length == 0) ids = [tok.Vocabulary.UnkId];
-        return Tokenizers.Continue(tok, prompt, model.Generate(ids, length, temperature, topK, topP, new Rng(seed)));
+        return model.GenerateStream(ids, length, temperature, topK, topP, new Rng(seed));
     }
 
     /// <summary>Translates one sentence with a <see cref="Seq2Seq"/> model (beam search when <paramref name="beam"/> &gt; 1, else greedy); words joined by spaces.</summary>

@@ -34,6 +34,24 @@ public static unsafe class Gemm
     /// <summary>Products with at most this many rows take the unpacked streaming path.</summary>
     public const int SkinnyRows = 4;
 
+    private static volatile bool batchInvariant;
+
+    /// <summary>
+    /// Batch-invariant mode: every product takes the packed, tiled path, whatever its row count, so a row of C is the
+    /// same bits whether it was computed alone or among others (the skinny path sums over K in another order). A
+    /// server that gathers requests into one batch (<c>recur serve</c>) turns this on, so that each caller gets what a
+    /// request on its own gets; products of at most <see cref="SkinnyRows"/> rows are then somewhat slower. Off by
+    /// default; process-wide, like <see cref="Parallelism.ThreadCount"/>.
+    /// </summary>
+    public static bool BatchInvariant
+    {
+        get => batchInvariant;
+        set => batchInvariant = value;
+    }
+
+    /// <summary>The largest row count that takes the skinny path: <see cref="SkinnyRows"/>, or 0 in <see cref="BatchInvariant"/> mode.</summary>
+    internal static int SkinnyLimit => batchInvariant ? 0 : SkinnyRows;
+
     /// <summary>Micro-kernel tile width (columns) for a vector width: two vectors.</summary>
     public static int PanelWidth(SimdWidth width) => 2 * (int)width;
 
@@ -113,7 +131,7 @@ public static unsafe class Gemm
             return;
         }
         SimdDispatch.Record(width);
-        if (m <= SkinnyRows)
+        if (m <= SkinnyLimit)
         {
             Skinny.Run(width, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             return;

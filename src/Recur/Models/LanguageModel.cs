@@ -272,15 +272,32 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepp
     /// time, each fed back as the next input (a <see cref="Sampler"/> over this model's <see cref="Next"/>). Returns the
     /// sampled tokens (not the seed).
     /// </summary>
-    public int[] Generate(ReadOnlySpan<int> seed, int length, float temperature, int topK, float topP, Rng rng)
+    public int[] Generate(ReadOnlySpan<int> seed, int length, float temperature, int topK, float topP, Rng rng) =>
+        [.. GenerateStream(seed.ToArray(), length, temperature, topK, topP, rng)];
+
+    /// <summary>
+    /// The tokens of <see cref="Generate"/>, yielded one at a time as each is sampled (for streaming): the same tokens
+    /// from the same <paramref name="rng"/>. The arguments are checked and the seed is fed at the call; stopping the
+    /// enumeration stops the sampling. Runs in evaluation mode while it is enumerated.
+    /// </summary>
+    public IEnumerable<int> GenerateStream(int[] seed, int length, float temperature, int topK, float topP, Rng rng)
     {
+        ArgumentNullException.ThrowIfNull(seed);
         if (seed.Length == 0) throw new ArgumentException("the seed needs at least one token", nameof(seed));
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be >= 0");
         foreach (int id in seed)
             if ((uint)id >= (uint)VocabularySize) throw new ArgumentOutOfRangeException(nameof(seed), id, $"seed ids must be in [0, {VocabularySize})");
+        var sampler = new Sampler(temperature, topK, topP);
+        RecurrentState state;
+        float[] logits;
+        using (EvaluationMode()) (logits, state) = Next(seed, null);
+        return Sampled(sampler.Stream(this, logits, state, length, rng));
+    }
+
+    private IEnumerable<int> Sampled(IEnumerable<int> tokens)
+    {
         using var mode = EvaluationMode();
-        var (logits, state) = Next(seed.ToArray(), null);
-        return new Sampler(temperature, topK, topP).Generate(this, logits, state, length, rng);
+        foreach (int id in tokens) yield return id;
     }
 
     /// <summary>One token for each of W hypotheses (W streams of one step), in evaluation mode: logits (W*V) and the new state.</summary>

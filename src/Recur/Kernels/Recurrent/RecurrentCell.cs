@@ -52,7 +52,7 @@ internal abstract unsafe class RecurrentCell
         int k, int n, float beta, float* c, int ldc, SimdWidth width)
     {
         if (rows <= 0) return;
-        if (packed is not null && fullRows > Gemm.SkinnyRows)
+        if (packed is not null && fullRows > Gemm.SkinnyLimit)
             Gemm.MultiplyPacked(Transpose.No, rows, 1f, a, lda, packed, beta, c, ldc);
         else
             Gemm.Multiply(width, Transpose.No, transW, rows, n, k, 1f, a, lda, w, transW == Transpose.Yes ? k : n, beta, c, ldc);

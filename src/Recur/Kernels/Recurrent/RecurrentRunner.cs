@@ -190,7 +190,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             // All steps' input projection in one GEMM: Gates (T*B, G*H) = X (T*B, in) W_ih^T, with W_ih^T packed once
             // per weight version (the same path choice as Gemm.Multiply, so the same sums).
-            if (T * B > Gemm.SkinnyRows)
+            if (T * B > Gemm.SkinnyLimit)
             {
                 var wihT = weights.Packed.Get(k, PackedForm.InputHiddenT, weights.Version(k, RecurrentWeight.InputHidden), width,
                     Transpose.Yes, p.InSize, gh, pWih, p.InSize);
@@ -209,10 +209,10 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
-            p.WhhT = maxRows > Gemm.SkinnyRows
+            p.WhhT = maxRows > Gemm.SkinnyLimit
                 ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, R, gh, pWhh, R)
                 : null;
-            p.WhrT = pWhr != null && maxRows > Gemm.SkinnyRows
+            p.WhrT = pWhr != null && maxRows > Gemm.SkinnyLimit
                 ? weights.Packed.Get(k, PackedForm.ProjectionT, weights.Version(k, RecurrentWeight.Projection), width, Transpose.Yes, H, R, pWhr, H)
                 : null;
             try
@@ -350,10 +350,10 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         {
             p.Wih = pWih; p.Whh = pWhh; p.Bhh = pBhh; p.Whr = pWhr;
             int maxRows = p.Active.Max();
-            p.WhhN = maxRows > Gemm.SkinnyRows
+            p.WhhN = maxRows > Gemm.SkinnyLimit
                 ? weights.Packed.Get(k, PackedForm.HiddenHidden, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.No, gh, R, pWhh, R)
                 : null;
-            p.WhrN = pWhr != null && maxRows > Gemm.SkinnyRows
+            p.WhrN = pWhr != null && maxRows > Gemm.SkinnyLimit
                 ? weights.Packed.Get(k, PackedForm.Projection, weights.Version(k, RecurrentWeight.Projection), width, Transpose.No, R, H, pWhr, H)
                 : null;
             try

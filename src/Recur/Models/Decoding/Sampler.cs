@@ -22,13 +22,28 @@ public sealed record Sampler(float Temperature, int TopK = 0, float TopP = 1f)
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(logits);
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be >= 0");
-        var output = new int[length];
+        return [.. Tokens(model, logits, state, length, rng)];
+    }
+
+    /// <summary>
+    /// The tokens of <see cref="Generate"/>, one at a time as each is drawn (for streaming); the same tokens in the same
+    /// order from the same <paramref name="rng"/>. A caller that stops enumerating stops the decoding.
+    /// </summary>
+    public IEnumerable<int> Stream(ITokenStepper model, float[] logits, RecurrentState state, int length, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(logits);
+        if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "length must be >= 0");
+        return Tokens(model, logits, state, length, rng);
+    }
+
+    private IEnumerable<int> Tokens(ITokenStepper model, float[] logits, RecurrentState state, int length, Rng rng)
+    {
         for (int i = 0; i < length; i++)
         {
             int id = Sampling.Sample(logits, Temperature, TopK, TopP, rng);
-            output[i] = id;
+            yield return id;
             if (i + 1 < length) (logits, state) = model.Step([id], state);
         }
-        return output;
     }
 }
