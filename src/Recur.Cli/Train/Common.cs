@@ -66,7 +66,18 @@ internal static class Common
         Bidirectional = s.Bool("bidirectional"),
         Dropout = s.Float("dropout", 0f, 0.99f),
         RecurrentDropout = s.Float("recurrent-dropout", 0f, 0.99f),
+        ProjSize = ProjSize(s),
     };
+
+    /// <summary>--proj-size: 0, or an LSTM projection smaller than --hidden.</summary>
+    public static int ProjSize(Settings s)
+    {
+        if (s.Task is not ("classify" or "tag" or "lm" or "seq2seq" or "audio" or "sequence") || Cell(s) != RecurrentMode.Lstm) return 0;
+        int p = s.Int("proj-size", 0), h = s.Int("hidden", 1);
+        if (p >= h && p > 0)
+            throw new ArgumentException($"--proj-size: expected 0 or fewer units than --hidden ({h}), found {p}");
+        return p;
+    }
 
     /// <summary>Optimizer moments per parameter for --optimizer (Adam/AdamW two, the others one).</summary>
     public static int OptimizerMoments(Settings s) => Optimizer(s) is "adam" or "adamw" ? 2 : 1;

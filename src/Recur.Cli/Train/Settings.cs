@@ -68,6 +68,8 @@ internal sealed class Settings
         new("hidden", "128", "Hidden units per direction", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
         new("layers", "1", "Stacked recurrent layers", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
         new("bidirectional", "false", "Run each encoder layer in both directions", "classify,tag,seq2seq,audio,sequence"),
+        new("proj-size", "0", "LSTM projection units P, smaller than --hidden (LSTMP; PyTorch's proj_size): h = W_hr (o * tanh c), so each direction outputs P units (0: none)",
+            "classify,tag,lm,seq2seq,audio,sequence", Requires: "--cell lstm", Active: s => Common.Cell(s) == Recur.Nn.RecurrentMode.Lstm),
         new("dropout", "0", "Dropout on inputs and between layers (training only)"),
         new("recurrent-dropout", "0", "Variational dropout on the recurrent connection (one mask per sequence)", "classify,tag,lm,audio,sequence"),
         new("embedding", "64", "Token embedding width", "classify,tag,lm,seq2seq"),

@@ -162,7 +162,7 @@ public static class ModelKinds
             m => $"conditional generator: condition {m.Config.ConditionSize} -> h0; {m.Config.Layers}-layer {m.Config.Cell} {m.Config.HiddenSize} -> {m.Config.FrameSize} sigmoid units per step",
             c => [("hidden_size", [c.HiddenSize, c.HiddenSize]), ("frame_size", [c.FrameSize, c.HiddenSize]), ("condition_size", [c.ConditionSize, c.HiddenSize]), ("layers", [c.Layers, c.HiddenSize])]),
         new ModelKind<Recurrent, RecurrentConfig>("recurrent", Json.RecurrentConfig, RecurrentConfig.Of, (c, _, rng, _) => c.Create(rng),
-            m => $"recurrent stack: {m.NumLayers}-layer {(m.Bidirectional ? "bidirectional " : "")}{m.Mode} {m.InputSize} -> {m.HiddenSize}{(m.BatchFirst ? ", batch-first" : "")}",
+            m => $"recurrent stack: {m.NumLayers}-layer {(m.Bidirectional ? "bidirectional " : "")}{m.Mode} {m.InputSize} -> {m.HiddenSize}{(m.ProjSize > 0 ? $", proj_size {m.ProjSize}" : "")}{(m.BatchFirst ? ", batch-first" : "")}",
             c => [("layers x hidden_size^2", [c.Layers, c.HiddenSize, c.HiddenSize]), ("input_size", [c.InputSize, c.HiddenSize])],
             onnx: OnnxExport.Bare),
         new ModelKind<PooledSequenceRegressor, PooledRegressorConfig>("sequence_regressor", Json.PooledRegressorConfig, m => m.Config, (c, _, rng, _) => new PooledSequenceRegressor(c, rng),
@@ -212,5 +212,6 @@ public static class ModelKinds
 
     private static string Encoder(EncoderConfig e) =>
         $"{(e.VocabularySize is { } v ? $"embedding {v}x{e.EmbeddingDim} -> " : $"{e.InputFeatures} features -> ")}{e.Layers}-layer {(e.Bidirectional ? "bidirectional " : "")}{e.Cell} {e.HiddenSize}" +
+        (e.ProjSize > 0 ? $", proj_size {e.ProjSize}" : "") +
         (e.Dropout > 0 ? $", dropout {e.Dropout}" : "") + (e.RecurrentDropout > 0 ? $", recurrent dropout {e.RecurrentDropout}" : "");
 }

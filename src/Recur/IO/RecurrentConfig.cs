@@ -24,6 +24,9 @@ public sealed record RecurrentConfig
     public float Dropout { get; init; }
     /// <summary>Variational dropout on the recurrent connection.</summary>
     public float RecurrentDropout { get; init; }
+    /// <summary>LSTM projection units (PyTorch's <c>proj_size</c>); 0 for none, and then not written to model files.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int ProjSize { get; init; }
 
     /// <summary>The configuration of an existing stack.</summary>
     public static RecurrentConfig Of(Recurrent r)
@@ -32,11 +35,11 @@ public sealed record RecurrentConfig
         return new()
         {
             Cell = r.Mode, InputSize = r.InputSize, HiddenSize = r.HiddenSize, Layers = r.NumLayers, Bidirectional = r.Bidirectional,
-            Bias = r.HasBias, BatchFirst = r.BatchFirst, Dropout = r.Dropout, RecurrentDropout = r.RecurrentDropout,
+            Bias = r.HasBias, BatchFirst = r.BatchFirst, Dropout = r.Dropout, RecurrentDropout = r.RecurrentDropout, ProjSize = r.ProjSize,
         };
     }
 
     /// <summary>A new stack with this configuration.</summary>
     public Recurrent Create(Rng rng) =>
-        new(Cell, InputSize, HiddenSize, Layers, Bidirectional, Bias, BatchFirst, Dropout, rng, RecurrentDropout);
+        new(Cell, InputSize, HiddenSize, Layers, Bidirectional, Bias, BatchFirst, Dropout, rng, RecurrentDropout, ProjSize);
 }

@@ -33,7 +33,7 @@ public sealed record TorchImportResult(Module Model, Recurrent Recurrent, string
 /// <c>weight_ih_l{k}[_reverse]</c>, ...) becomes the matching Recur model, which then gives PyTorch's outputs.
 /// The configuration is read from the tensors: hidden size from <c>weight_hh</c>, gates (1 RNN, 3 GRU, 4 LSTM) from
 /// its rows, input size from <c>weight_ih_l0</c>, layers from the largest k, bidirectional from <c>_reverse</c>, bias
-/// from <c>bias_ih</c>. An optional linear head on the concatenated final states (<c>fc(h_n)</c>, as most PyTorch
+/// from <c>bias_ih</c>, and an LSTM's projection (<c>proj_size</c>) from <c>weight_hr_l0</c>, (P, H), when present. An optional linear head on the concatenated final states (<c>fc(h_n)</c>, as most PyTorch
 /// classifiers do) and an optional embedding before the stack make it a <see cref="SequenceClassifier"/> with
 /// last-state pooling.
 /// </summary>
@@ -52,9 +52,20 @@ public static class TorchImport
             throw new RecurFormatException(path, $"tensor '{Key("weight_ih_l0")}'", "expected a PyTorch RNN/LSTM/GRU state dict with weight_ih_l0 and weight_hh_l0 under this prefix, found none");
         var hh = st.Info(Key("weight_hh_l0")).Shape;
         var ih = st.Info(Key("weight_ih_l0")).Shape;
-        if (hh.Length != 2 || ih.Length != 2 || hh[0] % hh[1] != 0)
+        // An LSTM with a projection: weight_hr_l0 is (P, H) and weight_hh_l0 (4H, P).
+        var hr = st.Contains(Key("weight_hr_l0")) ? st.Info(Key("weight_hr_l0")).Shape : null;
+        if (hr is not null)
+        {
+            if (hr.Length != 2 || hh.Length != 2 || hr[0] < 1 || hr[0] >= hr[1] || hh[1] != hr[0] || hh[0] != 4 * hr[1])
+                throw new RecurFormatException(path, $"tensor '{Key("weight_hr_l0")}' field 'shape'",
+                    $"expected an LSTM projection (P, H) with P < H, weight_hh_l0 (4H, P), found weight_hr_l0 ({string.Join(", ", hr)}) and weight_hh_l0 ({string.Join(", ", hh)})");
+        }
+        else if (hh.Length != 2 || ih.Length != 2 || hh[0] % hh[1] != 0)
             throw new RecurFormatException(path, $"tensor '{Key("weight_hh_l0")}' field 'shape'", $"expected (G*H, H) with G in 1, 3, 4, found ({string.Join(", ", hh)})");
-        int h = hh[1], gates = hh[0] / h, input = ih[1];
+        if (ih.Length != 2)
+            throw new RecurFormatException(path, $"tensor '{Key("weight_ih_l0")}' field 'shape'", $"expected (G*H, input), found ({string.Join(", ", ih)})");
+        int proj = hr is null ? 0 : hr[0];
+        int h = hr is null ? hh[1] : hr[1], gates = hh[0] / h, input = ih[1];
         var mode = gates switch
         {
             4 => RecurrentMode.Lstm,
@@ -66,13 +77,13 @@ public static class TorchImport
         while (st.Contains(Key($"weight_ih_l{layers}"))) layers++;
         bool bidirectional = st.Contains(Key("weight_ih_l0_reverse"));
         bool bias = st.Contains(Key("bias_ih_l0"));
-        var rnn = new Recurrent(mode, input, h, layers, bidirectional, bias, batchFirst: options.BatchFirst);
+        var rnn = new Recurrent(mode, input, h, layers, bidirectional, bias, batchFirst: options.BatchFirst, projSize: proj);
         var used = new HashSet<string>();
         var rnnState = new Dictionary<string, Tensor>();
         foreach (var (name, _) in rnn.NamedParameters())
         {
             if (!st.Contains(Key(name)))
-                throw new RecurFormatException(path, $"tensor '{Key(name)}'", $"expected it in a {layers}-layer {(bidirectional ? "bidirectional " : "")}{mode} with{(bias ? "" : "out")} bias, found none");
+                throw new RecurFormatException(path, $"tensor '{Key(name)}'", $"expected it in a {layers}-layer {(bidirectional ? "bidirectional " : "")}{mode} with{(bias ? "" : "out")} bias{(proj > 0 ? $" and projection {proj}" : "")}, found none");
             rnnState[name] = st.ReadTensor(Key(name));
             used.Add(Key(name));
         }
@@ -85,7 +96,7 @@ public static class TorchImport
         if (head == "") head = null;
         string? emb = options.EmbeddingPrefix ?? DetectEmbedding(st, used, input, head);
         if (emb == "") emb = null;
-        string kind = $"{layers}-layer {(bidirectional ? "bidirectional " : "")}{mode} (input {input}, hidden {h}{(bias ? "" : ", no bias")})";
+        string kind = $"{layers}-layer {(bidirectional ? "bidirectional " : "")}{mode} (input {input}, hidden {h}{(proj > 0 ? $", proj_size {proj}" : "")}{(bias ? "" : ", no bias")})";
         Module model = rnn;
         if (head is not null)
         {
@@ -99,7 +110,7 @@ public static class TorchImport
                 Encoder = new EncoderConfig
                 {
                     VocabularySize = vocab, InputFeatures = vocab is null ? input : null, EmbeddingDim = input,
-                    Cell = mode, HiddenSize = h, Layers = layers, Bidirectional = bidirectional,
+                    Cell = mode, HiddenSize = h, Layers = layers, Bidirectional = bidirectional, ProjSize = proj,
                 },
                 Pooling = Pooling.Last,
                 Classes = classes,

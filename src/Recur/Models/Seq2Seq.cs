@@ -236,7 +236,7 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
     /// <summary>The encoder's top-layer final states, directions concatenated: (B, D*He).</summary>
     private Tensor TopStates(RecurrentOutput r, int b)
     {
-        int d = Encoder.Rnn.Directions, he = Encoder.Rnn.HiddenSize, top = (Encoder.Rnn.NumLayers - 1) * d;
+        int d = Encoder.Rnn.Directions, he = Encoder.Rnn.StateSize, top = (Encoder.Rnn.NumLayers - 1) * d;
         var result = new Tensor(b, d * he);
         for (int i = 0; i < b; i++)
             for (int k = 0; k < d; k++)
@@ -246,7 +246,7 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
 
     private Tensor ScatterTopStates(RecurrentOutput r, Tensor dStates, int b)
     {
-        int d = Encoder.Rnn.Directions, he = Encoder.Rnn.HiddenSize, top = (Encoder.Rnn.NumLayers - 1) * d;
+        int d = Encoder.Rnn.Directions, he = Encoder.Rnn.StateSize, top = (Encoder.Rnn.NumLayers - 1) * d;
         var dHidden = new Tensor(r.HiddenState.Shape.ToArray());
         for (int i = 0; i < b; i++)
             for (int k = 0; k < d; k++)

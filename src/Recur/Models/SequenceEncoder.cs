@@ -92,6 +92,13 @@ public sealed record EncoderConfig
     public int HiddenSize { get; init; } = 128;
     /// <summary>Stacked layers.</summary>
     public int Layers { get; init; } = 1;
+    /// <summary>
+    /// LSTM only: units of the recurrent projection (LSTMP, PyTorch's <c>proj_size</c>), smaller than
+    /// <see cref="HiddenSize"/>; the encoder's output is then D * ProjSize wide. 0 (the default) for none; not written
+    /// to model files when 0.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ProjSize { get; init; }
     /// <summary>Run each layer in both directions.</summary>
     public bool Bidirectional { get; init; }
     /// <summary>Dropout on the embedded input and between layers (training only).</summary>
@@ -127,6 +134,10 @@ public sealed record EncoderConfig
         if (VocabularySize is < 2) throw new ArgumentOutOfRangeException(nameof(VocabularySize), VocabularySize, "VocabularySize must be >= 2");
         if (InputFeatures is < 1) throw new ArgumentOutOfRangeException(nameof(InputFeatures), InputFeatures, "InputFeatures must be >= 1");
         if (EmbeddingDim < 1) throw new ArgumentOutOfRangeException(nameof(EmbeddingDim), EmbeddingDim, "EmbeddingDim must be >= 1");
+        if (ProjSize < 0 || (ProjSize > 0 && ProjSize >= HiddenSize))
+            throw new ArgumentOutOfRangeException(nameof(ProjSize), ProjSize, $"ProjSize must be 0 (none) or in [1, HiddenSize = {HiddenSize})");
+        if (ProjSize > 0 && Cell != RecurrentMode.Lstm)
+            throw new ArgumentException($"ProjSize (an LSTM projection) needs Cell = Lstm, found {Cell}");
         if (!(Dropout >= 0f && Dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "Dropout must be in [0, 1)");
         if (!(RecurrentDropout >= 0f && RecurrentDropout < 1f)) throw new ArgumentOutOfRangeException(nameof(RecurrentDropout), RecurrentDropout, "RecurrentDropout must be in [0, 1)");
         if (!(WordDropout >= 0f && WordDropout < 1f)) throw new ArgumentOutOfRangeException(nameof(WordDropout), WordDropout, "WordDropout must be in [0, 1)");
@@ -158,7 +169,8 @@ public sealed class SequenceEncoder : Module
         Config = config;
         if (config.VocabularySize is { } v) Embedding = AddModule("embedding", new Embedding(v, config.EmbeddingDim, paddingIndex: 0, rng: rng.Split()));
         Rnn = AddModule("rnn", new Recurrent(config.Cell, config.RecurrentInput, config.HiddenSize, config.Layers, config.Bidirectional,
-            batchFirst: true, dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split(), recurrentDropout: config.RecurrentDropout));
+            batchFirst: true, dropout: config.Layers > 1 ? config.Dropout : 0f, rng: rng.Split(), recurrentDropout: config.RecurrentDropout,
+            projSize: config.ProjSize));
         inputDropout = AddModule("input_dropout", new Dropout(config.Dropout, rng.Split()));
         // Drawn only when used, so that a model without them is initialised as before.
         if (config.WordDropout > 0f || config.EmbeddingDropout > 0f) tokenRng = AddRng("token_dropout_rng", rng.Split());

@@ -13,7 +13,7 @@ internal static class SequencePooling
     public static Tensor Pool(Pooling pooling, Recurrent rnn, RecurrentOutput r, int[] lengths, out int[]? argmax)
     {
         argmax = null;
-        int b = lengths.Length, d = rnn.Directions, h = rnn.HiddenSize, dh = d * h;
+        int b = lengths.Length, d = rnn.Directions, h = rnn.StateSize, dh = d * h;
         var pooled = new Tensor(b, dh);
         var p = pooled.Span;
         if (pooling == Pooling.Last)
@@ -56,7 +56,7 @@ internal static class SequencePooling
 
     public static (Tensor? DOutput, Tensor? DHidden) Backward(Pooling pooling, Recurrent rnn, RecurrentOutput r, int[] lengths, Tensor dPooled, int[]? argmax)
     {
-        int b = lengths.Length, d = rnn.Directions, h = rnn.HiddenSize, dh = d * h;
+        int b = lengths.Length, d = rnn.Directions, h = rnn.StateSize, dh = d * h;
         var dp = dPooled.Span;
         if (pooling == Pooling.Last)
         {

@@ -22,6 +22,9 @@ namespace Recur.Nn;
 /// <para>Parameters for layer k and direction suffix s ("" or "_reverse"): <c>weight_ih_l{k}{s}</c> (G*H, in),
 /// <c>weight_hh_l{k}{s}</c> (G*H, H), <c>bias_ih_l{k}{s}</c> and <c>bias_hh_l{k}{s}</c> (G*H), initialised from
 /// U(-1/sqrt(H), 1/sqrt(H)). A PyTorch <c>state_dict</c> loads with <see cref="Module.LoadStateDict"/>.</para>
+/// <para>LSTM with a projection (LSTMP, Sak et al. 2014; PyTorch's <c>proj_size</c> P &gt; 0): each layer and
+/// direction also has <c>weight_hr_l{k}{s}</c> (P, H) and h' = W_hr (o * tanh(c')), so h, h0 and h_n have P units
+/// (c keeps H), <c>weight_hh</c> is (4H, P), the output is D*P wide and layers above the first read D*P inputs.</para>
 /// <para>Variable lengths behave as PyTorch's <c>pack_padded_sequence(enforce_sorted=False)</c>: outputs past a
 /// sequence's end are zero, final states come from its last valid step, the reverse direction starts at its own
 /// end, and the caller need not sort. Length 0 is allowed: the sequence's outputs are all zero and its final
@@ -37,6 +40,7 @@ namespace Recur.Nn;
 public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
 {
     private readonly Parameter[] wih, whh;
+    private readonly Parameter?[] whr;
     private readonly Parameter?[] bih, bhh;
     private readonly Rng dropoutRng;
 
@@ -55,8 +59,12 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
     /// direction), reused at every step, multiplies h_{t-1} in h_{t-1} W_hh^T (Gal and Ghahramani 2016; Keras'
     /// <c>recurrent_dropout</c>).
     /// </param>
+    /// <param name="projSize">
+    /// LSTM only: units of the recurrent projection h = W_hr (o * tanh(c)) (PyTorch's <c>proj_size</c>), in
+    /// [1, <paramref name="hiddenSize"/>); 0 (the default) for none.
+    /// </param>
     public Recurrent(RecurrentMode mode, int inputSize, int hiddenSize, int numLayers = 1, bool bidirectional = false,
-        bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null, float recurrentDropout = 0f)
+        bool bias = true, bool batchFirst = false, float dropout = 0f, Rng? rng = null, float recurrentDropout = 0f, int projSize = 0)
     {
         if (!Enum.IsDefined(mode)) throw new ArgumentOutOfRangeException(nameof(mode), mode, "unknown recurrent mode");
         if (inputSize < 1) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "inputSize must be >= 1");
@@ -67,6 +75,12 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
         if (!(recurrentDropout >= 0f && recurrentDropout < 1f))
             throw new ArgumentOutOfRangeException(nameof(recurrentDropout), recurrentDropout, "recurrentDropout must be in [0, 1)");
         RecurrentDropout = recurrentDropout;
+        if (projSize < 0) throw new ArgumentOutOfRangeException(nameof(projSize), projSize, "projSize must be >= 0 (0 for no projection)");
+        if (projSize > 0 && mode != RecurrentMode.Lstm)
+            throw new ArgumentException($"projSize (proj_size) is only for LSTM, but this layer is {mode}", nameof(projSize));
+        if (projSize >= hiddenSize && projSize > 0)
+            throw new ArgumentOutOfRangeException(nameof(projSize), projSize, $"projSize must be smaller than hiddenSize ({hiddenSize})");
+        ProjSize = projSize;
 
         Mode = mode;
         Cell = RecurrentCell.For(mode switch
@@ -84,25 +98,27 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
         BatchFirst = batchFirst;
         Dropout = dropout;
 
-        int d = Directions, g = Cell.GateCount * hiddenSize;
+        int d = Directions, g = Cell.GateCount * hiddenSize, r = StateSize;
         wih = new Parameter[numLayers * d];
         whh = new Parameter[numLayers * d];
+        whr = new Parameter?[numLayers * d];
         bih = new Parameter?[numLayers * d];
         bhh = new Parameter?[numLayers * d];
         for (int l = 0; l < numLayers; l++)
         {
-            int inSize = l == 0 ? inputSize : d * hiddenSize;
+            int inSize = l == 0 ? inputSize : d * r;
             for (int dir = 0; dir < d; dir++)
             {
                 string s = $"l{l}{(dir == 1 ? "_reverse" : "")}";
                 int k = l * d + dir;
                 wih[k] = AddParameter($"weight_ih_{s}", g, inSize);
-                whh[k] = AddParameter($"weight_hh_{s}", g, hiddenSize);
+                whh[k] = AddParameter($"weight_hh_{s}", g, r);
                 if (bias)
                 {
                     bih[k] = AddParameter($"bias_ih_{s}", g);
                     bhh[k] = AddParameter($"bias_hh_{s}", g);
                 }
+                if (projSize > 0) whr[k] = AddParameter($"weight_hr_{s}", projSize, hiddenSize);
             }
         }
 
@@ -120,6 +136,10 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
     public int HiddenSize { get; }
     /// <summary>Stacked layers (L).</summary>
     public int NumLayers { get; }
+    /// <summary>LSTM projection units P (PyTorch's <c>proj_size</c>); 0 when there is no projection.</summary>
+    public int ProjSize { get; }
+    /// <summary>Units of h per direction: <see cref="ProjSize"/> when projecting, else <see cref="HiddenSize"/>.</summary>
+    public int StateSize => ProjSize > 0 ? ProjSize : HiddenSize;
     /// <summary>Whether each layer runs in both directions.</summary>
     public bool Bidirectional { get; }
     /// <summary>Whether the layers have biases.</summary>
@@ -144,20 +164,22 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
 
     /// <summary>Number of directions D (2 when bidirectional).</summary>
     public int Directions => Bidirectional ? 2 : 1;
-    /// <summary>Features per output step: D * H.</summary>
-    public int OutputSize => Directions * HiddenSize;
+    /// <summary>Features per output step: D * H, or D * P with a projection.</summary>
+    public int OutputSize => Directions * StateSize;
 
     internal RecurrentCell Cell { get; }
     internal Parameter WeightIh(int layer, int dir) => wih[layer * Directions + dir];
     internal Parameter WeightHh(int layer, int dir) => whh[layer * Directions + dir];
     internal Parameter? BiasIh(int layer, int dir) => bih[layer * Directions + dir];
     internal Parameter? BiasHh(int layer, int dir) => bhh[layer * Directions + dir];
+    internal Parameter? WeightHr(int layer, int dir) => whr[layer * Directions + dir];
 
     private Parameter? Weight(int pass, RecurrentWeight which) => which switch
     {
         RecurrentWeight.InputHidden => wih[pass],
         RecurrentWeight.HiddenHidden => whh[pass],
         RecurrentWeight.InputBias => bih[pass],
+        RecurrentWeight.Projection => whr[pass],
         _ => bhh[pass],
     };
 
@@ -204,7 +226,7 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
     /// </summary>
     /// <param name="input">(T, B, I), or (B, T, I) when <see cref="BatchFirst"/>.</param>
     /// <param name="lengths">Valid steps of each sequence, each in [0, T]; null means all T. Any order.</param>
-    /// <param name="h0">Initial hidden state (L*D, B, H), index layer*D + direction; null means zeros.</param>
+    /// <param name="h0">Initial hidden state (L*D, B, H) (P with a projection), index layer*D + direction; null means zeros.</param>
     /// <param name="c0">Initial cell state (L*D, B, H), LSTM only; null means zeros.</param>
     /// <param name="requiresGrad">Keep what backward needs (a little more memory and time).</param>
     /// <param name="inputRequiresGrad">
@@ -228,10 +250,10 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
         if (B < 1) throw new ArgumentException($"input batch size must be >= 1, got {B}", nameof(input));
         if (T < 1) throw new ArgumentException($"input must have at least one time step, got {T}", nameof(input));
         int[] lens = CheckLengths(lengths, B, T);
-        CheckState(h0, nameof(h0), B);
+        CheckState(h0, nameof(h0), B, StateSize);
         if (c0 is not null && Mode != RecurrentMode.Lstm)
             throw new ArgumentException($"c0 is only used by LSTM, but this layer is {Mode}", nameof(c0));
-        CheckState(c0, nameof(c0), B);
+        CheckState(c0, nameof(c0), B, HiddenSize);
         CheckFinite(input, nameof(input), lens);
         if (h0 is not null && !TensorPrimitives.IsFiniteAll<float>(h0.Span))
             throw new ArgumentException("h0 contains NaN or infinity", nameof(h0));
@@ -267,13 +289,14 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
         return (int[])lengths.Clone();
     }
 
-    private void CheckState(Tensor? state, string name, int batch)
+    private void CheckState(Tensor? state, string name, int batch, int width)
     {
         if (state is null) return;
-        int[] expected = [NumLayers * Directions, batch, HiddenSize];
+        int[] expected = [NumLayers * Directions, batch, width];
+        string w = width == HiddenSize ? "H" : "P";
         if (!state.SameShape(expected))
             throw new ArgumentException(
-                $"{name} must have shape (NumLayers*Directions, B, H) = {Tensor.ShapeString(expected)}, got {Tensor.ShapeString(state.Shape)}", name);
+                $"{name} must have shape (NumLayers*Directions, B, {w}) = {Tensor.ShapeString(expected)}, got {Tensor.ShapeString(state.Shape)}", name);
     }
 
     private void CheckFinite(Tensor input, string name, int[] lens)

@@ -7,7 +7,7 @@ namespace Recur.Nn;
 /// <summary>Gradients returned by <see cref="RecurrentOutput.Backward"/>; valid until that output is disposed.</summary>
 /// <param name="Input">dL/d input, same shape as the input (zero at padded steps); an empty tensor (last dimension 0)
 /// when the forward pass was run with <c>inputRequiresGrad: false</c>.</param>
-/// <param name="HiddenState">dL/d h0, (L*D, B, H).</param>
+/// <param name="HiddenState">dL/d h0, (L*D, B, H) (P with a projection).</param>
 /// <param name="CellState">dL/d c0, (L*D, B, H), LSTM only.</param>
 public sealed record RecurrentGradients(Tensor Input, Tensor HiddenState, Tensor? CellState);
 
@@ -29,13 +29,13 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
     {
         this.layer = layer;
         runner = new RecurrentRunner(layer.Cell, new SortedBatch(lengths, steps), layer.InputSize, layer.HiddenSize,
-            layer.NumLayers, layer.Directions, layer.BatchFirst, requiresGrad, layer.Engine, inputRequiresGrad);
+            layer.NumLayers, layer.Directions, layer.BatchFirst, requiresGrad, layer.Engine, inputRequiresGrad, layer.ProjSize);
     }
 
-    /// <summary>Outputs of the last layer: (T, B, D*H), or (B, T, D*H) when batch-first; zero past each length.</summary>
+    /// <summary>Outputs of the last layer: (T, B, D*H), or (B, T, D*H) when batch-first (P for H with a projection); zero past each length.</summary>
     public Tensor Output { get; private set; } = null!;
 
-    /// <summary>Final hidden states h_n, (L*D, B, H), index layer*D + direction.</summary>
+    /// <summary>Final hidden states h_n, (L*D, B, H) (P with a projection), index layer*D + direction.</summary>
     public Tensor HiddenState { get; private set; } = null!;
 
     /// <summary>Final cell states c_n, (L*D, B, H), LSTM only.</summary>
@@ -57,7 +57,7 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
     {
         int T = layer.BatchFirst ? input.Dim(1) : input.Dim(0), B = layer.BatchFirst ? input.Dim(0) : input.Dim(1);
         int LD = layer.NumLayers * layer.Directions, H = layer.HiddenSize;
-        HiddenState = RentTensor(LD, B, H);
+        HiddenState = RentTensor(LD, B, layer.StateSize);
         CellState = layer.Mode == RecurrentMode.Lstm ? RentTensor(LD, B, H) : null;
         Output = layer.BatchFirst ? RentTensor(B, T, layer.OutputSize) : RentTensor(T, B, layer.OutputSize);
         runner.Forward(input.Span, h0 is null ? default : h0.Span, c0 is null ? default : c0.Span, layer,

@@ -38,24 +38,17 @@ public class GoldenTests
         string kind = st.Metadata.TryGetValue("kind", out var k) ? k : "(missing)";
         switch (kind)
         {
-            case "recurrent":
-                if (UnsupportedVariant(st.Metadata) is { } why) Assert.Skip(why);
-                RecurrentCase(st);
-                break;
+            case "recurrent": RecurrentCase(st); break;
             case "cross_entropy": CrossEntropyCase(st); break;
             case "optimizer": OptimizerCase(st); break;
+            case "ctc": CtcCase(st); break;
             default: Assert.Skip($"kind = {kind}: no checker for this kind of case yet"); break;
         }
     }
 
-    /// <summary>
-    /// Why a recurrent case uses a variant the engine does not support yet (and so is skipped, visibly), or null.
-    /// LSTM with a projection (PyTorch's proj_size, LSTMP) is the speech-recognition issue's feature.
-    /// </summary>
-    internal static string? UnsupportedVariant(IReadOnlyDictionary<string, string> meta) =>
-        meta.TryGetValue("proj_size", out var p) && p != "0"
-            ? $"proj_size = {p}: LSTM with a projection (LSTMP) has not landed yet"
-            : null;
+    /// <summary>PyTorch's <c>proj_size</c> of a recurrent case (LSTM with a projection, LSTMP); 0 when the metadata has none.</summary>
+    internal static int ProjSize(IReadOnlyDictionary<string, string> meta) =>
+        meta.ContainsKey("proj_size") ? Int(meta, "proj_size") : 0;
 
     internal static bool Flag(IReadOnlyDictionary<string, string> meta, string key) =>
         meta.TryGetValue(key, out var v) && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1");
@@ -78,7 +71,7 @@ public class GoldenTests
         var meta = st.Metadata;
         var mode = ParseMode(meta["mode"]);
         var layer = new Recurrent(mode, Int(meta, "input_size"), Int(meta, "hidden_size"), Int(meta, "num_layers"),
-            bidirectional: Flag(meta, "bidirectional"), bias: Flag(meta, "bias"), batchFirst: Flag(meta, "batch_first"));
+            bidirectional: Flag(meta, "bidirectional"), bias: Flag(meta, "bias"), batchFirst: Flag(meta, "batch_first"), projSize: ProjSize(meta));
         var state = layer.NamedParameters().ToDictionary(kv => kv.Key, kv => st.ReadTensor(kv.Key));
         layer.LoadStateDict(state);
 
@@ -124,6 +117,46 @@ public class GoldenTests
         report.Check("loss", new[] { loss }, st.ReadFloat64("loss"));
         report.Check("grad.logits", dLogits.Span, st.ReadFloat64("grad.logits"));
         report.AssertAll();
+    }
+
+    /// <summary>
+    /// ctc_loss(log_softmax(logits, 2), targets (N, S) padded, ...): the float32 loss at 1e-4 and its float64 twin
+    /// (<see cref="Recur.Kernels.Reference.CtcReference"/>) at 1e-9, loss and gradient.
+    /// </summary>
+    private static void CtcCase(SafeTensorsFile st)
+    {
+        var meta = st.Metadata;
+        Assert.Equal("0", meta["blank"]);
+        var reduction = meta["reduction"] switch
+        {
+            "mean" => CtcReduction.Mean,
+            "sum" => CtcReduction.Sum,
+            var r => throw new InvalidDataException($"unknown ctc reduction '{r}'"),
+        };
+        bool zeroInfinity = Flag(meta, "zero_infinity");
+        var logits = st.ReadTensor("logits");
+        int t = logits.Dim(0), n = logits.Dim(1), c = logits.Dim(2);
+        long[] padded = st.ReadInt64("targets");
+        int s = st.Info("targets").Shape[1];
+        int[] inputLengths = st.ReadInt64("input_lengths").Select(v => (int)v).ToArray();
+        int[] targetLengths = st.ReadInt64("target_lengths").Select(v => (int)v).ToArray();
+        int[][] targets = Enumerable.Range(0, n).Select(b => padded.Skip(b * s).Take(targetLengths[b]).Select(v => (int)v).ToArray()).ToArray();
+
+        var loss = new CtcLoss(reduction, zeroInfinity);
+        var dLogits = new Tensor(t, n, c);
+        float value = loss.Forward(logits, inputLengths, targets.SelectMany(x => x).ToArray(), targetLengths, dLogits);
+        var report = new Compare.Report(Tolerance);
+        report.Check("loss", new[] { value }, st.ReadFloat64("loss"));
+        report.Check("grad.logits", dLogits.Span, st.ReadFloat64("grad.logits"));
+        report.AssertAll();
+
+        var grad64 = new double[t * n * c];
+        double value64 = Recur.Kernels.Reference.CtcReference.Loss(st.ReadFloat64("logits"), t, n, c, inputLengths, targets,
+            reduction == CtcReduction.Mean, zeroInfinity, grad64);
+        var twin = new Compare.Report(1e-9);
+        twin.Check("twin loss", new[] { value64 }, st.ReadFloat64("loss"));
+        twin.Check("twin grad.logits", grad64, st.ReadFloat64("grad.logits"));
+        twin.AssertAll();
     }
 
     private static void OptimizerCase(SafeTensorsFile st)

@@ -39,7 +39,6 @@ public class TorchImportTests
         if (!File.Exists(path)) Assert.Skip($"no golden files in {Repo.GoldenDir}: set RECUR_GOLDEN_DIR or place the shared folder beside the repository");
         var st = SafeTensorsFile.Load(path);
         var meta = st.Metadata;
-        if (GoldenTests.UnsupportedVariant(meta) is { } why) Assert.Skip(why);
         var imported = TorchImport.Import(path, new TorchImportOptions { Relu = meta["mode"] == "rnn_relu", BatchFirst = GoldenTests.Flag(meta, "batch_first") });
 
         var rnn = Assert.IsType<Recurrent>(imported.Model);
@@ -49,6 +48,7 @@ public class TorchImportTests
         Assert.Equal(GoldenTests.Int(meta, "num_layers"), rnn.NumLayers);
         Assert.Equal(GoldenTests.Flag(meta, "bidirectional"), rnn.Bidirectional);
         Assert.Equal(GoldenTests.Flag(meta, "bias"), rnn.HasBias);
+        Assert.Equal(GoldenTests.ProjSize(meta), rnn.ProjSize);
         // Everything in a golden file that is not a parameter is data: inputs, outputs, gradients.
         Assert.All(imported.Ignored, n => Assert.False(n.StartsWith("weight_", StringComparison.Ordinal) || n.StartsWith("bias_", StringComparison.Ordinal), n));
 
@@ -57,6 +57,7 @@ public class TorchImportTests
         var report = new Compare.Report(Tolerance);
         report.Check("y", result.Output.Span, st.ReadFloat64("y"));
         report.Check("h_n", result.HiddenState.Span, st.ReadFloat64("h_n"));
+        if (st.Contains("c_n")) report.Check("c_n", result.CellState!.Span, st.ReadFloat64("c_n"));
         report.AssertAll();
     }
 

@@ -13,11 +13,23 @@ namespace Recur.Tests.Nn;
 /// </summary>
 public class RecurrentTests
 {
-    public sealed record Config(RecurrentMode Mode, int Layers, bool Bidirectional, bool Bias, bool BatchFirst, bool H0, bool VarLen, int T = 5, int B = 4, int I = 3, int H = 5)
+    public sealed record Config(RecurrentMode Mode, int Layers, bool Bidirectional, bool Bias, bool BatchFirst, bool H0, bool VarLen, int T = 5, int B = 4, int I = 3, int H = 5, int P = 0)
     {
+        /// <summary>Units of h: the projection's P (LSTM with proj_size), else H.</summary>
+        public int R => P > 0 ? P : H;
+
         public override string ToString() =>
-            $"{Mode} L={Layers}{(Bidirectional ? " bidir" : "")}{(Bias ? "" : " nobias")}{(BatchFirst ? " batch-first" : "")}{(H0 ? " h0" : "")}{(VarLen ? " varlen" : "")} T={T} B={B} I={I} H={H}";
+            $"{Mode} L={Layers}{(Bidirectional ? " bidir" : "")}{(Bias ? "" : " nobias")}{(BatchFirst ? " batch-first" : "")}{(H0 ? " h0" : "")}{(VarLen ? " varlen" : "")} T={T} B={B} I={I} H={H}{(P > 0 ? $" P={P}" : "")}";
     }
+
+    /// <summary>LSTMs with a projection (proj_size): one layer, stacked and bidirectional with lengths and h0, batch-first, and sizes past the tiles.</summary>
+    public static IEnumerable<Config> ProjectionConfigs() =>
+    [
+        new Config(RecurrentMode.Lstm, 1, false, true, false, false, false, P: 3),
+        new Config(RecurrentMode.Lstm, 2, true, true, false, true, true, P: 2),
+        new Config(RecurrentMode.Lstm, 2, false, false, true, true, false, P: 4),
+        new Config(RecurrentMode.Lstm, 2, true, true, false, true, true, T: 7, B: 13, I: 19, H: 37, P: 17),
+    ];
 
     public static TheoryData<Config> Configs()
     {
@@ -31,6 +43,7 @@ public class RecurrentTests
             // Wider than the micro-kernel tile and the vector width, with odd sizes, so packed paths run.
             data.Add(new Config(mode, 2, true, true, false, true, true, T: 7, B: 13, I: 19, H: 37));
         }
+        foreach (var c in ProjectionConfigs()) data.Add(c);
         return data;
     }
 
@@ -47,8 +60,8 @@ public class RecurrentTests
 
     internal static (Recurrent Layer, RecurrentReference Ref) Build(Config c, ulong seed)
     {
-        var layer = new Recurrent(c.Mode, c.I, c.H, c.Layers, c.Bidirectional, c.Bias, c.BatchFirst, rng: new Rng(seed));
-        var reference = new RecurrentReference(c.Mode, c.I, c.H, c.Layers, c.Bidirectional, c.Bias);
+        var layer = new Recurrent(c.Mode, c.I, c.H, c.Layers, c.Bidirectional, c.Bias, c.BatchFirst, rng: new Rng(seed), projSize: c.P);
+        var reference = new RecurrentReference(c.Mode, c.I, c.H, c.Layers, c.Bidirectional, c.Bias, c.P);
         foreach (var (name, p) in layer.NamedParameters())
             reference.Params[name] = p.Value.ToArray().Select(v => (double)v).ToArray();
         return (layer, reference);
@@ -87,6 +100,7 @@ public class RecurrentTests
         new Config(RecurrentMode.Gru, 1, true, true, false, true, true, T: 3, B: 64, I: 5, H: 200),
         new Config(RecurrentMode.Lstm, 1, true, true, false, true, true, T: 3, B: 64, I: 5, H: 200),
         new Config(RecurrentMode.RnnTanh, 1, true, true, false, true, true, T: 3, B: 64, I: 5, H: 400),
+        new Config(RecurrentMode.Lstm, 1, true, true, false, true, true, T: 3, B: 64, I: 5, H: 200, P: 96),
     ];
 
     [Theory]
@@ -127,17 +141,17 @@ public class RecurrentTests
         int T = c.T, B = c.B, Dh = layer.OutputSize, LD = c.Layers * layer.Directions;
         int[] lens = Lengths(c);
         float[] xTm = RandomArray(rng, T * B * c.I);
-        float[]? h0 = c.H0 ? RandomArray(rng, LD * B * c.H) : null;
+        float[]? h0 = c.H0 ? RandomArray(rng, LD * B * c.R) : null;
         float[]? c0 = c.H0 && c.Mode == RecurrentMode.Lstm ? RandomArray(rng, LD * B * c.H) : null;
         float[] dyTm = RandomArray(rng, T * B * Dh);
-        float[] dhn = RandomArray(rng, LD * B * c.H);
+        float[] dhn = RandomArray(rng, LD * B * c.R);
         float[] dcn = RandomArray(rng, LD * B * c.H);
 
         var x = c.BatchFirst ? Tensor.FromArray(SwapTB(xTm, T, B, c.I, true), B, T, c.I) : Tensor.FromArray(xTm, T, B, c.I);
         var dy = c.BatchFirst ? Tensor.FromArray(SwapTB(dyTm, T, B, Dh, true), B, T, Dh) : Tensor.FromArray(dyTm, T, B, Dh);
-        using var result = layer.Forward(x, c.VarLen ? lens : null, h0 is null ? null : Tensor.FromArray(h0, LD, B, c.H),
+        using var result = layer.Forward(x, c.VarLen ? lens : null, h0 is null ? null : Tensor.FromArray(h0, LD, B, c.R),
             c0 is null ? null : Tensor.FromArray(c0, LD, B, c.H));
-        var grads = result.Backward(dy, Tensor.FromArray(dhn, LD, B, c.H), c.Mode == RecurrentMode.Lstm ? Tensor.FromArray(dcn, LD, B, c.H) : null);
+        var grads = result.Backward(dy, Tensor.FromArray(dhn, LD, B, c.R), c.Mode == RecurrentMode.Lstm ? Tensor.FromArray(dcn, LD, B, c.H) : null);
 
         var fwd = reference.Forward(D(xTm), T, B, lens, h0 is null ? null : D(h0), c0 is null ? null : D(c0));
         var bwd = reference.Backward(fwd, T, B, lens, D(dyTm), D(dhn), c.Mode == RecurrentMode.Lstm ? D(dcn) : null);
@@ -192,6 +206,9 @@ public class RecurrentTests
             data.Add(new Config(mode, 2, true, true, false, true, true, T: 4, B: 4, I: 3, H: 3));
             data.Add(new Config(mode, 1, false, false, false, false, false, T: 3, B: 2, I: 2, H: 3));
         }
+        // The projection path: stacked, bidirectional, variable lengths with an empty sequence, h0 and c0; and bare.
+        data.Add(new Config(RecurrentMode.Lstm, 2, true, true, false, true, true, T: 4, B: 4, I: 3, H: 4, P: 2));
+        data.Add(new Config(RecurrentMode.Lstm, 1, false, false, false, false, false, T: 3, B: 2, I: 2, H: 3, P: 1));
         return data;
     }
 
@@ -200,14 +217,14 @@ public class RecurrentTests
     public void Float64TwinMatchesFiniteDifferences(Config c)
     {
         var rng = new Rng(3);
-        var reference = new RecurrentReference(c.Mode, c.I, c.H, c.Layers, c.Bidirectional, c.Bias);
+        var reference = new RecurrentReference(c.Mode, c.I, c.H, c.Layers, c.Bidirectional, c.Bias, c.P);
         foreach (var (name, len) in reference.ParameterShapes())
             reference.Params[name] = Enumerable.Range(0, len).Select(_ => rng.NextDouble() * 1.2 - 0.6).ToArray();
-        int T = c.T, B = c.B, LD = c.Layers * reference.D, DH = reference.D * c.H;
+        int T = c.T, B = c.B, LD = c.Layers * reference.D, DH = reference.D * c.R;
         int[] lens = Lengths(c);
         double[] R(int n) => Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
-        double[] x = R(T * B * c.I), h0 = R(LD * B * c.H), c0 = R(LD * B * c.H);
-        double[] ry = R(T * B * DH), rh = R(LD * B * c.H), rc = R(LD * B * c.H);
+        double[] x = R(T * B * c.I), h0 = R(LD * B * c.R), c0 = R(LD * B * c.H);
+        double[] ry = R(T * B * DH), rh = R(LD * B * c.R), rc = R(LD * B * c.H);
         bool lstm = c.Mode == RecurrentMode.Lstm;
 
         double Loss()

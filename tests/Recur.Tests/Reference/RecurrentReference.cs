@@ -6,19 +6,25 @@ namespace Recur.Tests.Reference;
 /// A naive float64 twin of <see cref="Recurrent"/>: one sequence at a time, one step at a time, one unit at a time,
 /// written straight from the cell equations (PyTorch's documentation) with backpropagation through time by hand.
 /// Time-major (T, B, ...) only. It is the oracle that finite differences check, and that the fast float32 layer is
-/// compared against.
+/// compared against. With <c>proj</c> &gt; 0 (LSTM only) it is PyTorch's LSTM with <c>proj_size</c>: h = W_hr m,
+/// m = o * tanh(c), so h (and h0, h_n) have R = proj units and c keeps H.
 /// </summary>
 public sealed class RecurrentReference
 {
-    public RecurrentReference(RecurrentMode mode, int inputSize, int hiddenSize, int layers, bool bidirectional, bool bias)
+    public RecurrentReference(RecurrentMode mode, int inputSize, int hiddenSize, int layers, bool bidirectional, bool bias, int proj = 0)
     {
         Mode = mode; I = inputSize; H = hiddenSize; L = layers; D = bidirectional ? 2 : 1; Bias = bias;
+        P = proj; R = proj > 0 ? proj : hiddenSize;
         G = mode switch { RecurrentMode.Lstm => 4, RecurrentMode.Gru => 3, _ => 1 };
     }
 
     public RecurrentMode Mode { get; }
     public int I { get; }
     public int H { get; }
+    /// <summary>Projection units (0: none).</summary>
+    public int P { get; }
+    /// <summary>Units of h: P with a projection, else H.</summary>
+    public int R { get; }
     public int L { get; }
     public int D { get; }
     public int G { get; }
@@ -27,19 +33,19 @@ public sealed class RecurrentReference
     /// <summary>Parameters by PyTorch name.</summary>
     public Dictionary<string, double[]> Params { get; } = [];
 
-    /// <summary>Variational recurrent-dropout masks, [layer*D+dir] of (B, H), multiplying h_prev in W_hh h_prev; null: none.</summary>
+    /// <summary>Variational recurrent-dropout masks, [layer*D+dir] of (B, R), multiplying h_prev in W_hh h_prev; null: none.</summary>
     public double[][]? RecurrentMasks { get; set; }
 
     private double[]? MaskRow(int k, int b)
     {
         if (RecurrentMasks is null) return null;
-        var row = new double[H];
-        Array.Copy(RecurrentMasks[k], b * H, row, 0, H);
+        var row = new double[R];
+        Array.Copy(RecurrentMasks[k], b * R, row, 0, R);
         return row;
     }
 
     public static string Suffix(int l, int d) => $"l{l}{(d == 1 ? "_reverse" : "")}";
-    public int InSize(int l) => l == 0 ? I : D * H;
+    public int InSize(int l) => l == 0 ? I : D * R;
 
     public IEnumerable<(string Name, int Length)> ParameterShapes()
     {
@@ -48,12 +54,13 @@ public sealed class RecurrentReference
             {
                 string s = Suffix(l, d);
                 yield return ($"weight_ih_{s}", G * H * InSize(l));
-                yield return ($"weight_hh_{s}", G * H * H);
+                yield return ($"weight_hh_{s}", G * H * R);
                 if (Bias)
                 {
                     yield return ($"bias_ih_{s}", G * H);
                     yield return ($"bias_hh_{s}", G * H);
                 }
+                if (P > 0) yield return ($"weight_hr_{s}", P * H);
             }
     }
 
@@ -62,7 +69,7 @@ public sealed class RecurrentReference
     /// <summary>Saved values of one step of one sequence.</summary>
     public sealed class StepCache
     {
-        public double[] X = [], HPrev = [], CPrev = [], Pre = [], Act = [], C = [], Hn = [], H = [];
+        public double[] X = [], HPrev = [], CPrev = [], Pre = [], Act = [], C = [], Hn = [], H = [], M = [];
     }
 
     public sealed class Result
@@ -77,13 +84,13 @@ public sealed class RecurrentReference
     {
         var inputs = new double[L][];
         var caches = new StepCache[L * D][][];
-        double[] hn = new double[L * D * B * H], cn = new double[L * D * B * H];
+        double[] hn = new double[L * D * B * R], cn = new double[L * D * B * H];
         double[] layerIn = x;
         for (int l = 0; l < L; l++)
         {
             inputs[l] = layerIn;
             int inSize = InSize(l);
-            var y = new double[T * B * D * H];
+            var y = new double[T * B * D * R];
             for (int d = 0; d < D; d++)
             {
                 int k = l * D + d;
@@ -91,12 +98,13 @@ public sealed class RecurrentReference
                 string s = Suffix(l, d);
                 double[] wih = Params[$"weight_ih_{s}"], whh = Params[$"weight_hh_{s}"];
                 double[]? bih = Bias ? Params[$"bias_ih_{s}"] : null, bhh = Bias ? Params[$"bias_hh_{s}"] : null;
+                double[]? whr = P > 0 ? Params[$"weight_hr_{s}"] : null;
                 for (int b = 0; b < B; b++)
                 {
                     caches[k][b] = new StepCache[T];
-                    var h = new double[H];
+                    var h = new double[R];
                     var c = new double[H];
-                    if (h0 is not null) Array.Copy(h0, (k * B + b) * H, h, 0, H);
+                    if (h0 is not null) Array.Copy(h0, (k * B + b) * R, h, 0, R);
                     if (c0 is not null) Array.Copy(c0, (k * B + b) * H, c, 0, H);
                     int len = lengths[b];
                     for (int n = 0; n < len; n++)
@@ -104,13 +112,13 @@ public sealed class RecurrentReference
                         int t = d == 0 ? n : len - 1 - n;
                         var xt = new double[inSize];
                         Array.Copy(layerIn, (t * B + b) * inSize, xt, 0, inSize);
-                        var st = Step(xt, h, c, wih, whh, bih, bhh, inSize, MaskRow(k, b));
+                        var st = Step(xt, h, c, wih, whh, bih, bhh, whr, inSize, MaskRow(k, b));
                         caches[k][b][t] = st;
                         h = st.H;
                         c = st.C;
-                        Array.Copy(h, 0, y, (t * B + b) * D * H + d * H, H);
+                        Array.Copy(h, 0, y, (t * B + b) * D * R + d * R, R);
                     }
-                    Array.Copy(h, 0, hn, (k * B + b) * H, H);
+                    Array.Copy(h, 0, hn, (k * B + b) * R, R);
                     Array.Copy(c, 0, cn, (k * B + b) * H, H);
                 }
             }
@@ -119,7 +127,7 @@ public sealed class RecurrentReference
         return new Result { Y = layerIn, Hn = hn, Cn = cn, Caches = caches, Inputs = inputs };
     }
 
-    private StepCache Step(double[] x, double[] hPrev, double[] cPrev, double[] wih, double[] whh, double[]? bih, double[]? bhh, int inSize, double[]? mask)
+    private StepCache Step(double[] x, double[] hPrev, double[] cPrev, double[] wih, double[] whh, double[]? bih, double[]? bhh, double[]? whr, int inSize, double[]? mask)
     {
         // Pre-activations split into the input part and the recurrent part (the GRU needs them apart).
         var gi = new double[G * H];
@@ -128,7 +136,7 @@ public sealed class RecurrentReference
         {
             double si = bih?[r] ?? 0, sh = bhh?[r] ?? 0;
             for (int i = 0; i < inSize; i++) si += wih[r * inSize + i] * x[i];
-            for (int j = 0; j < H; j++) sh += whh[r * H + j] * hPrev[j] * (mask?[j] ?? 1);
+            for (int j = 0; j < R; j++) sh += whh[r * R + j] * hPrev[j] * (mask?[j] ?? 1);
             gi[r] = si;
             gh[r] = sh;
         }
@@ -151,7 +159,7 @@ public sealed class RecurrentReference
                     double g = Math.Tanh(gi[2 * H + j] + gh[2 * H + j]), o = Sig(gi[3 * H + j] + gh[3 * H + j]);
                     st.Act[j] = i; st.Act[H + j] = f; st.Act[2 * H + j] = g; st.Act[3 * H + j] = o;
                     st.C[j] = f * cPrev[j] + i * g;
-                    st.H[j] = o * Math.Tanh(st.C[j]);
+                    st.H[j] = o * Math.Tanh(st.C[j]);   // m_t when projecting: h_t = W_hr m_t below
                     break;
                 }
                 case RecurrentMode.Gru:
@@ -164,6 +172,17 @@ public sealed class RecurrentReference
                     st.H[j] = (1 - z) * n + z * hPrev[j];
                     break;
                 }
+            }
+        }
+        if (whr is not null)
+        {
+            st.M = st.H;
+            st.H = new double[P];
+            for (int q = 0; q < P; q++)
+            {
+                double sum = 0;
+                for (int j = 0; j < H; j++) sum += whr[q * H + j] * st.M[j];
+                st.H[q] = sum;
             }
         }
         return st;
@@ -179,9 +198,9 @@ public sealed class RecurrentReference
     public Gradients Backward(Result fwd, int T, int B, int[] lengths, double[]? dy, double[]? dhn, double[]? dcn, double[]? flowSquares = null)
     {
         var grads = ParameterShapes().ToDictionary(p => p.Name, p => new double[p.Length]);
-        var dh0 = new double[L * D * B * H];
+        var dh0 = new double[L * D * B * R];
         var dc0 = new double[L * D * B * H];
-        double[] dLayerOut = dy ?? new double[T * B * D * H];
+        double[] dLayerOut = dy ?? new double[T * B * D * R];
         double[] dX = [];
         for (int l = L - 1; l >= 0; l--)
         {
@@ -194,11 +213,12 @@ public sealed class RecurrentReference
                 double[] wih = Params[$"weight_ih_{s}"], whh = Params[$"weight_hh_{s}"];
                 double[] gWih = grads[$"weight_ih_{s}"], gWhh = grads[$"weight_hh_{s}"];
                 double[]? gBih = Bias ? grads[$"bias_ih_{s}"] : null, gBhh = Bias ? grads[$"bias_hh_{s}"] : null;
+                double[]? whr = P > 0 ? Params[$"weight_hr_{s}"] : null, gWhr = P > 0 ? grads[$"weight_hr_{s}"] : null;
                 for (int b = 0; b < B; b++)
                 {
-                    var dh = new double[H];
+                    var dh = new double[R];
                     var dc = new double[H];
-                    if (dhn is not null) Array.Copy(dhn, (k * B + b) * H, dh, 0, H);
+                    if (dhn is not null) Array.Copy(dhn, (k * B + b) * R, dh, 0, R);
                     if (dcn is not null && Mode == RecurrentMode.Lstm) Array.Copy(dcn, (k * B + b) * H, dc, 0, H);
                     int len = lengths[b];
                     for (int n = len - 1; n >= 0; n--)
@@ -206,13 +226,24 @@ public sealed class RecurrentReference
                         int t = d == 0 ? n : len - 1 - n;
                         var st = fwd.Caches[k][b][t];
                         var mask = MaskRow(k, b);
-                        for (int j = 0; j < H; j++) dh[j] += dLayerOut[(t * B + b) * D * H + d * H + j];
+                        for (int j = 0; j < R; j++) dh[j] += dLayerOut[(t * B + b) * D * R + d * R + j];
                         if (flowSquares is not null && k == 0)
-                            for (int j = 0; j < H; j++) flowSquares[t] += dh[j] * dh[j];
+                            for (int j = 0; j < R; j++) flowSquares[t] += dh[j] * dh[j];
+                        var dhs = dh;   // dL/dh_t; with a projection, the cell sees dL/dm_t = W_hr^T dh_t
+                        if (whr is not null)
+                        {
+                            dh = new double[H];
+                            for (int q = 0; q < P; q++)
+                                for (int j = 0; j < H; j++)
+                                {
+                                    dh[j] += whr[q * H + j] * dhs[q];
+                                    gWhr![q * H + j] += dhs[q] * st.M[j];
+                                }
+                        }
                         // Gradients of the input-side and recurrent-side pre-activations.
                         var dgi = new double[G * H];
                         var dgh = new double[G * H];
-                        var dhPrev = new double[H];
+                        var dhPrev = new double[R];
                         var dcPrev = new double[H];
                         for (int j = 0; j < H; j++)
                         {
@@ -257,18 +288,18 @@ public sealed class RecurrentReference
                                 gWih[r * inSize + i] += dgi[r] * st.X[i];
                                 dX[(t * B + b) * inSize + i] += dgi[r] * wih[r * inSize + i];
                             }
-                            for (int j = 0; j < H; j++)
+                            for (int j = 0; j < R; j++)
                             {
                                 double m = mask?[j] ?? 1;
-                                gWhh[r * H + j] += dgh[r] * st.HPrev[j] * m;
-                                dhPrev[j] += dgh[r] * whh[r * H + j] * m;
+                                gWhh[r * R + j] += dgh[r] * st.HPrev[j] * m;
+                                dhPrev[j] += dgh[r] * whh[r * R + j] * m;
                             }
                             if (gBih is not null) { gBih[r] += dgi[r]; gBhh![r] += dgh[r]; }
                         }
                         dh = dhPrev;
                         dc = dcPrev;
                     }
-                    Array.Copy(dh, 0, dh0, (k * B + b) * H, H);
+                    Array.Copy(dh, 0, dh0, (k * B + b) * R, R);
                     Array.Copy(dc, 0, dc0, (k * B + b) * H, H);
                 }
             }

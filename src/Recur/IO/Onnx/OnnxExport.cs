@@ -148,6 +148,9 @@ public static class OnnxExport
     /// <summary>One ONNX recurrent node per layer; returns the top layer's (T, B, D*H) output and each layer's Y_h.</summary>
     private static (string Sequence, List<string> Finals) Stack(OnnxGraph g, Recurrent r, string input, string? lengths)
     {
+        if (r.ProjSize > 0)
+            throw new NotSupportedException(
+                $"the LSTM has a projection (proj_size {r.ProjSize}), which ONNX's LSTM operator does not have; this export does not decompose it, so it writes nothing rather than a graph that computes something else");
         int d = r.Directions, h = r.HiddenSize, gates = r.Cell.GateCount;
         string op = r.Mode switch { RecurrentMode.Lstm => "LSTM", RecurrentMode.Gru => "GRU", _ => "RNN" };
         // ONNX block order, as indices of PyTorch's gate blocks.

@@ -11,6 +11,10 @@ internal enum PackedForm
     InputHidden,
     /// <summary>W_hh, (G*H, H): the recurrent gradient dGates W_hh.</summary>
     HiddenHidden,
+    /// <summary>W_hr^T, (H, P): the LSTM projection m W_hr^T.</summary>
+    ProjectionT,
+    /// <summary>W_hr, (P, H): the projection's gradient dh W_hr.</summary>
+    Projection,
 }
 
 /// <summary>
@@ -23,6 +27,7 @@ internal enum PackedForm
 /// </summary>
 internal sealed unsafe class PackedWeights
 {
+    private const int FormCount = 6;
     private readonly object gate = new();
     private Entry?[] entries = [];
 
@@ -45,7 +50,7 @@ internal sealed unsafe class PackedWeights
     /// </summary>
     public PackedMatrix Get(int pass, PackedForm form, long version, SimdWidth width, Transpose trans, int k, int n, float* w, int ldw)
     {
-        int index = pass * 4 + (int)form;
+        int index = pass * FormCount + (int)form;
         lock (gate)
         {
             if (index >= entries.Length) Array.Resize(ref entries, index + 1);

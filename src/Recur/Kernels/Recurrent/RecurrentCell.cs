@@ -59,7 +59,7 @@ internal abstract unsafe class RecurrentCell
     }
 
     /// <summary>
-    /// target[rows] = beta * target[rows] + prev(rows) W_hh^T for every range, where prev is the previous hidden state,
+    /// target[rows] = beta * target[rows] + prev(rows) W_hh^T for every range, where prev is the previous hidden state (R wide),
     /// times the variational recurrent-dropout mask when there is one. Ranges whose previous state is zero
     /// contribute nothing (with beta = 0 their rows are cleared).
     /// </summary>
@@ -81,13 +81,13 @@ internal abstract unsafe class RecurrentCell
             if (p.RecurrentMask != null)
             {
                 // h_prev * M, with M fixed per sequence for the whole pass (Gal and Ghahramani's variational dropout).
-                a = p.MaskedPrev + (long)r.R0 * p.H;
-                lda = p.H;
+                a = p.MaskedPrev + (long)r.R0 * p.R;
+                lda = p.R;
                 for (int i = 0; i < rows; i++)
-                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(r.H + (long)i * r.LdH, p.H),
-                        new ReadOnlySpan<float>(p.RecurrentMask + (long)(r.R0 + i) * p.H, p.H), new Span<float>(a + (long)i * p.H, p.H));
+                    TensorPrimitives.Multiply(new ReadOnlySpan<float>(r.H + (long)i * r.LdH, p.R),
+                        new ReadOnlySpan<float>(p.RecurrentMask + (long)(r.R0 + i) * p.R, p.R), new Span<float>(a + (long)i * p.R, p.R));
             }
-            StepGemm(rows, r.FullRows, a, lda, p.WhhT, p.Whh, Transpose.Yes, p.H, gh, beta, t, ldTarget, p.Width);
+            StepGemm(rows, r.FullRows, a, lda, p.WhhT, p.Whh, Transpose.Yes, p.R, gh, beta, t, ldTarget, p.Width);
         }
     }
 
@@ -99,19 +99,19 @@ internal abstract unsafe class RecurrentCell
     {
         int rows = r1 - r0;
         if (rows <= 0) return;
-        float* dh = p.DH + (long)r0 * p.H;
+        float* dh = p.DH + (long)r0 * p.R;
         if (p.RecurrentMask == null)
         {
-            StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, beta, dh, p.H, p.Width);
+            StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.R, beta, dh, p.R, p.Width);
             return;
         }
-        float* tmp = p.MaskedPrev + (long)r0 * p.H;
-        StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.H, 0f, tmp, p.H, p.Width);
+        float* tmp = p.MaskedPrev + (long)r0 * p.R;
+        StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.R, 0f, tmp, p.R, p.Width);
         for (int i = 0; i < rows; i++)
         {
-            var d = new Span<float>(dh + (long)i * p.H, p.H);
-            var masked = new Span<float>(tmp + (long)i * p.H, p.H);
-            TensorPrimitives.Multiply(masked, new ReadOnlySpan<float>(p.RecurrentMask + (long)(r0 + i) * p.H, p.H), masked);
+            var d = new Span<float>(dh + (long)i * p.R, p.R);
+            var masked = new Span<float>(tmp + (long)i * p.R, p.R);
+            TensorPrimitives.Multiply(masked, new ReadOnlySpan<float>(p.RecurrentMask + (long)(r0 + i) * p.R, p.R), masked);
             if (beta == 0f) masked.CopyTo(d);
             else TensorPrimitives.Add(d, masked, d);
         }
@@ -157,6 +157,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
         int ld = 4 * p.H;
         float* g = p.GatesAt(t);
         RecurrentProjection(p, prev, g, ld, 1f);
+        bool projected = p.M != null;
         foreach (var r in prev)
         {
             long o = r.R0;
@@ -167,9 +168,13 @@ internal sealed unsafe class LstmCell : RecurrentCell
                 CPrev = r.C, LdCPrev = r.LdC,
                 C = p.StateAt(p.C, t) + o * p.H, LdC = p.H,
                 TanhC = p.TanhC == null ? null : p.StateAt(p.TanhC, t) + o * p.H, LdTanhC = p.H,
-                HOut = p.YAt(t) + o * p.LdY, LdH = p.LdY,
+                // With a projection the kernel's o * tanh(c) is m_t, and h_t = m_t W_hr^T below.
+                HOut = projected ? p.StateAt(p.M, t) + o * p.H : p.YAt(t) + o * p.LdY, LdH = projected ? p.H : p.LdY,
             };
             RowJob<LstmForwardKernel>.Run(k, r.R1 - r.R0, 40 * p.H);
+            if (projected)
+                StepGemm(r.R1 - r.R0, r.FullRows, p.StateAt(p.M, t) + o * p.H, p.H, p.WhrT, p.Whr, Transpose.Yes, p.H, p.R, 0f,
+                    p.YAt(t) + o * p.LdY, p.LdY, p.Width);
         }
     }
 
@@ -177,6 +182,17 @@ internal sealed unsafe class LstmCell : RecurrentCell
     {
         int ld = 4 * p.H;
         float* dg = p.DGatesAt(t);
+        bool projected = p.M != null;
+        if (projected)
+        {
+            // dh_t = DH + dY[t] (kept for dW_hr = sum_t dh_t^T m_t), then dm_t = dh_t W_hr feeds the cell's backward.
+            int r0 = prev[0].R0, r1 = prev[^1].R1;
+            for (int r = r0; r < r1; r++)
+                TensorPrimitives.Add(new ReadOnlySpan<float>(p.DH + (long)r * p.R, p.R), new ReadOnlySpan<float>(p.DYAt(t) + (long)r * p.LdY, p.R),
+                    new Span<float>(p.DHAllAt(t) + (long)r * p.R, p.R));
+            StepGemm(r1 - r0, p.StepRows, p.DHAllAt(t) + (long)r0 * p.R, p.R, p.WhrN, p.Whr, Transpose.No, p.R, p.H, 0f,
+                p.DM + (long)r0 * p.H, p.H, p.Width);
+        }
         foreach (var r in prev)
         {
             long o = r.R0;
@@ -186,8 +202,8 @@ internal sealed unsafe class LstmCell : RecurrentCell
                 Gates = p.GatesAt(t) + o * ld, LdGates = ld,
                 CPrev = r.C, LdCPrev = r.LdC,
                 TanhC = p.StateAt(p.TanhC, t) + o * p.H, LdTanhC = p.H,
-                DH = p.DH + o * p.H, LdDH = p.H,
-                DY = p.DYAt(t) + o * p.LdY, LdDY = p.LdY,
+                DH = projected ? p.DM + o * p.H : p.DH + o * p.H, LdDH = p.H,
+                DY = projected ? null : p.DYAt(t) + o * p.LdY, LdDY = p.LdY,
                 DC = p.DC + o * p.H, LdDC = p.H,
                 DGates = dg + o * ld, LdDGates = ld,
             };

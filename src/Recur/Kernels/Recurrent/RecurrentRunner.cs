@@ -5,7 +5,8 @@ namespace Recur.Kernels.Recurrent;
 /// (the sorted inputs, every layer's outputs, the saved activations, the dropout masks) and runs every layer and
 /// direction over them with the cell's kernels. The layer above gives it plain data: sizes, the cell, the sorted
 /// batch, spans of the parameters (<see cref="IRecurrentWeights"/>), a source of dropout masks, and the spans to fill.
-/// Shapes use B batch, T time, I input, H hidden, G gates, L layers, D directions; rows are sorted by length.
+/// Shapes use B batch, T time, I input, H hidden, G gates, L layers, D directions, R the width of h (an LSTM
+/// projection's P, else H); rows are sorted by length.
 /// </summary>
 internal sealed unsafe class RecurrentRunner : IDisposable
 {
@@ -14,18 +15,22 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     private readonly RecurrentCell cell;
     private readonly SortedBatch batch;
     private readonly RecurrentEngineOptions options;
-    private readonly int steps, batchSize, inputSize, hidden, gates, layers, dirs;
+    private readonly int steps, batchSize, inputSize, hidden, gates, layers, dirs, proj, state;
     private readonly bool batchFirst, requiresGrad, inputRequiresGrad;
     private readonly List<float[]> rented = [];
     private readonly DirectionPass[] passes;
     private readonly float*[] layerInput;   // (L): X of each layer, (T*B, in)
-    private readonly float*[] layerOutput;  // (L): Y of each layer, (T*B, D*H)
+    private readonly float*[] layerOutput;  // (L): Y of each layer, (T*B, D*R)
     private readonly float*[] dropoutMask;  // (L): mask applied to Y[l] to make X[l+1], or null
-    private float* h0s, c0s;                // (L*D, B, H) sorted, zeros when not given
+    private float* h0s, c0s;                // (L*D, B, R) and (L*D, B, H) sorted, zeros when not given
 
+    /// <summary>A runner for one pass; <paramref name="projSize"/> is the LSTM projection's P (h = W_hr (o * tanh c)), 0 for none.</summary>
     public RecurrentRunner(RecurrentCell cell, SortedBatch batch, int inputSize, int hidden, int layers, int directions,
-        bool batchFirst, bool requiresGrad, RecurrentEngineOptions options, bool inputRequiresGrad = true)
+        bool batchFirst, bool requiresGrad, RecurrentEngineOptions options, bool inputRequiresGrad = true, int projSize = 0)
     {
+        if (projSize > 0 && cell.Kind != CellKind.Lstm) throw new ArgumentException("only the LSTM cell has a projection", nameof(projSize));
+        proj = projSize;
+        state = projSize > 0 ? projSize : hidden;
         this.inputRequiresGrad = inputRequiresGrad;
         this.cell = cell;
         this.batch = batch;
@@ -66,14 +71,15 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     /// Runs every layer and direction. <paramref name="h0"/> and <paramref name="c0"/> are (L*D, B, H) in original
     /// order, empty when not given (zeros). Dropout between layers (probability <paramref name="dropout"/>) and on
     /// the recurrent input (<paramref name="recurrentDropout"/>) draw their masks from <paramref name="masks"/>; a
-    /// probability of 0 means none. Writes <paramref name="output"/> ((T, B, D*H) or (B, T, D*H)), and the final
-    /// states <paramref name="hn"/> and, LSTM only, <paramref name="cn"/>, (L*D, B, H) in original order.
+    /// probability of 0 means none. Writes <paramref name="output"/> ((T, B, D*R) or (B, T, D*R)), and the final
+    /// states <paramref name="hn"/> ((L*D, B, R)) and, LSTM only, <paramref name="cn"/> ((L*D, B, H)), in original order.
+    /// <paramref name="h0"/> is (L*D, B, R).
     /// </summary>
     public void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> h0, ReadOnlySpan<float> c0, IRecurrentWeights weights,
         IDropoutMasks? masks, float dropout, float recurrentDropout, Span<float> output, Span<float> hn, Span<float> cn)
     {
-        int T = steps, B = batchSize, H = hidden, G = gates, D = dirs, I = inputSize;
-        bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru;
+        int T = steps, B = batchSize, H = hidden, G = gates, D = dirs, I = inputSize, R = state;
+        bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru, projected = proj > 0;
         bool dropoutActive = dropout > 0f, recurrentDropoutActive = recurrentDropout > 0f;
         int[] active = batch.Active;
 
@@ -82,9 +88,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         layerInput[0] = x0;
 
         bool hasH0 = !h0.IsEmpty, hasC0 = !c0.IsEmpty;
-        int states = layers * D * B * H;
-        h0s = Rent(states, clear: !hasH0);
-        if (hasH0) batch.GatherStates(h0, layers * D, H, new Span<float>(h0s, states));
+        int states = layers * D * B * H, hStates = layers * D * B * R;
+        h0s = Rent(hStates, clear: !hasH0);
+        if (hasH0) batch.GatherStates(h0, layers * D, R, new Span<float>(h0s, hStates));
         if (lstm)
         {
             c0s = Rent(states, clear: !hasC0);
@@ -95,23 +101,25 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
         for (int l = 0; l < layers; l++)
         {
-            int inSize = l == 0 ? I : D * H;
-            float* y = Rent((long)T * B * D * H, clear: true);
+            int inSize = l == 0 ? I : D * R;
+            float* y = Rent((long)T * B * D * R, clear: true);
             layerOutput[l] = y;
             for (int d = 0; d < D; d++)
             {
                 var p = new DirectionPass
                 {
-                    T = T, B = B, H = H, G = G, D = D, Reverse = d == 1, Active = active,
-                    X = layerInput[l], InSize = inSize, Y = y + d * H,
+                    T = T, B = B, H = H, G = G, D = D, R = R, Reverse = d == 1, Active = active,
+                    X = layerInput[l], InSize = inSize, Y = y + d * R,
                     Gates = Rent((long)T * B * G * H, clear: false),
                     C = lstm ? Rent((long)T * B * H, clear: false) : null,
+                    // Cleared: backward's dW_hr product reads every row, running or not (with zero dh past the end).
+                    M = projected ? Rent((long)T * B * H, clear: true) : null,
                     TanhC = lstm && requiresGrad ? Rent((long)T * B * H, clear: false) : null,
                     Hn = gru && requiresGrad ? Rent((long)T * B * H, clear: false) : null,
                     GhStep = ghStep,
-                    H0 = h0s + (long)(l * D + d) * B * H, HasH0 = hasH0,
+                    H0 = h0s + (long)(l * D + d) * B * R, HasH0 = hasH0,
                     C0 = lstm ? c0s + (long)(l * D + d) * B * H : null, HasC0 = hasC0,
-                    RecurrentMask = recurrentDropoutActive ? Mask(masks!, (long)B * H, recurrentDropout) : null,
+                    RecurrentMask = recurrentDropoutActive ? Mask(masks!, (long)B * R, recurrentDropout) : null,
                     MaskedPrev = maskedPrev,
                 };
                 passes[l * D + d] = p;
@@ -121,7 +129,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             {
                 if (dropoutActive)
                 {
-                    long n = (long)T * B * D * H;
+                    long n = (long)T * B * D * R;
                     float* mask = Mask(masks!, n, dropout);
                     float* next = Rent(n, clear: false);
                     for (long i = 0; i < n; i++) next[i] = y[i] * mask[i];
@@ -145,8 +153,8 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             {
                 int b = perm[s], len = sortedLengths[s];
                 int last = d == 0 ? len - 1 : 0;
-                float* hSrc = len == 0 ? p.H0 + (long)s * H : p.YAt(last) + (long)s * p.LdY;
-                new ReadOnlySpan<float>(hSrc, H).CopyTo(hn.Slice((k * B + b) * H, H));
+                float* hSrc = len == 0 ? p.H0 + (long)s * R : p.YAt(last) + (long)s * p.LdY;
+                new ReadOnlySpan<float>(hSrc, R).CopyTo(hn.Slice((k * B + b) * R, R));
                 if (lstm)
                 {
                     float* cSrc = len == 0 ? p.C0 + (long)s * H : p.StateAt(p.C, last) + (long)s * H;
@@ -154,7 +162,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 }
             }
         }
-        batch.ScatterSequence(new ReadOnlySpan<float>(layerOutput[layers - 1], T * B * D * H), D * H, batchFirst, output);
+        batch.ScatterSequence(new ReadOnlySpan<float>(layerOutput[layers - 1], T * B * D * R), D * R, batchFirst, output);
     }
 
     /// <summary>A dropout mask of <paramref name="n"/> values (0 with probability p, else 1/(1-p)) from the layer's source.</summary>
@@ -171,13 +179,14 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         var whh = weights.Value(k, RecurrentWeight.HiddenHidden);
         var bih = weights.Value(k, RecurrentWeight.InputBias);
         var bhh = weights.Value(k, RecurrentWeight.HiddenBias);
-        int T = p.T, B = p.B, H = p.H, gh = p.G * H;
+        var whr = p.M != null ? weights.Value(k, RecurrentWeight.Projection) : default;
+        int T = p.T, B = p.B, H = p.H, R = p.R, gh = p.G * H;
         var width = SimdDispatch.Current;
         p.Width = width;
         fixed (float* pWih = wih, pWhh = whh)
-        fixed (float* pBih = bih, pBhh = bhh)
+        fixed (float* pBih = bih, pBhh = bhh, pWhr = whr)
         {
-            p.Wih = pWih; p.Whh = pWhh; p.Bih = pBih; p.Bhh = pBhh;
+            p.Wih = pWih; p.Whh = pWhh; p.Bih = pBih; p.Bhh = pBhh; p.Whr = pWhr;
 
             // All steps' input projection in one GEMM: Gates (T*B, G*H) = X (T*B, in) W_ih^T, with W_ih^T packed once
             // per weight version (the same path choice as Gemm.Multiply, so the same sums).
@@ -201,7 +210,10 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
             p.WhhT = maxRows > Gemm.SkinnyRows
-                ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, H, gh, pWhh, H)
+                ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, R, gh, pWhh, R)
+                : null;
+            p.WhrT = pWhr != null && maxRows > Gemm.SkinnyRows
+                ? weights.Packed.Get(k, PackedForm.ProjectionT, weights.Version(k, RecurrentWeight.Projection), width, Transpose.Yes, H, R, pWhr, H)
                 : null;
             try
             {
@@ -217,8 +229,8 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
             finally
             {
-                p.WhhT = null;
-                p.Wih = p.Whh = p.Bih = p.Bhh = null;
+                p.WhhT = p.WhrT = null;
+                p.Wih = p.Whh = p.Bih = p.Bhh = p.Whr = null;
             }
         }
     }
@@ -226,7 +238,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     /// <summary>
     /// Backpropagation through time: adds dL/dW to every gradient <paramref name="weights"/> gives and writes the
     /// gradients of the input (<paramref name="dInput"/>, the input's layout) and of the initial states
-    /// (<paramref name="dH0"/>, <paramref name="dC0"/>, (L*D, B, H) original order). The incoming gradients are in the
+    /// (<paramref name="dH0"/> (L*D, B, R), <paramref name="dC0"/> (L*D, B, H), original order). The incoming gradients are in the
     /// layout of the outputs; an empty span means zero. With <paramref name="flow"/> (one array of T per layer and
     /// direction, zero-filled), records ||dL/dh_t|| over the running rows at every step.
     /// </summary>
@@ -234,8 +246,8 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         double[][]? flow, Span<float> dInput, Span<float> dH0, Span<float> dC0)
     {
         if (!requiresGrad) throw new InvalidOperationException("the activations backward needs were not kept");
-        int T = steps, B = batchSize, H = hidden, G = gates, D = dirs, I = inputSize;
-        bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru;
+        int T = steps, B = batchSize, H = hidden, G = gates, D = dirs, I = inputSize, R = state;
+        bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru, projected = proj > 0;
 
         var scratch = new List<float[]>();
         float* Temp(long floats, bool clear)
@@ -248,11 +260,11 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
         try
         {
-            int states = layers * D * B * H;
-            float* dY = Temp((long)T * B * D * H, clear: dOutput.IsEmpty);
-            if (!dOutput.IsEmpty) batch.GatherSequence(dOutput, batchFirst, D * H, new Span<float>(dY, T * B * D * H));
-            float* dh0 = Temp(states, clear: dHn.IsEmpty);
-            if (!dHn.IsEmpty) batch.GatherStates(dHn, layers * D, H, new Span<float>(dh0, states));
+            int states = layers * D * B * H, hStates = layers * D * B * R;
+            float* dY = Temp((long)T * B * D * R, clear: dOutput.IsEmpty);
+            if (!dOutput.IsEmpty) batch.GatherSequence(dOutput, batchFirst, D * R, new Span<float>(dY, T * B * D * R));
+            float* dh0 = Temp(hStates, clear: dHn.IsEmpty);
+            if (!dHn.IsEmpty) batch.GatherStates(dHn, layers * D, R, new Span<float>(dh0, hStates));
             float* dc0 = null;
             if (lstm)
             {
@@ -265,21 +277,25 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             float* dGatesH = gru ? Temp((long)T * B * G * H, clear: false) : dGates;
             float* rowScratch = Temp((long)B * G * H, clear: false);
             float* biasSum = Temp((long)G * H, clear: false);
-            float* maskedStates = passes.Any(q => q.RecurrentMask != null) ? Temp((long)(T + 1) * B * H, clear: false) : null;
+            float* maskedStates = passes.Any(q => q.RecurrentMask != null) ? Temp((long)(T + 1) * B * R, clear: false) : null;
+            float* dhAll = projected ? Temp((long)T * B * R, clear: false) : null;
+            float* dm = projected ? Temp((long)B * H, clear: false) : null;
 
             float* dX = null;
             for (int l = layers - 1; l >= 0; l--)
             {
-                int inSize = l == 0 ? I : D * H;
+                int inSize = l == 0 ? I : D * R;
                 // The first layer's dX only when the input needs a gradient (it is data otherwise).
                 dX = l > 0 || inputRequiresGrad ? Temp((long)T * B * inSize, clear: false) : null;
                 for (int d = 0; d < D; d++)
                 {
                     var p = passes[l * D + d];
-                    p.DY = dY + d * H;
+                    p.DY = dY + d * R;
                     p.DGates = dGates;
                     p.DGatesH = dGatesH;
-                    p.DH = dh0 + (long)(l * D + d) * B * H;
+                    p.DHAll = dhAll;
+                    p.DM = dm;
+                    p.DH = dh0 + (long)(l * D + d) * B * R;
                     p.DC = lstm ? dc0 + (long)(l * D + d) * B * H : null;
                     BackwardDirection(p, weights, l * D + d, dX, accumulate: d > 0, ones, rowScratch, biasSum, maskedStates, flow?[l * D + d]);
                 }
@@ -288,13 +304,13 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                     // dX of layer l is the gradient of layer l-1's output (through the dropout mask if any).
                     float* mask = dropoutMask[l - 1];
                     if (mask != null)
-                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(dX, T * B * D * H), new ReadOnlySpan<float>(mask, T * B * D * H), new Span<float>(dX, T * B * D * H));
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(dX, T * B * D * R), new ReadOnlySpan<float>(mask, T * B * D * R), new Span<float>(dX, T * B * D * R));
                     dY = dX;
                 }
             }
 
             if (dX != null) batch.ScatterSequence(new ReadOnlySpan<float>(dX, T * B * I), I, batchFirst, dInput);
-            batch.ScatterStates(new ReadOnlySpan<float>(dh0, states), layers * D, H, dH0);
+            batch.ScatterStates(new ReadOnlySpan<float>(dh0, hStates), layers * D, R, dH0);
             if (lstm) batch.ScatterStates(new ReadOnlySpan<float>(dc0, states), layers * D, H, dC0);
         }
         finally
@@ -302,7 +318,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             foreach (var a in scratch) PinnedPool.Return(a);
             foreach (var p in passes)
             {
-                p.DY = p.DGates = p.DGatesH = p.DH = p.DC = null;
+                p.DY = p.DGates = p.DGatesH = p.DH = p.DC = p.DHAll = p.DM = null;
             }
         }
     }
@@ -310,7 +326,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     private void BackwardDirection(DirectionPass p, IRecurrentWeights weights, int k, float* dX, bool accumulate, float* ones,
         float* rowScratch, float* biasSum, float* maskedStates, double[]? flow)
     {
-        int T = p.T, B = p.B, H = p.H, gh = p.G * H, inSize = p.InSize;
+        int T = p.T, B = p.B, H = p.H, R = p.R, gh = p.G * H, inSize = p.InSize;
         long rows = (long)T * B;
         // The cell kernels write every running row of dGates[t]; only the rows past each step's running prefix must
         // be zero for the weight-gradient GEMMs over all steps.
@@ -320,6 +336,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             if (m == B) continue;
             new Span<float>(p.DGatesAt(t) + (long)m * gh, (B - m) * gh).Clear();
             if (p.DGatesH != p.DGates) new Span<float>(p.DGatesHAt(t) + (long)m * gh, (B - m) * gh).Clear();
+            if (p.DHAll != null) new Span<float>(p.DHAllAt(t) + (long)m * R, (B - m) * R).Clear();
         }
 
         var width = SimdDispatch.Current;
@@ -328,11 +345,16 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         fixed (float* gWih = weights.Gradient(k, RecurrentWeight.InputHidden), gWhh = weights.Gradient(k, RecurrentWeight.HiddenHidden))
         fixed (float* pBhh = weights.Value(k, RecurrentWeight.HiddenBias))
         fixed (float* gBih = weights.Gradient(k, RecurrentWeight.InputBias), gBhh = weights.Gradient(k, RecurrentWeight.HiddenBias))
+        fixed (float* pWhr = p.M != null ? weights.Value(k, RecurrentWeight.Projection) : default,
+            gWhr = p.M != null ? weights.Gradient(k, RecurrentWeight.Projection) : default)
         {
-            p.Wih = pWih; p.Whh = pWhh; p.Bhh = pBhh;
+            p.Wih = pWih; p.Whh = pWhh; p.Bhh = pBhh; p.Whr = pWhr;
             int maxRows = p.Active.Max();
             p.WhhN = maxRows > Gemm.SkinnyRows
-                ? weights.Packed.Get(k, PackedForm.HiddenHidden, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.No, gh, H, pWhh, H)
+                ? weights.Packed.Get(k, PackedForm.HiddenHidden, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.No, gh, R, pWhh, R)
+                : null;
+            p.WhrN = pWhr != null && maxRows > Gemm.SkinnyRows
+                ? weights.Packed.Get(k, PackedForm.Projection, weights.Version(k, RecurrentWeight.Projection), width, Transpose.No, R, H, pWhr, H)
                 : null;
             try
             {
@@ -348,9 +370,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                         // ||dL/dh_t||: what flowed back from t+1 plus the output's own gradient, over the running rows.
                         double sum = 0;
                         for (int r = 0; r < m; r++)
-                            for (int j = 0; j < H; j++)
+                            for (int j = 0; j < R; j++)
                             {
-                                double g = p.DH[(long)r * H + j] + p.DYAt(t)[(long)r * p.LdY + j];
+                                double g = p.DH[(long)r * R + j] + p.DYAt(t)[(long)r * p.LdY + j];
                                 sum += g * g;
                             }
                         flow[t] = Math.Sqrt(sum);
@@ -361,8 +383,12 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
             finally
             {
-                p.WhhN = null;
+                p.WhhN = p.WhrN = null;
             }
+
+            // dW_hr += sum_t dh_t^T m_t: one GEMM over all steps (rows past each sequence's end have dh = 0).
+            if (gWhr != null)
+                Gemm.Multiply(width, Transpose.Yes, Transpose.No, R, H, (int)rows, 1f, p.DHAll, R, p.M, H, 1f, gWhr, H);
 
             // dW_ih += dG^T X and dX (+)= dG W_ih: one GEMM each over all steps.
             Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, inSize, (int)rows, 1f, p.DGates, gh, p.X, inSize, 1f, gWih, inSize);
@@ -384,19 +410,19 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             if (p.RecurrentMask != null)
             {
                 prevStates = maskedStates;
-                ldPrev = H;
+                ldPrev = R;
                 for (int t = 0; t < T; t++)
                     for (int r = 0; r < B; r++)
-                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.YAt(t) + (long)r * p.LdY, H),
-                            new ReadOnlySpan<float>(p.RecurrentMask + (long)r * H, H), new Span<float>(maskedStates + ((long)t * B + r) * H, H));
-                h0 = maskedStates + (long)T * B * H;
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.H0, B * H), new ReadOnlySpan<float>(p.RecurrentMask, B * H), new Span<float>(h0, B * H));
+                        TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.YAt(t) + (long)r * p.LdY, R),
+                            new ReadOnlySpan<float>(p.RecurrentMask + (long)r * R, R), new Span<float>(maskedStates + ((long)t * B + r) * R, R));
+                h0 = maskedStates + (long)T * B * R;
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(p.H0, B * R), new ReadOnlySpan<float>(p.RecurrentMask, B * R), new Span<float>(h0, B * R));
             }
             if (T > 1)
             {
                 float* a = p.Reverse ? p.DGatesH : p.DGatesH + (long)B * gh;
                 float* y = p.Reverse ? prevStates + (long)B * ldPrev : prevStates;
-                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, (T - 1) * B, 1f, a, gh, y, ldPrev, 1f, gWhh, H);
+                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, R, (T - 1) * B, 1f, a, gh, y, ldPrev, 1f, gWhh, R);
             }
             if (p.HasH0)
             {
@@ -414,7 +440,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                     }
                     a = rowScratch;
                 }
-                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, H, B, 1f, a, gh, h0, H, 1f, gWhh, H);
+                Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, R, B, 1f, a, gh, h0, R, 1f, gWhh, R);
             }
 
             // Bias gradients: column sums over all steps, as ones (1, T*B) x dG, summed once and added to both biases
@@ -428,7 +454,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                     Gemm.Multiply(width, Transpose.No, Transpose.No, 1, gh, (int)rows, 1f, ones, (int)rows, p.DGatesH, gh, 0f, biasSum, gh);
                 TensorPrimitives.Add(new Span<float>(gBhh, gh), sum, new Span<float>(gBhh, gh));
             }
-            p.Wih = p.Whh = p.Bhh = null;
+            p.Wih = p.Whh = p.Bhh = p.Whr = null;
         }
     }
 
@@ -436,16 +462,16 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     internal float[]? DropoutMaskSorted(int layerIndex)
     {
         float* m = dropoutMask[layerIndex];
-        return m == null ? null : new ReadOnlySpan<float>(m, steps * batchSize * dirs * hidden).ToArray();
+        return m == null ? null : new ReadOnlySpan<float>(m, steps * batchSize * dirs * state).ToArray();
     }
 
-    /// <summary>The recurrent-dropout mask of a layer and direction, (B, H) in original batch order, or null.</summary>
+    /// <summary>The recurrent-dropout mask of a layer and direction, (B, R) in original batch order, or null.</summary>
     internal float[]? RecurrentMaskOriginal(int layerIndex, int direction)
     {
         float* m = passes[layerIndex * dirs + direction].RecurrentMask;
         if (m == null) return null;
-        var result = new float[batchSize * hidden];
-        batch.ScatterStates(new ReadOnlySpan<float>(m, batchSize * hidden), 1, hidden, result);
+        var result = new float[batchSize * state];
+        batch.ScatterStates(new ReadOnlySpan<float>(m, batchSize * state), 1, state, result);
         return result;
     }
 

@@ -1,6 +1,6 @@
 namespace Recur.Kernels.Recurrent;
 
-/// <summary>The four parameters of one layer and direction, in PyTorch's names.</summary>
+/// <summary>The parameters of one layer and direction, in PyTorch's names.</summary>
 internal enum RecurrentWeight
 {
     /// <summary><c>weight_ih</c>, (G*H, in).</summary>
@@ -11,4 +11,6 @@ internal enum RecurrentWeight
     InputBias,
     /// <summary><c>bias_hh</c>, (G*H).</summary>
     HiddenBias,
+    /// <summary><c>weight_hr</c>, (P, H): the LSTM projection; empty without one.</summary>
+    Projection,
 }

@@ -31,7 +31,7 @@ internal sealed class StepJob : IParallelJob
         end = prev[^1].R1;
         int rows = end - start;
         p.StepRows = rows;
-        double work = (double)rows * p.G * p.H * p.H;
+        double work = (double)rows * p.H * (p.G * p.R + (p.Projected ? p.R : 0));
         int threads = Parallelism.ThreadCount;
         // Small and medium steps: parallel row blocks, each doing its product and gates (one dispatch per step).
         // Large steps: one block whose product and gate kernel parallelise internally (by column tiles), which
