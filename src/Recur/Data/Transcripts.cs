@@ -74,29 +74,19 @@ public static class Transcripts
     }
 
     /// <summary>
-    /// The fewest input steps a CTC alignment of <paramref name="labels"/> needs: one per label, plus one blank between
-    /// each pair of equal adjacent labels (Graves et al. 2006, §3.1).
-    /// </summary>
-    public static int MinimumSteps(ReadOnlySpan<int> labels)
-    {
-        int steps = labels.Length;
-        for (int i = 1; i < labels.Length; i++) if (labels[i] == labels[i - 1]) steps++;
-        return steps;
-    }
-
-    /// <summary>
     /// Throws when an utterance of <paramref name="steps"/> input steps (after subsampling) is too short for a CTC
-    /// alignment of its transcript: the error names the file and gives the steps needed and found.
+    /// alignment of its <paramref name="labels"/>-character transcript, which needs <paramref name="need"/> steps (one
+    /// per label, and a blank between equal adjacent labels: Nn.CtcLoss.MinimumInputLength); the error names the file
+    /// and gives the steps needed and found.
     /// </summary>
-    public static void CheckAlignable(TranscribedFile utterance, ReadOnlySpan<int> labels, int steps)
+    public static void CheckAlignable(TranscribedFile utterance, int labels, int need, int steps)
     {
         ArgumentNullException.ThrowIfNull(utterance);
-        int need = MinimumSteps(labels);
         if (steps < need)
         {
-            int repeats = need - labels.Length;
+            int repeats = need - labels;
             throw new RecurFormatException(utterance.File, "length",
-                $"expected at least {need.ToString(CultureInfo.InvariantCulture)} input steps after subsampling for the {labels.Length}-character transcript '{Clip(utterance.Text)}'"
+                $"expected at least {need.ToString(CultureInfo.InvariantCulture)} input steps after subsampling for the {labels}-character transcript '{Clip(utterance.Text)}'"
                 + (repeats > 0 ? $" ({repeats} repeated adjacent characters each need a blank between them)" : "")
                 + $", found {steps.ToString(CultureInfo.InvariantCulture)} (audio too short for its transcript; listed at {utterance.Source})");
         }

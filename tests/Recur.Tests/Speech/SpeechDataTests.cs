@@ -1,5 +1,6 @@
 using System.Text;
 using Recur.Data;
+using Recur.Models;
 using Recur.Tensors;
 using Recur.Tests.Data;
 using Recur.Tests.Support;
@@ -61,13 +62,13 @@ public class SpeechDataTests
     [Fact]
     public void AnAlignmentNeedsOneStepPerLabelPlusABlankBetweenRepeats()
     {
-        Assert.Equal(0, Transcripts.MinimumSteps([]));
-        Assert.Equal(3, Transcripts.MinimumSteps([1, 2, 1]));
-        Assert.Equal(5, Transcripts.MinimumSteps([1, 1, 1]));
-        Assert.Equal(6, Transcripts.MinimumSteps([3, 3, 2, 2]));
+        Assert.Equal(0, SpeechRecognizer.MinimumSteps([]));
+        Assert.Equal(3, SpeechRecognizer.MinimumSteps([1, 2, 1]));
+        Assert.Equal(5, SpeechRecognizer.MinimumSteps([1, 1, 1]));
+        Assert.Equal(6, SpeechRecognizer.MinimumSteps([3, 3, 2, 2]));
         var u = new TranscribedFile("u.wav", "7 7", "list.tsv: line 2");
-        Transcripts.CheckAlignable(u, [1, 0, 1], 3);
-        var e = Assert.Throws<RecurFormatException>(() => Transcripts.CheckAlignable(u, [2, 2], 2));
+        Transcripts.CheckAlignable(u, 3, 3, 3);
+        var e = Assert.Throws<RecurFormatException>(() => Transcripts.CheckAlignable(u, 2, SpeechRecognizer.MinimumSteps([2, 2]), 2));
         Assert.Equal("u.wav: length: expected at least 3 input steps after subsampling for the 2-character transcript '7 7' (1 repeated adjacent characters each need a blank between them), found 2 (audio too short for its transcript; listed at list.tsv: line 2)", e.Message);
     }
 
