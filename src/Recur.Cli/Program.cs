@@ -13,6 +13,7 @@ root.Subcommands.Add(UseCommands.Predict());
 root.Subcommands.Add(UseCommands.Generate());
 root.Subcommands.Add(UseCommands.Translate());
 root.Subcommands.Add(Recur.Cli.Serve.ServeCommand.Create());
+root.Subcommands.Add(TranscribeCommand.Create());
 root.Subcommands.Add(ModelCommands.Inspect());
 root.Subcommands.Add(ModelCommands.Export());
 root.Subcommands.Add(ModelCommands.Import());

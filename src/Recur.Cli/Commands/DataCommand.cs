@@ -49,6 +49,54 @@ internal static class DataCommand
             return 0;
         });
         cmd.Subcommands.Add(fetch);
+        cmd.Subcommands.Add(Digits());
+        return cmd;
+    }
+
+    /// <summary><c>recur data digits</c>: connected-digit utterances built from FSDD recordings (see <see cref="ConnectedDigits"/>).</summary>
+    private static Command Digits()
+    {
+        var cmd = new Command("digits", "Build connected-digit utterances (3-7 digits of one speaker, random pauses and levels, seeded) from FSDD recordings: WAV files and train.tsv/test.tsv transcript lists");
+        var fsdd = new Option<string>("--fsdd") { Description = "FSDD recordings folder (<digit>_<speaker>_<take>.wav[.gz], e.g. ../shared/data/fsdd/recordings)", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Folder to write train/, test/, train.tsv, test.tsv and sources.tsv into", Required = true };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of every random choice", DefaultValueFactory = _ => 1 };
+        var train = new Option<int>("--train") { Description = "Training utterances", DefaultValueFactory = _ => 3000 };
+        var test = new Option<int>("--test") { Description = "Test utterances", DefaultValueFactory = _ => 600 };
+        var minDigits = new Option<int>("--min-digits") { Description = "Fewest digits per utterance", DefaultValueFactory = _ => 3 };
+        var maxDigits = new Option<int>("--max-digits") { Description = "Most digits per utterance", DefaultValueFactory = _ => 7 };
+        var minGap = new Option<double>("--min-pause") { Description = "Shortest pause between digits (and lead-in, tail), seconds", DefaultValueFactory = _ => 0.05 };
+        var maxGap = new Option<double>("--max-pause") { Description = "Longest pause between digits (and lead-in, tail), seconds", DefaultValueFactory = _ => 0.4 };
+        var level = new Option<double>("--level-db") { Description = "Each clip's level changes by a gain drawn uniformly in +-this many dB", DefaultValueFactory = _ => 6 };
+        var noise = new Option<string>("--noise-db") { Description = "Background noise level (Gaussian, std re full scale) in dB, or 'off'", DefaultValueFactory = _ => "-60" };
+        var heldOut = new Option<string?>("--held-out-speaker") { Description = "Test on all recordings of this speaker and train on the other five (default: the official split, test utterances from takes 0-4 only)" };
+        foreach (var o in new Option[] { fsdd, output, seed, train, test, minDigits, maxDigits, minGap, maxGap, level, noise, heldOut }) cmd.Options.Add(o);
+        cmd.SetAction(r =>
+        {
+            string noiseText = r.GetValue(noise)!;
+            double? noiseDb = noiseText == "off" ? null
+                : double.TryParse(noiseText, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double db) ? db
+                : throw new ArgumentException($"--noise-db: expected a number of dB or 'off', found '{noiseText}'");
+            var options = new ConnectedDigitOptions
+            {
+                Seed = r.GetValue(seed), TrainUtterances = r.GetValue(train), TestUtterances = r.GetValue(test),
+                MinDigits = r.GetValue(minDigits), MaxDigits = r.GetValue(maxDigits),
+                MinGapSeconds = r.GetValue(minGap), MaxGapSeconds = r.GetValue(maxGap), LevelDb = r.GetValue(level), NoiseDb = noiseDb,
+                HeldOutSpeaker = r.GetValue(heldOut),
+            };
+            try { options.Validate(); }
+            catch (ArgumentOutOfRangeException e) { throw new ArgumentException($"recur data digits: {e.Message}"); }
+            string dir = r.GetValue(output)!;
+            var plan = ConnectedDigits.Write(r.GetValue(fsdd)!, dir, options);
+            foreach (var split in new[] { "train", "test" })
+            {
+                var part = plan.Where(u => u.Split == split).ToList();
+                if (part.Count == 0) continue;
+                Console.WriteLine($"{split}: {part.Count} utterances, {part.Sum(u => u.Clips.Count)} digits, speakers {string.Join(" ", part.Select(u => u.Speaker).Distinct().Order(StringComparer.Ordinal))} -> {Path.Combine(dir, split + ".tsv")}");
+            }
+            Console.WriteLine(options.HeldOutSpeaker is { } h ? $"split: held-out speaker {h} (test) vs the others (train); seed {options.Seed}"
+                : $"split: official (test utterances from takes 0-4 only, training from takes 5-49); seed {options.Seed}");
+            return 0;
+        });
         return cmd;
     }
 }

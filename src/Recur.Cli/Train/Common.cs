@@ -27,6 +27,7 @@ internal static class TaskRegistry
         "audio" => AudioTask.Def,
         "music" => MusicTask.Def,
         "sequence" => SequenceTask.Def,
+        "asr" => AsrTask.Def,
         _ => throw new ArgumentException($"--task: expected one of {string.Join(", ", Settings.Tasks)}, found '{task}'"),
     };
 
@@ -72,7 +73,7 @@ internal static class Common
     /// <summary>--proj-size: 0, or an LSTM projection smaller than --hidden.</summary>
     public static int ProjSize(Settings s)
     {
-        if (s.Task is not ("classify" or "tag" or "lm" or "seq2seq" or "audio" or "sequence") || Cell(s) != RecurrentMode.Lstm) return 0;
+        if (s.Task is not ("classify" or "tag" or "lm" or "seq2seq" or "audio" or "sequence" or "asr") || Cell(s) != RecurrentMode.Lstm) return 0;
         int p = s.Int("proj-size", 0), h = s.Int("hidden", 1);
         if (p >= h && p > 0)
             throw new ArgumentException($"--proj-size: expected 0 or fewer units than --hidden ({h}), found {p}");

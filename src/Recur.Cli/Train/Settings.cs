@@ -25,12 +25,12 @@ internal sealed record OptionSpec(string Name, string Default, string Help, stri
 /// </summary>
 internal sealed class Settings
 {
-    public static readonly string[] Tasks = ["classify", "tag", "lm", "seq2seq", "forecast", "audio", "music", "mlp", "sequence"];
+    public static readonly string[] Tasks = ["classify", "tag", "lm", "seq2seq", "forecast", "audio", "music", "mlp", "sequence", "asr"];
 
     public static readonly OptionSpec[] All =
     [
-        new("task", "", "What to train: classify (text -> label), tag (CoNLL tokens -> tags), lm (next token), seq2seq (translation), forecast (time series), audio (WAV -> label), music (piano roll), mlp (feed-forward on numeric columns), sequence (numeric vector sequences -> label or value)"),
-        new("data", "", "Training data: TSV/CSV (classify, seq2seq, mlp), text (lm), CoNLL (tag), CSV series (forecast), a folder of WAV files (audio), piano-roll JSON (music), .npz/.npy arrays or a long CSV (sequence); .gz is read transparently"),
+        new("task", "", "What to train: classify (text -> label), tag (CoNLL tokens -> tags), lm (next token), seq2seq (translation), forecast (time series), audio (WAV -> label), music (piano roll), mlp (feed-forward on numeric columns), sequence (numeric vector sequences -> label or value), asr (speech -> text, CTC)"),
+        new("data", "", "Training data: TSV/CSV (classify, seq2seq, mlp), text (lm), CoNLL (tag), CSV series (forecast), a folder of WAV files (audio), a list of WAV path,transcript lines or a folder with --transcripts (asr), piano-roll JSON (music), .npz/.npy arrays or a long CSV (sequence); .gz is read transparently"),
         new("valid", "", "Validation data in the same format (default: hold out --valid-fraction of --data; forecast: a series continuing --data, then --test must continue it)"),
         new("max-rows", "0", "Use only the first N examples of --data (rows of a table, lines of a text, sentences of CoNLL, pieces of music, steps of a series; audio: N files evenly spaced in name order), for quick runs (0: all)"),
         new("valid-fraction", "0.1", "Fraction of --data held out for validation when --valid is not given (seeded split; forecast: the last part of --data before the test part, 0: none)",
@@ -66,14 +66,14 @@ internal sealed class Settings
         new("log-every", "10", "Steps between progress lines and metrics-log rows"),
         new("collective-timeout", "120", "Data-parallel runs (mpirun/srun with several ranks): seconds a rank waits in one gradient sum for the others before it stops every rank with an error (a rank hung or lost)",
             "classify,lm", Requires: "a launch by mpirun or srun with more than one rank", Active: _ => DataParallel.LaunchedSize > 1),
-        new("cell", "lstm", "Recurrent cell: lstm, gru, rnn-tanh or rnn-relu", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
-        new("hidden", "128", "Hidden units per direction", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
-        new("layers", "1", "Stacked recurrent layers", "classify,tag,lm,seq2seq,forecast,audio,music,sequence"),
-        new("bidirectional", "false", "Run each encoder layer in both directions", "classify,tag,seq2seq,audio,sequence"),
+        new("cell", "lstm", "Recurrent cell: lstm, gru, rnn-tanh or rnn-relu", "classify,tag,lm,seq2seq,forecast,audio,music,sequence,asr"),
+        new("hidden", "128", "Hidden units per direction", "classify,tag,lm,seq2seq,forecast,audio,music,sequence,asr"),
+        new("layers", "1", "Stacked recurrent layers", "classify,tag,lm,seq2seq,forecast,audio,music,sequence,asr"),
+        new("bidirectional", "false", "Run each encoder layer in both directions", "classify,tag,seq2seq,audio,sequence,asr"),
         new("proj-size", "0", "LSTM projection units P, smaller than --hidden (LSTMP; PyTorch's proj_size): h = W_hr (o * tanh c), so each direction outputs P units (0: none)",
-            "classify,tag,lm,seq2seq,audio,sequence", Requires: "--cell lstm", Active: s => Common.Cell(s) == Recur.Nn.RecurrentMode.Lstm),
+            "classify,tag,lm,seq2seq,audio,sequence,asr", Requires: "--cell lstm", Active: s => Common.Cell(s) == Recur.Nn.RecurrentMode.Lstm),
         new("dropout", "0", "Dropout on inputs and between layers (training only)"),
-        new("recurrent-dropout", "0", "Variational dropout on the recurrent connection (one mask per sequence)", "classify,tag,lm,audio,sequence"),
+        new("recurrent-dropout", "0", "Variational dropout on the recurrent connection (one mask per sequence)", "classify,tag,lm,audio,sequence,asr"),
         new("embedding", "64", "Token embedding width", "classify,tag,lm,seq2seq"),
         new("word-vectors", "", "Pretrained word vectors for the vocabulary: GloVe .txt or word2vec/fastText .vec (.gz read transparently); --embedding must equal their dimension; a word without its exact form in the file takes its lower-case match", "classify,tag"),
         new("freeze-embeddings", "false", "Keep the --word-vectors embedding fixed during training (false: fine-tune it)", "classify,tag"),
@@ -94,7 +94,7 @@ internal sealed class Settings
             Requires: "word tokens (--tokenizer word; auto is word for classify and seq2seq)", Active: s => Common.TokenizerKind(s, s.Task == "lm" ? "char" : "word") == "word"),
         new("min-count", "1", "Drop tokens seen fewer times than this in training (they become <unk>)", "classify,tag,lm,seq2seq"),
         new("max-vocab", "50000", "Largest vocabulary kept (most frequent tokens; --tokenizer ptb keeps every type, and a training file with more types is an error)", "classify,tag,lm,seq2seq"),
-        new("max-length", "1000", "Longest sequence accepted (tokens or frames); longer ones are an error naming the line", "classify,tag,lm,seq2seq,audio,music,sequence"),
+        new("max-length", "1000", "Longest sequence accepted (tokens or frames); longer ones are an error naming the line", "classify,tag,lm,seq2seq,audio,music,sequence,asr"),
         new("max-file-mb", "512", "Largest input file read (MB, after decompression)"),
         new("max-memory-mb", "0", "Refuse to start when the estimated training memory (parameters, optimizer moments, activations of the longest batch) exceeds this many MB (0: 80% of the memory available to the process)"),
         new("bptt", "64", "Truncated-BPTT chunk length: steps per chunk; the state is carried across chunks", "lm"),
@@ -110,8 +110,17 @@ internal sealed class Settings
         new("labels", "", "audio: CSV (file,label) of labels for the WAV files (default: the label is the file name up to its first '_'); sequence: the labels of an .npy --data (an .npy of N labels, or one label per line)", "audio,sequence"),
         new("valid-labels", "", "The labels of an .npy --valid (an .npy of N labels, or one label per line)", "sequence"),
         new("test-labels", "", "The labels of an .npy --test (an .npy of N labels, or one label per line)", "sequence"),
-        new("mfcc", "13", "MFCC coefficients per frame", "audio"),
-        new("mel-bands", "40", "Mel filterbank bands", "audio"),
+        new("mfcc", "13", "MFCC coefficients per frame", "audio,asr", Requires: "--features mfcc", Active: s => s.Task != "asr" || s.Str("features") == "mfcc"),
+        new("mel-bands", "40", "Mel filterbank bands", "audio,asr"),
+        new("transcripts", "", "A folder --data (or --valid, --test) of WAV files takes its transcripts from this table of 'file name,text' (or TAB) lines (a list file --data holds its own)", "asr"),
+        new("features", "mfcc", "Speech features per 25 ms frame every 10 ms: mfcc (--mfcc coefficients of --mel-bands filters) or logmel (--mel-bands log energies)", "asr"),
+        new("deltas", "0", "Append deltas (1) or deltas and delta-deltas (2) of the features (regression over 2 frames each side)", "asr"),
+        new("subsample", "1", "Stack this many adjacent frames into one step, with the same stride, so the recurrent stack runs 1/k as many steps (1: none)", "asr"),
+        new("freq-masks", "0", "SpecAugment: frequency masks per training utterance (0: none)", "asr"),
+        new("freq-mask-width", "8", "SpecAugment: widest frequency mask, in feature channels", "asr", Requires: "--freq-masks > 0", Active: s => s.Int("freq-masks", 0) > 0),
+        new("time-masks", "0", "SpecAugment: time masks per training utterance (0: none)", "asr"),
+        new("time-mask-width", "20", "SpecAugment: longest time mask, in frames", "asr", Requires: "--time-masks > 0", Active: s => s.Int("time-masks", 0) > 0),
+        new("time-mask-fraction", "1", "SpecAugment: a time mask covers at most this fraction of the utterance", "asr", Requires: "--time-masks > 0", Active: s => s.Int("time-masks", 0) > 0),
         new("pitch-range", "21-108", "MIDI pitches of the piano roll, LOW-HIGH (default: the 88 piano keys); a pitch outside it in any data file is an error; the NLL per frame sums over exactly these keys", "music"),
         new("scheduled-sampling", "0", "Largest probability of feeding the decoder its own prediction (rises linearly over the epochs)", "seq2seq"),
         new("beam", "5", "Beam width for scoring (BLEU, chrF, exact match; greedy is scored too) and the samples (1: greedy only)", "seq2seq"),
@@ -122,7 +131,7 @@ internal sealed class Settings
     ];
 
     /// <summary>The options that name input files or folders.</summary>
-    public static readonly string[] DataPaths = ["data", "valid", "test", "labels", "valid-labels", "test-labels", "word-vectors"];
+    public static readonly string[] DataPaths = ["data", "valid", "test", "labels", "valid-labels", "test-labels", "word-vectors", "transcripts"];
 
     private readonly SortedDictionary<string, string> values;
 

@@ -97,47 +97,75 @@ public sealed class AudioFeatures
     /// <summary>Number of frames for a signal of <paramref name="samples"/> samples.</summary>
     public int FrameCount(int samples) => samples <= window ? 1 : 1 + (samples - window + hop - 1) / hop;
 
+    /// <summary>Samples per analysis window.</summary>
+    public int WindowSamples => window;
+
+    /// <summary>Samples between the starts of consecutive frames.</summary>
+    public int HopSamples => hop;
+
     /// <summary>Features (frames, Width), row-major.</summary>
     public float[] Compute(ReadOnlySpan<float> signal)
     {
-        int frames = FrameCount(signal.Length), bands = Options.MelBands;
+        int frames = FrameCount(signal.Length);
         var output = new float[frames * Width];
-        var spectrum = new Complex[fftSize];
-        var logMel = new double[bands];
+        var scratch = new FrameScratch(this);
         for (int f = 0; f < frames; f++)
         {
             int start = f * hop;
-            for (int i = 0; i < fftSize; i++)
-            {
-                double x = 0;
-                if (i < window && start + i < signal.Length)
-                {
-                    x = signal[start + i];
-                    if (Options.PreEmphasis != 0) x -= Options.PreEmphasis * (start + i > 0 ? signal[start + i - 1] : 0);
-                    x *= hamming[i];
-                }
-                spectrum[i] = new Complex(x, 0);
-            }
-            FftSharp.FFT.Forward(spectrum.AsSpan());
-            for (int b = 0; b < bands; b++)
-            {
-                double e = 0;
-                var w = filters[b];
-                for (int k = 0; k <= fftSize / 2; k++)
-                    if (w[k] != 0) e += w[k] * (spectrum[k].Real * spectrum[k].Real + spectrum[k].Imaginary * spectrum[k].Imaginary) / fftSize;
-                logMel[b] = Math.Log(Math.Max(e, 1e-10));
-            }
-            var row = output.AsSpan(f * Width, Width);
-            if (dct is null)
-                for (int b = 0; b < bands; b++) row[b] = (float)logMel[b];
-            else
-                for (int k = 0; k < Width; k++)
-                {
-                    double s = 0;
-                    for (int b = 0; b < bands; b++) s += dct[k, b] * logMel[b];
-                    row[k] = (float)s;
-                }
+            var available = signal[Math.Min(start, signal.Length)..Math.Min(start + window, signal.Length)];
+            ComputeFrame(available, start > 0 && start <= signal.Length ? signal[start - 1] : 0f, output.AsSpan(f * Width, Width), scratch);
         }
         return output;
+    }
+
+    /// <summary>Buffers one frame's computation reuses (an FFT buffer and the log-mel energies).</summary>
+    internal sealed class FrameScratch(AudioFeatures owner)
+    {
+        /// <summary>FFT input and output.</summary>
+        public readonly Complex[] Spectrum = new Complex[owner.fftSize];
+        /// <summary>Log energy per mel band.</summary>
+        public readonly double[] LogMel = new double[owner.Options.MelBands];
+    }
+
+    /// <summary>
+    /// One frame into <paramref name="row"/> (Width values): <paramref name="samples"/> are the window's samples that
+    /// exist (fewer than a window at the end of the signal: the rest is zero), <paramref name="previous"/> the sample
+    /// before the window (0 at the start), which pre-emphasis needs. The offline and the streaming extractor both call
+    /// this, so their frames are the same bit for bit.
+    /// </summary>
+    internal void ComputeFrame(ReadOnlySpan<float> samples, float previous, Span<float> row, FrameScratch scratch)
+    {
+        int bands = Options.MelBands;
+        var spectrum = scratch.Spectrum;
+        var logMel = scratch.LogMel;
+        for (int i = 0; i < fftSize; i++)
+        {
+            double x = 0;
+            if (i < window && i < samples.Length)
+            {
+                x = samples[i];
+                if (Options.PreEmphasis != 0) x -= Options.PreEmphasis * (i > 0 ? samples[i - 1] : previous);
+                x *= hamming[i];
+            }
+            spectrum[i] = new Complex(x, 0);
+        }
+        FftSharp.FFT.Forward(spectrum.AsSpan());
+        for (int b = 0; b < bands; b++)
+        {
+            double e = 0;
+            var w = filters[b];
+            for (int k = 0; k <= fftSize / 2; k++)
+                if (w[k] != 0) e += w[k] * (spectrum[k].Real * spectrum[k].Real + spectrum[k].Imaginary * spectrum[k].Imaginary) / fftSize;
+            logMel[b] = Math.Log(Math.Max(e, 1e-10));
+        }
+        if (dct is null)
+            for (int b = 0; b < bands; b++) row[b] = (float)logMel[b];
+        else
+            for (int k = 0; k < Width; k++)
+            {
+                double s = 0;
+                for (int b = 0; b < bands; b++) s += dct[k, b] * logMel[b];
+                row[k] = (float)s;
+            }
     }
 }

@@ -171,6 +171,48 @@ public sealed class ModelBundle
         };
     }
 
+    /// <summary>The speech front end of a recogniser's bundle (features, deltas, standardisation, stacking), or null for other bundles.</summary>
+    public SpeechFeatures? SpeechFeatures() =>
+        Model is SpeechRecognizer && Preprocessing?.Audio is { } front ? front.CreateSpeechFeatures(Preprocessing.Standardizer) : null;
+
+    private (SpeechRecognizer Model, SpeechFeatures Features, CharacterSet Characters) Recognizer(string caller)
+    {
+        var model = As<SpeechRecognizer>(caller);
+        var features = SpeechFeatures() ?? throw new InvalidOperationException("this bundle has no speech front end (Preprocessing.Audio)");
+        return (model, features, new CharacterSet(RequireLabels()));
+    }
+
+    /// <summary>The greedy (best-path) transcription of one utterance (mono samples in [-1, 1]) with a speech recogniser.</summary>
+    public string Transcribe(ReadOnlySpan<float> samples, int sampleRate)
+    {
+        var (model, features, chars) = Recognizer("Transcribe");
+        SpeechAudio.CheckRate("samples", sampleRate, features.SampleRate);
+        var (frames, steps) = features.Compute(samples);
+        using var mode = model.EvaluationMode();
+        var logits = model.Logits(new SequenceBatch { Features = Tensor.FromArray(frames, 1, steps, features.Width), Lengths = [steps], Steps = steps });
+        return SpeechDecoding.Greedy(logits, [steps], chars)[0];
+    }
+
+    /// <summary>
+    /// Transcribes one WAV file (PCM 8/16-bit mono, optionally .wav.gz, at the training rate: other rates are refused,
+    /// not resampled); files over <paramref name="limits"/> (bytes, or frames as the sequence length) are rejected.
+    /// </summary>
+    public string Transcribe(string wavPath, ReadLimits? limits = null)
+    {
+        var (_, features, _) = Recognizer("Transcribe");
+        var samples = SpeechAudio.Read(wavPath, features.SampleRate, limits);
+        int max = (limits ?? ReadLimits.Default).MaxSequenceLength, frames = features.Audio.FrameCount(samples.Length);
+        if (frames > max) throw new RecurFormatException(wavPath, "length", $"expected at most {max} frames, found {frames}");
+        return Transcribe(samples, features.SampleRate);
+    }
+
+    /// <summary>A recogniser that transcribes while the audio arrives (a unidirectional speech recogniser only).</summary>
+    public StreamingRecognizer CreateStreamingRecognizer()
+    {
+        var (model, features, chars) = Recognizer("CreateStreamingRecognizer");
+        return new StreamingRecognizer(model, features, chars);
+    }
+
     /// <summary>
     /// The standardised MFCC frames of one clip, (T, W) row-major, as an audio classifier sees them; the clip must have
     /// the training sample rate.

@@ -18,6 +18,7 @@ namespace Recur.IO;
 [JsonSerializable(typeof(ClassifierConfig))]
 [JsonSerializable(typeof(PooledRegressorConfig))]
 [JsonSerializable(typeof(TaggerConfig))]
+[JsonSerializable(typeof(RecognizerConfig))]
 [JsonSerializable(typeof(LanguageModelConfig))]
 [JsonSerializable(typeof(ForecasterConfig))]
 [JsonSerializable(typeof(MlpConfig))]

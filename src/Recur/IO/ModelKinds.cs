@@ -169,6 +169,10 @@ public static class ModelKinds
             m => $"sequence regressor: {Encoder(m.Config.Encoder)} -> {m.Config.Pooling} pooling -> linear {m.Config.Outputs} value{(m.Config.Outputs == 1 ? "" : "s")}",
             c => [.. EncoderWeights(c.Encoder), ("outputs", [c.Outputs, c.Encoder.HiddenSize])],
             encoder: m => m.Config.Encoder, onnx: OnnxExport.Regressor),
+        new ModelKind<SpeechRecognizer, RecognizerConfig>("speech_recognizer", Json.RecognizerConfig, m => m.Config, (c, _, rng, _) => new SpeechRecognizer(c, rng),
+            m => $"speech recogniser (CTC): {Encoder(m.Config.Encoder)} -> linear over the blank and {m.Config.Classes - 1} characters per step",
+            c => [.. EncoderWeights(c.Encoder), ("classes", [c.Classes, c.Encoder.HiddenSize])],
+            encoder: m => m.Config.Encoder),
     ];
 
     /// <summary>The kind of <paramref name="model"/>; an <see cref="ArgumentException"/> for a model no file can hold.</summary>

@@ -34,7 +34,10 @@ public sealed record ModelPreprocessing
     internal bool IsEmpty => Standardizer is null && Target is null && Audio is null && Music is null;
 }
 
-/// <summary>The audio front end of a classifier over audio clips: clips must have this sample rate; frames are MFCCs.</summary>
+/// <summary>
+/// The audio front end of a classifier over audio clips or of a speech recogniser: audio must have this sample rate;
+/// frames are MFCCs (or log-mel energies), for a recogniser with optional deltas and frame stacking.
+/// </summary>
 public sealed record AudioFrontEnd
 {
     /// <summary>Sample rate of the training audio, in Hz; other rates are rejected.</summary>
@@ -45,6 +48,16 @@ public sealed record AudioFrontEnd
 
     /// <summary>The feature extractor these settings describe.</summary>
     public AudioFeatures CreateFeatures() => new(SampleRate, Features);
+
+    /// <summary>Speech recogniser: 1 appends deltas, 2 deltas and delta-deltas (null: none; see <see cref="Data.Deltas"/>).</summary>
+    public int? DeltaOrder { get; init; }
+
+    /// <summary>Speech recogniser: frames stacked into one step, with the same stride (null: 1; see <see cref="FrameStacking"/>).</summary>
+    public int? Stack { get; init; }
+
+    /// <summary>The speech front end these settings describe, standardised by <paramref name="standardizer"/> (one column per frame value).</summary>
+    public SpeechFeatures CreateSpeechFeatures(Standardizer? standardizer) =>
+        new(SampleRate, new SpeechFeatureOptions { Audio = Features, DeltaOrder = DeltaOrder ?? 0, Stack = Stack ?? 1 }, standardizer);
 }
 
 /// <summary>The pitch range of a piano roll: MIDI pitches LowestPitch .. LowestPitch + frame size - 1.</summary>

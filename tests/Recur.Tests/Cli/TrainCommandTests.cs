@@ -91,6 +91,27 @@ public sealed class TrainCommandTests : IDisposable
                 string list = Write("clips.csv", "wav/high_0.wav,high\nwav/low_1.wav,low\nwav/high_2.wav,high\n");
                 return (["--data", folder, "--pooling", "mean"], list, Path.Combine(folder, "high_0.wav"), ["accuracy", "macro_f1", "loss"]);
             }
+            case "asr":
+            {
+                // Two "words" by pitch: a 300 Hz tone is "a", a 1,500 Hz tone "b", 0.1 s each with 0.05 s pauses.
+                string folder = Path.Combine(dir, "speech");
+                Directory.CreateDirectory(folder);
+                var lines = new StringBuilder();
+                for (int i = 0; i < 12; i++)
+                {
+                    string text = (i % 3) switch { 0 => "ab", 1 => "ba", _ => "abb" };
+                    var samples = new List<float>(new float[400]);
+                    foreach (char ch in text)
+                    {
+                        samples.AddRange(Enumerable.Range(0, 800).Select(t => (float)(0.5 * Math.Sin(2 * Math.PI * (ch == 'a' ? 300 : 1500) * t / 8000.0))));
+                        samples.AddRange(new float[400]);
+                    }
+                    File.WriteAllBytes(Path.Combine(folder, $"u{i}.wav"), Wav.Write16(samples.ToArray(), 8000));
+                    lines.Append($"speech/u{i}.wav\t{text}\n");
+                }
+                string list = Write("speech.tsv", lines.ToString());
+                return (["--data", list, "--subsample", "2"], list, Path.Combine(folder, "u0.wav"), ["cer", "wer", "utterance_accuracy", "loss"]);
+            }
             case "music":
             {
                 var pieces = Enumerable.Range(0, 12).Select(k => new Piece([.. new[] { 0, 2, 4, 5, 7 }.Select(d => new[] { 60 + k + d }), new[] { 60 + k, 64 + k, 67 + k }])).ToList();
@@ -121,6 +142,7 @@ public sealed class TrainCommandTests : IDisposable
     [InlineData("audio")]
     [InlineData("music")]
     [InlineData("mlp")]
+    [InlineData("asr")]
     public async Task EveryTaskTrainsEvaluatesAndPredictsFromFiles(string task)
     {
         var (args, evalData, predictLine, keys) = Prepare(task);
@@ -350,6 +372,7 @@ public sealed class TrainCommandTests : IDisposable
     [InlineData("audio", 1)]
     [InlineData("music", 2)]
     [InlineData("mlp", 4)]
+    [InlineData("asr", 2)]
     public async Task EveryTaskResumesToTheSameModelFile(string task, int stopAfter)
     {
         var (args, _, _, _) = Prepare(task);
@@ -357,6 +380,7 @@ public sealed class TrainCommandTests : IDisposable
         {
             "seq2seq" => ["--scheduled-sampling", "0.5"],
             "audio" => ["--batch-size", "4"],
+            "asr" => ["--batch-size", "4", "--time-masks", "1", "--time-mask-width", "3", "--freq-masks", "1", "--freq-mask-width", "2"],
             "forecast" => ["--layers", "2"],   // the forecaster drops out between layers only: --dropout with one layer is an error
             _ => [],
         };
