@@ -9,7 +9,8 @@ namespace Recur.Cli.Commands;
 /// WAV file gives a line <c>FILE&lt;TAB&gt;TEXT</c>. With <c>--stream</c>, the audio (one WAV file, or raw 16-bit
 /// little-endian mono PCM at the model's rate on standard input with <c>-</c>) is fed in chunks through the library's
 /// <see cref="StreamingRecognizer"/>, which carries the recurrent state from chunk to chunk; a <c>partial: TEXT</c>
-/// line is printed whenever the hypothesis changes, then the final text, which equals the offline greedy transcription.
+/// line is printed whenever the hypothesis changes, then the final text, which equals the offline transcription.
+/// <c>--beam</c> and <c>--grammar</c> (default: the model's training values) choose the decoder, offline and streaming.
 /// </summary>
 internal static class TranscribeCommand
 {
@@ -24,12 +25,16 @@ internal static class TranscribeCommand
         cmd.Options.Add(stream);
         cmd.Options.Add(chunkMs);
         cmd.Arguments.Add(files);
+        var decoding = Settings.AddOptions(cmd, spec => spec.Name is "beam" or "grammar", defaults: "the model's training value");
         cmd.SetAction(parse =>
         {
             string path = parse.GetValue(model)!;
             var bundle = ModelFile.Load(path);
             if (bundle.Model is not SpeechRecognizer recognizer) throw new ArgumentException($"--model: expected a speech recogniser (recur train --task asr), found a {ModelKinds.For(bundle.Model).Name} model");
-            var settings = TaskRegistry.SettingsOf(bundle, path);
+            var given = decoding.Where(kv => parse.GetValue(kv.Value) is { Length: > 0 }).ToDictionary(kv => kv.Key, kv => parse.GetValue(kv.Value)!);
+            var settings = TaskRegistry.SettingsOf(bundle, path).With(given);
+            settings.CheckGiven(given.Keys);
+            var search = AsrTask.Search(settings, new CharacterSet(bundle.Labels!));
             var inputs = parse.GetValue(files)!;
             double ms = parse.GetValue(chunkMs);
             if (!parse.GetValue(stream))
@@ -38,7 +43,7 @@ internal static class TranscribeCommand
                 foreach (var f in inputs)
                 {
                     if (f == "-") throw new ArgumentException("'-' (raw PCM on standard input) needs --stream");
-                    Console.WriteLine($"{f}\t{bundle.Transcribe(f, settings.Limits)}");
+                    Console.WriteLine($"{f}\t{bundle.Transcribe(f, settings.Limits, search)}");
                 }
                 return 0;
             }
@@ -47,7 +52,7 @@ internal static class TranscribeCommand
             if (!(ms > 0)) throw new ArgumentException($"--chunk-ms: expected a positive number of milliseconds, found {ms.ToString(CultureInfo.InvariantCulture)}");
             var front = bundle.SpeechFeatures()!;
             int chunk = Math.Max(1, (int)Math.Round(ms * front.SampleRate / 1000));
-            var live = bundle.CreateStreamingRecognizer();
+            var live = bundle.CreateStreamingRecognizer(search);
             IEnumerable<float[]> chunks = inputs[0] == "-"
                 ? PcmStream.ReadRaw16(Console.OpenStandardInput(), chunk, "<stdin>")
                 : PcmStream.Chunks(SpeechAudio.Read(inputs[0], front.SampleRate, settings.Limits), chunk);

@@ -10,7 +10,7 @@ internal static class UseCommands
     /// <summary>Format options evaluate and predict accept, overriding what the model was trained with.</summary>
     private static readonly string[] Overridable =
         ["delimiter", "header", "text-column", "label-column", "source-column", "target-column", "feature-columns", "column", "test-fraction",
-         "season", "labels", "beam", "max-target-length", "score-limit", "length-penalty", "no-repeat-ngram", "max-length", "max-file-mb", "batch-size", "bptt"];
+         "season", "labels", "beam", "grammar", "max-target-length", "score-limit", "length-penalty", "no-repeat-ngram", "max-length", "max-file-mb", "batch-size", "bptt"];
 
     private static Option<string> ModelOption() => new("--model") { Description = "Model file written by `recur train` (model.recur)", Required = true };
 

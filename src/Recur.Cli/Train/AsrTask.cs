@@ -1,3 +1,6 @@
+using System.Globalization;
+using Recur.Models.Decoding;
+
 namespace Recur.Cli.Train;
 
 /// <summary>
@@ -102,6 +105,7 @@ internal static class AsrTask
         var train = Label(trainRaw, chars, front.Options.Stack);
         var valid = Label(validRaw, chars, front.Options.Stack);
         var augment = Augment(s);
+        Search(s, chars);   // a bad --beam or --grammar (a character the model lacks) fails before training, not after
 
         var encoder = Common.Encoder(s, null, front.Width);
         int batch = s.Int("batch-size", 1);
@@ -124,7 +128,7 @@ internal static class AsrTask
             (train.Count + batch - 1) / batch,
             valid.Count > 0 ? () =>
             {
-                var m = Score(model, valid, front, chars).Metrics;
+                var m = Score(model, valid, front, chars, s).Metrics;
                 return new Evaluation("cer", m["cer"], false, new Dictionary<string, double> { ["wer"] = m["wer"], ["utterance_accuracy"] = m["utterance_accuracy"] });
             } : null,
             shuffle);
@@ -138,15 +142,74 @@ internal static class AsrTask
                 Audio = new AudioFrontEnd { SampleRate = rate, Features = front.Options.Audio, DeltaOrder = NullIfZero(front.Options.DeltaOrder), Stack = front.Options.Stack == 1 ? null : front.Options.Stack },
             },
         };
-        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, front, chars);
+        var outcome = s.Optional("test") is { } tp ? Evaluate(bundle, s, tp) : Score(model, valid, front, chars, s);
         return new TaskOutcome { Bundle = bundle, Metrics = outcome.Metrics, Notes = outcome.Notes, Samples = outcome.Samples, GradientProbe = probe, Split = TaskOutcome.SplitOf(s) };
     }
 
     private static int? NullIfZero(int v) => v == 0 ? null : v;
 
-    /// <summary>Loss, and greedy CER, WER and utterance accuracy.</summary>
-    private static TaskOutcome Score(SpeechRecognizer model, List<Utterance> data, SpeechFeatures front, CharacterSet chars)
+    /// <summary>
+    /// The decoder --beam and --grammar ask for: null for best path (--beam 1, no grammar), else a CTC prefix beam
+    /// search of --beam prefixes, constrained to the grammar when one is given.
+    /// </summary>
+    public static CtcPrefixBeamSearch? Search(Settings s, CharacterSet chars)
     {
+        int beam = s.Int("beam", 1, 10_000);
+        var grammar = s.Optional("grammar") is { } g ? Grammar(g.Trim(), chars, s.Limits) : null;
+        return beam == 1 && grammar is null ? null : new CtcPrefixBeamSearch(beam, grammar);
+    }
+
+    /// <summary>Words of several characters, or transcripts, are separated by the space, which the model must know.</summary>
+    private static int Space(CharacterSet chars, string what) =>
+        chars.Symbols.ToList().IndexOf(" ") is int i and >= 0 ? i + 1
+            : throw new ArgumentException($"--grammar: {what} are separated by spaces, but the model's characters hold no space ({string.Join(" ", chars.Symbols)})");
+
+    /// <summary>The automaton of --grammar digits:MIN-MAX, words:FILE or list:FILE over the model's characters.</summary>
+    private static CtcConstraint Grammar(string spec, CharacterSet chars, ReadLimits limits)
+    {
+        int colon = spec.IndexOf(':');
+        string kind = colon < 0 ? spec : spec[..colon], arg = colon < 0 ? "" : spec[(colon + 1)..];
+        switch (kind)
+        {
+            case "digits":
+            {
+                var parts = arg.Split('-');
+                if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int min) ||
+                    !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int max) || min < 1 || max < min || max > 1000)
+                    throw new ArgumentException($"--grammar: expected digits:MIN-MAX with 1 <= MIN <= MAX <= 1000 (e.g. digits:3-7), found '{spec}'");
+                var symbols = chars.Symbols.ToList();
+                var digits = Enumerable.Range(0, 10).Select(d => symbols.IndexOf(d.ToString(CultureInfo.InvariantCulture))).Where(i => i >= 0).Select(i => i + 1).ToArray();
+                if (digits.Length == 0) throw new ArgumentException($"--grammar {spec}: the model's characters hold no digit ({string.Join(" ", chars.Symbols)})");
+                return CtcConstraint.DigitStrings(digits, min, max, max > 1 ? Space(chars, "digits") : -1);
+            }
+            case "words" or "list":
+            {
+                if (arg.Length == 0) throw new ArgumentException($"--grammar: expected {kind}:FILE, found '{spec}'");
+                var entries = new List<int[]>();
+                var lines = DataFiles.Lines(DataFiles.ReadAllText(arg, limits));
+                for (int n = 0; n < lines.Count; n++)
+                {
+                    string line = lines[n].Trim();
+                    if (line.Length == 0) continue;
+                    if (kind == "words" && line.Contains(' ')) throw new RecurFormatException(arg, $"line {n + 1}", $"expected one word (no spaces), found '{line}'");
+                    try { entries.Add(chars.Encode(line, arg)); }
+                    catch (RecurFormatException e) { throw new RecurFormatException(arg, $"line {n + 1}", e.Problem); }
+                }
+                if (entries.Count == 0) throw new RecurFormatException(arg, "file", $"expected at least one {(kind == "words" ? "word" : "transcript")}, one per line, found none");
+                return kind == "words" ? CtcConstraint.Words(entries, Space(chars, "words")) : CtcConstraint.Transcripts(entries);
+            }
+            default:
+                throw new ArgumentException($"--grammar: expected digits:MIN-MAX, words:FILE or list:FILE, found '{spec}'");
+        }
+    }
+
+    private static string Decoding(CtcPrefixBeamSearch? search, Settings s) => search is null ? "greedy (best-path) decoding"
+        : $"CTC prefix beam search of {search.BeamWidth} prefixes{(search.Constraint is null ? "" : $" constrained to the grammar {s.Str("grammar")}")}";
+
+    /// <summary>Loss, and CER, WER and utterance accuracy of the --beam/--grammar decoding.</summary>
+    private static TaskOutcome Score(SpeechRecognizer model, List<Utterance> data, SpeechFeatures front, CharacterSet chars, Settings s)
+    {
+        var search = Search(s, chars);
         using var mode = model.EvaluationMode();
         var greedy = new string[data.Count];
         double lossSum = 0;
@@ -155,7 +218,7 @@ internal static class AsrTask
             var idx = Enumerable.Range(start, Math.Min(64, data.Count - start)).ToArray();
             var b = Batch(data, idx, front, null, null);
             lossSum += model.Step(b, backward: false).Loss * idx.Length;
-            var texts = SpeechDecoding.Greedy(model.Logits(b.Input), b.Input.Lengths, chars);
+            var texts = SpeechDecoding.Decode(model.Logits(b.Input), b.Input.Lengths, chars, search);
             for (int k = 0; k < idx.Length; k++) greedy[idx[k]] = texts[k];
         }
         var metrics = SpeechDecoding.Metrics(data.Select(u => u.Source.Text).ToArray(), greedy);
@@ -164,7 +227,7 @@ internal static class AsrTask
         {
             Bundle = new ModelBundle { Model = model },
             Metrics = metrics,
-            Notes = [$"cer, wer, utterance_accuracy: greedy (best-path) decoding of {data.Count} utterances; wer counts words split on spaces; loss: CTC per transcript character"],
+            Notes = [$"cer, wer, utterance_accuracy: {Decoding(search, s)} of {data.Count} utterances; wer counts words split on white space; loss: CTC per transcript character"],
             Samples = data.Take(20).Select((u, i) => (Path.GetFileName(u.Source.File), u.Source.Text, greedy[i])).ToList(),
         };
     }
@@ -177,17 +240,18 @@ internal static class AsrTask
         var front = Stored(bundle);
         var chars = new CharacterSet(bundle.Labels!);
         var data = Label(Featurise(List(s, path), front, s), chars, front.Options.Stack);
-        return Score((SpeechRecognizer)bundle.Model, data, front, chars);
+        return Score((SpeechRecognizer)bundle.Model, data, front, chars, s);
     }
 
     /// <summary>Each input line is the path of a WAV file; prints its transcription.</summary>
     private static void Predict(ModelBundle bundle, Settings s, TextReader input, string source, TextWriter output, bool json)
     {
         Stored(bundle);
+        var search = Search(s, new CharacterSet(bundle.Labels!));
         foreach (var (text, _) in Common.InputLines(input))
         {
             string file = text.Trim();
-            string hyp = bundle.Transcribe(file, s.Limits);
+            string hyp = bundle.Transcribe(file, s.Limits, search);
             output.WriteLine(json ? Common.JsonLine(w => { w.WriteString("file", file); w.WriteString("text", hyp); }) : hyp);
         }
     }

@@ -14,6 +14,12 @@ internal sealed record OptionSpec(string Name, string Default, string Help, stri
 {
     public bool AppliesTo(string task) => Tasks == "*" || Tasks.Split(',').Contains(task);
 
+    /// <summary>Defaults that differ by task ("asr" -> "1"), overriding <see cref="Default"/> for those tasks.</summary>
+    public IReadOnlyDictionary<string, string>? TaskDefaults { get; init; }
+
+    /// <summary>The option's default in a run of <paramref name="task"/>.</summary>
+    public string DefaultFor(string task) => TaskDefaults is not null && TaskDefaults.TryGetValue(task, out var d) ? d : Default;
+
     /// <summary>Whether the option takes effect in a run with these settings: its task, and its condition if it has one.</summary>
     public bool ActsIn(Settings s) => AppliesTo(s.Task) && (Active?.Invoke(s) ?? true);
 }
@@ -123,7 +129,9 @@ internal sealed class Settings
         new("time-mask-fraction", "1", "SpecAugment: a time mask covers at most this fraction of the utterance", "asr", Requires: "--time-masks > 0", Active: s => s.Int("time-masks", 0) > 0),
         new("pitch-range", "21-108", "MIDI pitches of the piano roll, LOW-HIGH (default: the 88 piano keys); a pitch outside it in any data file is an error; the NLL per frame sums over exactly these keys", "music"),
         new("scheduled-sampling", "0", "Largest probability of feeding the decoder its own prediction (rises linearly over the epochs)", "seq2seq"),
-        new("beam", "5", "Beam width for scoring (BLEU, chrF, exact match; greedy is scored too) and the samples (1: greedy only)", "seq2seq"),
+        new("beam", "5", "Beam width for scoring (BLEU, chrF, exact match; greedy is scored too) and the samples (1: greedy only); asr: CTC prefix beam search for scoring, predict and transcribe (default 1: greedy best path)", "seq2seq,asr")
+            { TaskDefaults = new Dictionary<string, string> { ["asr"] = "1" } },
+        new("grammar", "", "asr: decode only outputs of a grammar: digits:MIN-MAX (strings of MIN..MAX digits separated by spaces), words:FILE (sequences of the words listed one per line, separated by spaces) or list:FILE (exactly the transcripts listed one per line); none by default", "asr"),
         new("max-target-length", "50", "Longest decoded output", "seq2seq"),
         new("score-limit", "all", "Pairs decoded for BLEU/chrF after training and in evaluate, in file order: all, N, or 0 (loss only, no decoding)", "seq2seq"),
         new("length-penalty", "1", "Beam hypotheses are ranked by log p / lp: A gives lp = length^A (0: raw log-probability, 1: mean per token); gnmt:A gives GNMT's ((5 + length)/6)^A", "seq2seq"),
@@ -149,6 +157,7 @@ internal sealed class Settings
         foreach (var spec in All.Where(s => include?.Invoke(s) ?? true))
         {
             string shown = defaults ?? (spec.Default.Length > 0 ? spec.Default : "");
+            if (defaults is null && spec.TaskDefaults is { } byTask) shown += string.Concat(byTask.Select(kv => $"; {kv.Key}: {kv.Value}"));
             var o = new Option<string>("--" + spec.Name)
             {
                 Description = spec.Help + (spec.Tasks == "*" ? "" : $" [{spec.Tasks}]") + (spec.Requires is null ? "" : $" [with {spec.Requires}]") + (shown.Length > 0 ? $" (default: {shown})" : ""),
@@ -164,6 +173,7 @@ internal sealed class Settings
     {
         var v = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var given = new List<string>();
+        string task = options.TryGetValue("task", out var taskOption) ? parse.GetValue(taskOption)?.Trim() ?? "" : "";
         foreach (var spec in All)
         {
             if (options.TryGetValue(spec.Name, out var o) && parse.GetValue(o) is { } value)
@@ -171,7 +181,7 @@ internal sealed class Settings
                 v[spec.Name] = value.Trim();
                 given.Add(spec.Name);
             }
-            else v[spec.Name] = spec.Default;
+            else v[spec.Name] = spec.DefaultFor(task);
         }
         // Data paths are saved absolute, so `--resume` finds the data from any working directory.
         foreach (var name in DataPaths)
@@ -222,7 +232,8 @@ internal sealed class Settings
     public static Settings FromDictionary(IReadOnlyDictionary<string, string> stored)
     {
         var v = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var spec in All) v[spec.Name] = stored.TryGetValue(spec.Name, out var x) ? x : spec.Default;
+        string task = stored.TryGetValue("task", out var t) ? t : "";
+        foreach (var spec in All) v[spec.Name] = stored.TryGetValue(spec.Name, out var x) ? x : spec.DefaultFor(task);
         return new Settings(v);
     }
 
@@ -239,7 +250,7 @@ internal sealed class Settings
         if (!Tasks.Contains(Task)) throw new ArgumentException($"--task: expected one of {string.Join(", ", Tasks)}, found '{Task}'");
         if (Str("data").Length == 0) throw new ArgumentException("--data: expected a file or folder, found none");
         if (Str("output").Length == 0) values["output"] = Path.Combine("runs", Task);
-        foreach (var spec in All) if (spec.Default.Length > 0 && values[spec.Name].Length == 0) values[spec.Name] = spec.Default;
+        foreach (var spec in All) if (spec.DefaultFor(Task).Length > 0 && values[spec.Name].Length == 0) values[spec.Name] = spec.DefaultFor(Task);
     }
 
     /// <summary>

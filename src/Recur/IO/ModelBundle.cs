@@ -1,5 +1,6 @@
 using Recur.Data;
 using Recur.Models;
+using Recur.Models.Decoding;
 using Recur.Nn;
 using Recur.Tensors;
 
@@ -182,35 +183,42 @@ public sealed class ModelBundle
         return (model, features, new CharacterSet(RequireLabels()));
     }
 
-    /// <summary>The greedy (best-path) transcription of one utterance (mono samples in [-1, 1]) with a speech recogniser.</summary>
-    public string Transcribe(ReadOnlySpan<float> samples, int sampleRate)
+    /// <summary>
+    /// The transcription of one utterance (mono samples in [-1, 1]) with a speech recogniser: best path, or the most
+    /// probable result of <paramref name="search"/> (see <see cref="SpeechDecoding.Decode"/>).
+    /// </summary>
+    public string Transcribe(ReadOnlySpan<float> samples, int sampleRate, CtcPrefixBeamSearch? search = null)
     {
         var (model, features, chars) = Recognizer("Transcribe");
         SpeechAudio.CheckRate("samples", sampleRate, features.SampleRate);
         var (frames, steps) = features.Compute(samples);
         using var mode = model.EvaluationMode();
         var logits = model.Logits(new SequenceBatch { Features = Tensor.FromArray(frames, 1, steps, features.Width), Lengths = [steps], Steps = steps });
-        return SpeechDecoding.Greedy(logits, [steps], chars)[0];
+        return SpeechDecoding.Decode(logits, [steps], chars, search)[0];
     }
 
     /// <summary>
     /// Transcribes one WAV file (PCM 8/16-bit mono, optionally .wav.gz, at the training rate: other rates are refused,
     /// not resampled); files over <paramref name="limits"/> (bytes, or frames as the sequence length) are rejected.
+    /// Decoded by best path, or with <paramref name="search"/>.
     /// </summary>
-    public string Transcribe(string wavPath, ReadLimits? limits = null)
+    public string Transcribe(string wavPath, ReadLimits? limits = null, CtcPrefixBeamSearch? search = null)
     {
         var (_, features, _) = Recognizer("Transcribe");
         var samples = SpeechAudio.Read(wavPath, features.SampleRate, limits);
         int max = (limits ?? ReadLimits.Default).MaxSequenceLength, frames = features.Audio.FrameCount(samples.Length);
         if (frames > max) throw new RecurFormatException(wavPath, "length", $"expected at most {max} frames, found {frames}");
-        return Transcribe(samples, features.SampleRate);
+        return Transcribe(samples, features.SampleRate, search);
     }
 
-    /// <summary>A recogniser that transcribes while the audio arrives (a unidirectional speech recogniser only).</summary>
-    public StreamingRecognizer CreateStreamingRecognizer()
+    /// <summary>
+    /// A recogniser that transcribes while the audio arrives (a unidirectional speech recogniser only), by best path or
+    /// with <paramref name="search"/>.
+    /// </summary>
+    public StreamingRecognizer CreateStreamingRecognizer(CtcPrefixBeamSearch? search = null)
     {
         var (model, features, chars) = Recognizer("CreateStreamingRecognizer");
-        return new StreamingRecognizer(model, features, chars);
+        return new StreamingRecognizer(model, features, chars, search);
     }
 
     /// <summary>

@@ -131,4 +131,74 @@ public sealed class AsrCliTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("--mfcc: takes effect only with --features mfcc", stderr);
     }
+
+    [Fact]
+    public async Task BeamAndGrammarDecodeEvaluatePredictAndTranscribe()
+    {
+        string list = Speech(6);
+        string model = await Train(list);
+        var (code, stdout, stderr) = await CliRunner.Run("evaluate", "--model", model, "--data", list);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("greedy (best-path) decoding of 6 utterances", stdout);
+        (code, stdout, stderr) = await CliRunner.Run("evaluate", "--model", model, "--data", list, "--beam", "4");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("CTC prefix beam search of 4 prefixes of 6 utterances", stdout);
+        Assert.Contains("utterance_accuracy", stdout);
+
+        // With the list grammar every output is one of the listed transcripts (an output none of them survived the beam
+        // for would be empty, which these short utterances never give).
+        string allowed = dir.File("allowed.txt", "ab\nba\n\nabb\n");
+        (code, stdout, stderr) = await CliRunner.Run("evaluate", "--model", model, "--data", list, "--beam", "3", "--grammar", "list:" + allowed);
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"CTC prefix beam search of 3 prefixes constrained to the grammar list:{allowed}", stdout);
+        string wavs = dir.File("wavs.txt", string.Concat(Enumerable.Range(0, 6).Select(i => Path.Combine(dir.Path, "speech", $"u{i}.wav") + "\n")));
+        (code, stdout, stderr) = await CliRunner.Run("predict", "--model", model, "--input", wavs, "--beam", "3", "--grammar", "list:" + allowed);
+        Assert.True(code == 0, stderr);
+        var outputs = stdout.TrimEnd('\n').Split('\n');
+        Assert.Equal(6, outputs.Length);
+        Assert.All(outputs, o => Assert.Contains(o, new[] { "ab", "ba", "abb" }));
+
+        // Streaming with a beam ends with the offline beam text.
+        string wav = Path.Combine(dir.Path, "speech", "u2.wav");
+        (code, stdout, stderr) = await CliRunner.Run("transcribe", "--model", model, "--beam", "4", wav);
+        Assert.True(code == 0, stderr);
+        string offline = stdout.TrimEnd('\n')[(wav.Length + 1)..];
+        (code, stdout, stderr) = await CliRunner.Run("transcribe", "--model", model, "--beam", "4", "--stream", "--chunk-ms", "30", wav);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(offline, stdout.TrimEnd('\n').Split('\n')[^1]);
+    }
+
+    [Fact]
+    public async Task ABadBeamOrGrammarIsAOneLineError()
+    {
+        string list = Speech(6);
+        string model = await Train(list);
+        string wav = Path.Combine(dir.Path, "speech", "u0.wav");
+        async Task<string> Fails(params string[] args)
+        {
+            var (code, _, stderr) = await CliRunner.Run(args);
+            Assert.Equal(1, code);
+            Assert.Single(stderr.Trim().Split('\n'));
+            return stderr.Trim();
+        }
+        string bad = dir.File("bad.txt", "ab\nba\nabc\n");
+        Assert.Equal($"recur: error: {bad}: line 3: character 'c' (position 3 of 'abc') is not in the model's vocabulary; expected one of 'a' 'b'",
+            await Fails("evaluate", "--model", model, "--data", list, "--grammar", "list:" + bad));
+        Assert.StartsWith($"recur: error: {bad}: line 3: character 'c'", await Fails("transcribe", "--model", model, "--grammar", "list:" + bad, wav));
+        string words = dir.File("words.txt", "ab\nb a\n");
+        Assert.Equal($"recur: error: {words}: line 2: expected one word (no spaces), found 'b a'",
+            await Fails("evaluate", "--model", model, "--data", list, "--grammar", "words:" + words));
+        Assert.Equal("recur: error: --grammar: words are separated by spaces, but the model's characters hold no space (a b)",
+            await Fails("evaluate", "--model", model, "--data", list, "--grammar", "words:" + dir.File("w.txt", "ab\n")));
+        Assert.Equal("recur: error: --grammar digits:1-3: the model's characters hold no digit (a b)",
+            await Fails("evaluate", "--model", model, "--data", list, "--grammar", "digits:1-3"));
+        Assert.Contains("--grammar: expected digits:MIN-MAX with 1 <= MIN <= MAX <= 1000 (e.g. digits:3-7), found 'digits:5-2'",
+            await Fails("evaluate", "--model", model, "--data", list, "--grammar", "digits:5-2"));
+        Assert.Contains("--grammar: expected digits:MIN-MAX, words:FILE or list:FILE, found 'regex:a+'",
+            await Fails("predict", "--model", model, "--input", dir.File("in.txt", wav + "\n"), "--grammar", "regex:a+"));
+        Assert.Contains("--beam", await Fails("evaluate", "--model", model, "--data", list, "--beam", "0"));
+        // at training time, before any training step
+        Assert.Contains("line 3: character 'c'", await Fails("train", "--task", "asr", "--data", list, "--grammar", "list:" + bad, "--output", Path.Combine(dir.Path, "bad4")));
+        Assert.False(File.Exists(Path.Combine(dir.Path, "bad4", "model.recur")));
+    }
 }

@@ -1,8 +1,10 @@
 using Recur.Data;
 using Recur.IO;
 using Recur.Models;
+using Recur.Models.Decoding;
 using Recur.Nn;
 using Recur.Optim;
+using Recur.Scoring;
 using Recur.Tensors;
 using Recur.Tests.Data;
 using Recur.Training;
@@ -13,16 +15,16 @@ namespace Recur.Tests.Speech;
 public class RecognizerTests
 {
     [Fact]
-    public void ErrorRatesAreEditDistancesOverTheReferenceLengths()
+    public void MetricsAreTheCorpusErrorRatesWithTheirPrefix()
     {
-        Assert.Equal(3, SpeechDecoding.EditDistance("kitten".ToCharArray(), "sitting".ToCharArray()));
-        Assert.Equal(4, SpeechDecoding.EditDistance("".ToCharArray(), "abcd".ToCharArray()));
-        Assert.Equal(2, SpeechDecoding.EditDistance(["1", "2", "3"], ["3", "2", "1"]));
+        // words are compared as units: "1 2 3" -> "3 2 1" is 2 word substitutions
+        Assert.Equal(2, ErrorRates.EditDistance<string>(["1", "2", "3"], ["3", "2", "1"]));
         // "1 2 3" -> "1 3": 2 character edits (the "2" and a space) of 8 reference characters (5 + 3); 1 word of 5; 1 of 2 exact.
         var m = SpeechDecoding.Metrics(["1 2 3", "4 5"], ["1 3", "4 5"], "val_");
         Assert.Equal(0.25, m["val_cer"], 12);
         Assert.Equal(0.2, m["val_wer"], 12);
         Assert.Equal(0.5, m["val_utterance_accuracy"], 12);
+        Assert.Equal(3, m.Count);
     }
 
     [Fact]
@@ -32,9 +34,25 @@ public class RecognizerTests
         int[] path = [0, 1, 1, 0, 1, 2, 2, 1]; // blank a a blank a b b | a (past the length)
         var logits = new Tensor(1, path.Length, 3);
         for (int t = 0; t < path.Length; t++) logits.Span[t * 3 + path[t]] = 1f;
-        Assert.Equal(["aab"], SpeechDecoding.Greedy(logits, [7], chars));
-        Assert.Equal(["aaba"], SpeechDecoding.Greedy(logits, [8], chars));
-        Assert.Equal([""], SpeechDecoding.Greedy(logits, [0], chars));
+        Assert.Equal(["aab"], SpeechDecoding.Decode(logits, [7], chars));
+        Assert.Equal(["aaba"], SpeechDecoding.Decode(logits, [8], chars));
+        Assert.Equal([""], SpeechDecoding.Decode(logits, [0], chars));
+    }
+
+    [Fact]
+    public void BeamDecodingFindsTheMostProbableLabellingAndAGrammarRestrictsIt()
+    {
+        // Two frames over (blank, a, b): t0 = (.2, .4, .4), t1 = (.4, .2, .4). Best path takes a at t0 (a tie goes to the
+        // lower class) and the blank at t1: "a". The labellings, summed over their alignments:
+        //   "a": (a,a) .08 + (a,-) .16 + (-,a) .04 = .28;  "b": (b,b) .16 + (b,-) .16 + (-,b) .08 = .40;
+        //   "ab": .16;  "ba": .08;  "": .08 (total 1).
+        var chars = new CharacterSet(["a", "b"]);
+        float[] p = [0.2f, 0.4f, 0.4f, 0.4f, 0.2f, 0.4f];
+        var logits = Tensor.FromArray([.. p.Select(x => MathF.Log(x))], 1, 2, 3);
+        Assert.Equal(["a"], SpeechDecoding.Decode(logits, [2], chars));
+        Assert.Equal(["b"], SpeechDecoding.Decode(logits, [2], chars, new CtcPrefixBeamSearch(8)));
+        var onlyAb = CtcConstraint.Transcripts([chars.Encode("ab", "test"), chars.Encode("ba", "test")]);
+        Assert.Equal(["ab"], SpeechDecoding.Decode(logits, [2], chars, new CtcPrefixBeamSearch(8, onlyAb)));
     }
 
     private static float[] Signal(int n, ulong seed)
@@ -111,6 +129,26 @@ public class RecognizerTests
         Assert.Equal(steps, live.Steps);
     }
 
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(37, false)]
+    [InlineData(800, true)]
+    public void StreamingWithABeamEndsWithTheOfflineBeamText(int chunk, bool grammar)
+    {
+        var (bundle, _) = Untrained(RecurrentMode.Lstm, 8, bidirectional: false, 1, 2, seed: 3);
+        var chars = new CharacterSet(bundle.Labels!);
+        var constraint = grammar ? CtcConstraint.DigitStrings([1, 2, 3], 1, 4, separator: 4) : null;
+        var search = new CtcPrefixBeamSearch(4, constraint);
+        var signal = Signal(chunk == 1 ? 900 : 6000, 5);
+        string expected = bundle.Transcribe(signal, 8000, search);
+        if (grammar) Assert.True(constraint!.Accepts(chars.Encode(expected, "test")), $"'{expected}' is not a digit string of the grammar");
+        var live = bundle.CreateStreamingRecognizer(search);
+        int changes = 0;
+        foreach (var piece in PcmStream.Chunks(signal, chunk)) if (live.Push(piece)) changes++;
+        Assert.Equal(expected, live.Finish());
+        Assert.True(changes > 0 || expected.Length == 0, "the partial hypothesis never changed");
+    }
+
     [Fact]
     public void ABidirectionalModelRefusesToStream()
     {
@@ -172,6 +210,7 @@ public class RecognizerTests
         double last = model.Step(batch, backward: false).Loss;
         Assert.True(last < first / 10, $"CTC loss went from {first} to {last}");
         using var _ = model.EvaluationMode();
-        Assert.Equal(texts, SpeechDecoding.Greedy(model.Logits(batch.Input), batch.Input.Lengths, chars));
+        Assert.Equal(texts, SpeechDecoding.Decode(model.Logits(batch.Input), batch.Input.Lengths, chars));
+        Assert.Equal(texts, SpeechDecoding.Decode(model.Logits(batch.Input), batch.Input.Lengths, chars, new CtcPrefixBeamSearch(4)));
     }
 }
