@@ -4,14 +4,14 @@
 Same configs, same JSON rows as `Recur.Bench rnn`: float32, batch_first, all cores,
 median ms of an inference forward (no_grad) and of a training step (zero_grad, forward,
 sum(outputs).backward()), plus square matmul GFLOP/s. train_peak_mb: the peak memory of training,
-measured in a fresh child process per row (resource.getrusage max RSS while it runs three training
+measured in a fresh child process per row (peak RSS, VmHWM, while it runs three training
 steps, minus its RSS before the model and input were made), so one row's peak does not hide the next.
 
     python3 bench/compare/pytorch_rnn.py --json pytorch.json [--threads N] [--seconds S]
 
 Needs torch (Debian: apt install python3-torch libopenblas0-pthread). Not used by the tests.
 """
-import argparse, json, os, resource, statistics, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, time
 import torch
 
 # (kind, B, T, I, H, L, bidirectional, initial state given)
@@ -51,6 +51,16 @@ def rss_bytes():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def hwm_bytes():
+    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux keeps that across execve, so a child
+    started from a large parent would report the parent's RSS at the fork."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024   # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def memory_row(index):
     """Child process: peak RSS of three training steps of one row, above the RSS before the model was made."""
     before = rss_bytes()
@@ -60,7 +70,7 @@ def memory_row(index):
         m.zero_grad()
         y, _ = m(x, hx)
         y.sum().backward()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # Linux: kilobytes
+    peak = hwm_bytes()
     print(json.dumps({"train_peak_mb": round((peak - before) / 2 ** 20, 2)}))
 
 
