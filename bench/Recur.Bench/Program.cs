@@ -7,14 +7,15 @@ using Recur.Bench;
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
 //   ctc [--seconds S] [--threads N] [--json FILE]    CTC loss + gradient beside a BiLSTM training step of matching size
 //   transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N]   per-chunk latency of StreamingRecognizer
-//   serve-load --cli Recur.Cli.dll [--seconds S]    HTTP load on `recur serve` (127.0.0.1), batching on/off, vs ONNX Runtime
+//   serve-load --cli Recur.Cli.dll [--seconds S] [--batch-delay-ms D]
+//                                                    HTTP load on `recur serve` (127.0.0.1), batching on/off, vs ONNX Runtime
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND] [--ort]");
     Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
     Console.WriteLine("       Recur.Bench ctc [--seconds S] [--threads N] [--json FILE]");
     Console.WriteLine("       Recur.Bench transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N]");
-    Console.WriteLine("       Recur.Bench serve-load --cli src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll [--seconds S]");
+    Console.WriteLine("       Recur.Bench serve-load --cli src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll [--seconds S] [--batch-delay-ms D]");
     return args.Length == 0 ? 2 : 0;
 }
 OrtBenchmark.Register();

@@ -15,12 +15,14 @@ namespace Recur.Bench;
 /// <summary>
 /// A bounded HTTP load client for <c>recur serve</c> on 127.0.0.1: a text classifier (predict, one text per request)
 /// and a character language model (generate, 32 tokens), at 1, 8 and 64 concurrent clients, with dynamic batching on
-/// (--max-batch-size 64 --max-batch-delay-ms 2) and off (--max-batch-size 1); throughput and p50/p99 latency. Then the
+/// (--max-batch-size 64 --max-batch-delay-ms D, --batch-delay-ms D, default 0 as the server) and off (--max-batch-size 1); throughput and p50/p99 latency. Then the
 /// same classifier exported to ONNX and run in ONNX Runtime in-process, one text per call and 64 per call. Each cell
 /// runs for --seconds (and at most 20,000 requests); loopback only.
 /// </summary>
 internal static class ServeLoad
 {
+    private static int batchDelayMs = 0;   // --batch-delay-ms: the batching server's --max-batch-delay-ms
+
     public static int Run(string[] args)
     {
         string? cli = null;
@@ -30,6 +32,7 @@ internal static class ServeLoad
             {
                 case "--cli": cli = args[++i]; break;
                 case "--seconds": seconds = double.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--batch-delay-ms": batchDelayMs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"serve-load: unknown option {args[i]}"); return 2;
             }
         if (cli is null || !File.Exists(cli)) { Console.Error.WriteLine("serve-load: --cli PATH/Recur.Cli.dll (the built recur tool) is required"); return 2; }
@@ -185,7 +188,7 @@ internal static class ServeLoad
         public static Server Start(string cli, string[] models, bool batching)
         {
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { cli, "serve", "--urls", "http://127.0.0.1:0", "--max-batch-size", batching ? "64" : "1", "--max-batch-delay-ms", "2" }) psi.ArgumentList.Add(a);
+            foreach (var a in new[] { cli, "serve", "--urls", "http://127.0.0.1:0", "--max-batch-size", batching ? "64" : "1", "--max-batch-delay-ms", batchDelayMs.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
             foreach (var m in models) { psi.ArgumentList.Add("--model"); psi.ArgumentList.Add(m); }
             var p = Process.Start(psi)!;
             var ready = new TaskCompletionSource<Uri>();

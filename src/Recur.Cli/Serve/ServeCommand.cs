@@ -12,7 +12,7 @@ internal static class ServeCommand
         var models = new Option<string[]>("--model") { Description = "Model file to serve, as NAME=PATH or PATH (name: the file name without extension, or its folder's name for model.recur); repeat for more", Required = true, AllowMultipleArgumentsPerToken = false };
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on, ';'-separated (port 0: any free port)", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
         var maxBatch = new Option<int>("--max-batch-size") { Description = "Most inputs run as one batch (1: no batching)", DefaultValueFactory = _ => 32 };
-        var delay = new Option<int>("--max-batch-delay-ms") { Description = "How long the first request of a batch waits for more (0: run what is queued at once)", DefaultValueFactory = _ => 2 };
+        var delay = new Option<int>("--max-batch-delay-ms") { Description = "How long the first request of a batch waits for more (0: run what is queued at once)", DefaultValueFactory = _ => 0 };
         var bytes = new Option<long>("--max-request-bytes") { Description = "Largest request body (larger: 413)", DefaultValueFactory = _ => 1L << 20 };
         var maxLength = new Option<int>("--max-sequence-length") { Description = "Most tokens (or steps, values, frames) in one input (more: 400)", DefaultValueFactory = _ => 4096 };
         var concurrent = new Option<int>("--max-concurrent") { Description = "Most model requests running at once", DefaultValueFactory = _ => 64 };

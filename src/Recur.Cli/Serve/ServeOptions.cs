@@ -6,7 +6,7 @@ internal sealed record ServeOptions
     public required IReadOnlyList<(string Name, string Path)> Models { get; init; }
     public string Urls { get; init; } = "http://127.0.0.1:8080";
     public int MaxBatchSize { get; init; } = 32;
-    public int MaxBatchDelayMs { get; init; } = 2;
+    public int MaxBatchDelayMs { get; init; }
     public long MaxRequestBytes { get; init; } = 1 << 20;
     public int MaxSequenceLength { get; init; } = 4096;
     public int MaxConcurrent { get; init; } = 64;
