@@ -392,7 +392,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             // dW_ih += dG^T X and dX (+)= dG W_ih: one GEMM each over all steps.
             Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, inSize, (int)rows, 1f, p.DGates, gh, p.X, inSize, 1f, gWih, inSize);
-            if (dX != null && rows > Gemm.SkinnyRows)
+            if (dX != null && rows > Gemm.SkinnyLimit)
             {
                 var wihN = weights.Packed.Get(k, PackedForm.InputHidden, weights.Version(k, RecurrentWeight.InputHidden), width,
                     Transpose.No, gh, inSize, pWih, inSize);
