@@ -94,8 +94,8 @@ public static class StreamBenchmark
 
     /// <summary>
     /// Latency of a trained recogniser (<c>recur train --task asr</c>) on the first <paramref name="files"/> utterances
-    /// of a transcript list, as a user meets it, for greedy decoding and for a prefix beam search of 8 with the
-    /// digits:3-7 grammar. A unidirectional model is fed each utterance in chunks of <paramref name="chunkMs"/> through
+    /// of a transcript list, as a user meets it, for greedy decoding and for a prefix beam search of 8 without and with
+    /// the digits:3-7 grammar. A unidirectional model is fed each utterance in chunks of <paramref name="chunkMs"/> through
     /// <see cref="StreamingRecognizer"/>: the time of each <c>Push</c> (per-chunk latency) and of <c>Finish</c> (the
     /// final result's latency after the end of the audio). A bidirectional model cannot start before the audio ends,
     /// so its final-result latency is the whole-utterance <see cref="ModelBundle.Transcribe(ReadOnlySpan{float}, int, CtcPrefixBeamSearch?)"/>
@@ -114,7 +114,7 @@ public static class StreamBenchmark
         double audioSeconds = audio.Sum(a => a.Length) / (double)rate;
         var digitLabels = Enumerable.Range(0, 10).Select(d => chars.Encode(d.ToString(CultureInfo.InvariantCulture), "digits")[0]);
         var grammar = CtcConstraint.DigitStrings(digitLabels, 3, 7, separator: chars.Encode(" ", "space")[0]);
-        var decoders = new (string Name, CtcPrefixBeamSearch? Search)[] { ("greedy", null), ("beam 8 + digits:3-7", new CtcPrefixBeamSearch(8, grammar)) };
+        var decoders = new (string Name, CtcPrefixBeamSearch? Search)[] { ("greedy", null), ("beam 8", new CtcPrefixBeamSearch(8)), ("beam 8 + digits:3-7", new CtcPrefixBeamSearch(8, grammar)) };
         var enc = model.Config.Encoder;
         Console.WriteLine($"Recur streaming benchmark (trained model): {Environment.ProcessorCount} logical cores, {Parallelism.ThreadCount} threads, .NET {Environment.Version}");
         Console.WriteLine($"model: {modelPath}: {enc.Cell} {(enc.Bidirectional ? "bidirectional" : "unidirectional")} {enc.Layers} x {enc.HiddenSize}{(enc.ProjSize > 0 ? $", proj {enc.ProjSize}" : "")}; {front.Width} inputs per step");
