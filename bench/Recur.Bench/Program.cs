@@ -6,7 +6,8 @@ using Recur.Bench;
 //                                                            --ort: ONNX Runtime on the same rows)
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
 //   ctc [--seconds S] [--threads N] [--json FILE]    CTC loss + gradient beside a BiLSTM training step of matching size
-//   transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N]   per-chunk latency of StreamingRecognizer
+//   transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]
+//                                                    per-chunk latency of StreamingRecognizer (a trained model on real utterances with --model)
 //   serve-load --cli Recur.Cli.dll [--seconds S] [--batch-delay-ms D]
 //                                                    HTTP load on `recur serve` (127.0.0.1), batching on/off, vs ONNX Runtime
 if (args.Length == 0 || args[0] is "-h" or "--help")
@@ -14,7 +15,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND] [--ort]");
     Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
     Console.WriteLine("       Recur.Bench ctc [--seconds S] [--threads N] [--json FILE]");
-    Console.WriteLine("       Recur.Bench transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N]");
+    Console.WriteLine("       Recur.Bench transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]");
     Console.WriteLine("       Recur.Bench serve-load --cli src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll [--seconds S] [--batch-delay-ms D]");
     return args.Length == 0 ? 2 : 0;
 }

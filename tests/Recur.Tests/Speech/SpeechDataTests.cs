@@ -104,6 +104,20 @@ public class SpeechDataTests
         Assert.Equal($"{f}: 'fmt ' field 'sample rate': expected 8000 Hz, the rate the model was trained at, found 16000 Hz (Recur does not resample; convert the audio to 8000 Hz first)", e.Message);
     }
 
+    [Fact]
+    public void AWavWhoseSamplesEndMidSampleIsAOneLineError()
+    {
+        // The file analogue of a raw stream that ends mid-sample: 99 whole 16-bit samples and one byte of the 100th,
+        // with the data chunk's size saying so (199 bytes).
+        using var dir = new TempDir();
+        var b = Tone(100)[..(44 + 199)];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(40), 199);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), (uint)(b.Length - 8));
+        string f = dir.Bytes("odd.wav", b);
+        var e = Assert.Throws<RecurFormatException>(() => SpeechAudio.Read(f, 8000));
+        Assert.Equal($"{f}: 'data' chunk (byte 36): expected a whole number of 16-bit samples, found 199 bytes", e.Message);
+    }
+
     /// <summary>An FSDD-like folder: 2 speakers x 10 digits x 8 takes, each clip a short tone whose pitch says the digit.</summary>
     private static string FakeFsdd(TempDir dir)
     {
