@@ -30,7 +30,7 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         Assert.Equal(["predict", "generate"], byName["lm"].GetProperty("endpoints").EnumerateArray().Select(l => l.GetString()));
         using var openapi = JsonDocument.Parse(await Server.Get("/openapi/v1.json"));
         var paths = openapi.RootElement.GetProperty("paths");
-        foreach (var p in new[] { "/v1/models/{name}/predict", "/v1/models/{name}/generate", "/v1/models/{name}/translate", "/v1/models", "/healthz", "/readyz" })
+        foreach (var p in new[] { "/v1/models/{name}/predict", "/v1/models/{name}/generate", "/v1/models/{name}/translate", "/v1/models/{name}/transcribe", "/v1/models", "/healthz", "/readyz" })
             Assert.True(paths.TryGetProperty(p, out _), $"the OpenAPI document lacks {p}");
     }
 
@@ -232,10 +232,29 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
     }
 }
 
-/// <summary>Servers of their own: the queue bound and the SIGTERM drain.</summary>
+/// <summary>Servers of their own: the queue bound, the request timeout and the SIGTERM drain.</summary>
 public class ServeLifecycleTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A decode that can only end by cancellation, past --request-timeout-ms: 503 with Retry-After, and the decode stops.</summary>
+    [Fact]
+    public async Task ARequestPastItsTimeoutGets503AndItsDecodeStops()
+    {
+        using var dir = new Data.TempDir();
+        string endless = TinyModels.EndlessTranslator(dir.Path, "endless");
+        await using var server = await ServerProcess.StartAsync("--model", endless, "--request-timeout-ms", "1500");
+        using var response = await server.Client.PostAsync("/v1/models/endless/translate",
+            new StringContent("{\"inputs\": [\"boring\"], \"beam\": 2}", System.Text.Encoding.UTF8, "application/json"), Ct);
+        string body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, body);
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
+        Assert.Contains("--request-timeout-ms", JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
+        // The answer is sent once the decode has stopped, so the counter already shows it.
+        string metrics = await server.Get("/metrics");
+        Assert.Equal(1, ServeTests.Metric(metrics, "recur_serve_work_cancelled_total{model=\"endless\",endpoint=\"translate\",reason=\"timeout\"}"));
+        Assert.Equal(0, ServeTests.Metric(metrics, "recur_serve_work_in_progress{model=\"endless\",endpoint=\"translate\"}"));
+    }
 
     [Fact]
     public async Task AFullServerAnswers429WithRetryAfterAndSigtermDrainsTheStreamInFlight()
