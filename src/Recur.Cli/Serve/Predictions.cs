@@ -19,6 +19,7 @@ internal static class Predictions
         "lm" => ["predict", "generate"],
         "music" => ["generate"],
         "seq2seq" => ["predict", "translate"],
+        "asr" => ["transcribe"],
         _ => ["predict"],
     };
 
@@ -142,15 +143,15 @@ internal static class Predictions
     }
 
     /// <summary>
-    /// Translations of <paramref name="texts"/> as <c>recur translate</c> makes them: one <see cref="Seq2Seq.DecodeMany"/>
+    /// Translations of <paramref name="texts"/> as <c>recur translate</c> makes them: one <see cref="Seq2Seq.DecodeMany(IReadOnlyList{int[]}, int, Recur.Models.Decoding.BeamSearch?, int, int, Action{int}?, CancellationToken)"/>
     /// call with the model's --max-target-length, --length-penalty and --no-repeat-ngram.
     /// </summary>
-    public static string[] Translations(ServedModel model, IReadOnlyList<string> texts, int beam)
+    public static string[] Translations(ServedModel model, IReadOnlyList<string> texts, int beam, CancellationToken token = default)
     {
         var s = model.Settings;
         var search = Train.Seq2SeqTask.Search(s, beam);
         var ids = texts.Select(t => model.Bundle.Tokenizer!.Encode(t)).ToList();
-        var decoded = ((Seq2Seq)model.Bundle.Model).DecodeMany(ids, s.Int("max-target-length", 1), search, s.Int("no-repeat-ngram", 0, 100), batchSize: Math.Max(1, ids.Count));
+        var decoded = ((Seq2Seq)model.Bundle.Model).DecodeMany(ids, s.Int("max-target-length", 1), search, s.Int("no-repeat-ngram", 0, 100), Math.Max(1, ids.Count), null, token);
         return [.. decoded.Select(d => model.Bundle.TargetTokenizer!.Decode(d.Tokens))];
     }
 

@@ -8,6 +8,12 @@ namespace Recur.Cli.Serve;
 /// <c>run</c> (one padded, length-sorted batch through the engine). Requests whose caller has gone (its token
 /// cancelled) are dropped before the batch runs. When a batch fails, its requests are run one by one, so one bad input
 /// fails only its own request. <see cref="Complete"/> (a hot swap) lets the queued requests finish, then ends the worker.
+/// <para>
+/// With no gathering delay, a request that finds the engine idle and nobody queued runs at once on its own thread
+/// (a batch of itself, exactly what the worker would run): no hop to the worker and back, which was most of what
+/// batching cost a lone client. One engine lock orders the two paths, so requests that arrive meanwhile queue and run
+/// together as the next batch.
+/// </para>
 /// </summary>
 internal sealed class RequestBatcher<TIn, TOut>
 {
@@ -19,6 +25,8 @@ internal sealed class RequestBatcher<TIn, TOut>
     private readonly TimeSpan maxDelay;
     private readonly Action<int> batchObserved;
     private readonly Action<int> depthChanged;
+    private readonly SemaphoreSlim engine = new(1, 1);   // held while a batch runs, by the worker or inline
+    private volatile bool completed;
     private int depth;
 
     public RequestBatcher(Func<IReadOnlyList<TIn>, TOut[]> run, int maxBatch, TimeSpan maxDelay, Action<int> batchObserved, Action<int> depthChanged)
@@ -43,6 +51,23 @@ internal sealed class RequestBatcher<TIn, TOut>
     /// </summary>
     public bool TryEnqueue(IReadOnlyList<TIn> inputs, CancellationToken token, out Task<TOut[]> outputs)
     {
+        if (completed) { outputs = Task.FromResult<TOut[]>([]); return false; }
+        if (maxDelay == TimeSpan.Zero && Volatile.Read(ref depth) == 0 && engine.Wait(0))
+        {
+            // Idle: run here. Whoever queues meanwhile waits for the engine and runs as the next batch.
+            try
+            {
+                if (Volatile.Read(ref depth) == 0)
+                {
+                    token.ThrowIfCancellationRequested();
+                    batchObserved(inputs.Count);
+                    try { outputs = Task.FromResult(run(inputs)); }
+                    catch (Exception e) { outputs = Task.FromException<TOut[]>(e); }
+                    return true;
+                }
+            }
+            finally { engine.Release(); }
+        }
         var item = new Item(inputs, new TaskCompletionSource<TOut[]>(TaskCreationOptions.RunContinuationsAsynchronously), token);
         if (!queue.Writer.TryWrite(item)) { outputs = Task.FromResult<TOut[]>([]); return false; }
         depthChanged(Interlocked.Increment(ref depth));
@@ -51,7 +76,11 @@ internal sealed class RequestBatcher<TIn, TOut>
     }
 
     /// <summary>Takes no more requests; those queued still run.</summary>
-    public void Complete() => queue.Writer.TryComplete();
+    public void Complete()
+    {
+        completed = true;
+        queue.Writer.TryComplete();
+    }
 
     private async Task Loop()
     {
@@ -59,27 +88,35 @@ internal sealed class RequestBatcher<TIn, TOut>
         var batch = new List<Item>();
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            batch.Clear();
-            int inputs = 0;
-            if (!reader.TryRead(out var first)) continue;
-            Take(batch, first, ref inputs);
-            if (maxDelay > TimeSpan.Zero && inputs < maxBatch)
-            {
-                using var window = new CancellationTokenSource(maxDelay);
-                try
-                {
-                    while (inputs < maxBatch)
-                    {
-                        if (reader.TryRead(out var next)) { Take(batch, next, ref inputs); continue; }
-                        if (!await reader.WaitToReadAsync(window.Token).ConfigureAwait(false)) break;
-                    }
-                }
-                catch (OperationCanceledException) when (window.IsCancellationRequested) { }
-            }
-            // Also take what is already waiting, without waiting longer.
-            while (inputs < maxBatch && reader.TryRead(out var ready)) Take(batch, ready, ref inputs);
-            Run(batch);
+            await engine.WaitAsync().ConfigureAwait(false);
+            try { await Gather(reader, batch).ConfigureAwait(false); }
+            finally { engine.Release(); }
         }
+    }
+
+    /// <summary>Takes the first queued request and what joins it (see the class remarks), and runs them as one batch.</summary>
+    private async Task Gather(ChannelReader<Item> reader, List<Item> batch)
+    {
+        batch.Clear();
+        int inputs = 0;
+        if (!reader.TryRead(out var first)) return;
+        Take(batch, first, ref inputs);
+        if (maxDelay > TimeSpan.Zero && inputs < maxBatch)
+        {
+            using var window = new CancellationTokenSource(maxDelay);
+            try
+            {
+                while (inputs < maxBatch)
+                {
+                    if (reader.TryRead(out var next)) { Take(batch, next, ref inputs); continue; }
+                    if (!await reader.WaitToReadAsync(window.Token).ConfigureAwait(false)) break;
+                }
+            }
+            catch (OperationCanceledException) when (window.IsCancellationRequested) { }
+        }
+        // Also take what is already waiting, without waiting longer.
+        while (inputs < maxBatch && reader.TryRead(out var ready)) Take(batch, ready, ref inputs);
+        Run(batch);
     }
 
     private void Take(List<Item> batch, Item item, ref int inputs)

@@ -7,7 +7,7 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("serve", "Serve models over HTTP (JSON): predict, generate (Server-Sent Events), translate, /v1/models, /healthz, /readyz, " +
+        var cmd = new Command("serve", "Serve models over HTTP (JSON): predict, generate (Server-Sent Events), translate, transcribe (a WAV body), /v1/models, /healthz, /readyz, " +
                                        "/metrics (Prometheus) and /openapi/v1.json, with dynamic batching, limits and hot-swap of changed model files (docs/serving.md)");
         var models = new Option<string[]>("--model") { Description = "Model file to serve, as NAME=PATH or PATH (name: the file name without extension, or its folder's name for model.recur); repeat for more", Required = true, AllowMultipleArgumentsPerToken = false };
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on, ';'-separated (port 0: any free port)", DefaultValueFactory = _ => "http://127.0.0.1:8080" };

@@ -43,24 +43,42 @@ internal sealed class PredictOutput
 internal sealed record NextToken(string Token, int Id, float Probability);
 
 /// <summary>
-/// POST /v1/models/{name}/generate (language models): streamed as Server-Sent Events. Settable properties, not init:
+/// POST /v1/models/{name}/generate (language models and music models): streamed as Server-Sent Events. Settable properties, not init:
 /// the source-generated reader sets every init-only property, missing ones to zero, and the defaults would be lost.
 /// </summary>
 internal sealed record GenerateRequest
 {
-    /// <summary>Text to continue.</summary>
+    /// <summary>Language models: text to continue.</summary>
     public string Prompt { get; set; } = "";
-    /// <summary>Tokens to generate.</summary>
+    /// <summary>Tokens (language models) or steps (music models, start steps included) to generate.</summary>
     public int Length { get; set; } = 200;
-    /// <summary>Sampling temperature (0: most likely token).</summary>
+    /// <summary>Sampling temperature (0: most likely token; music: a key is on when its probability exceeds 0.5).</summary>
     public float Temperature { get; set; } = 1f;
-    /// <summary>Sample among the k most likely tokens (0: all).</summary>
+    /// <summary>Language models: sample among the k most likely tokens (0: all).</summary>
     public int TopK { get; set; }
-    /// <summary>Sample among the most likely tokens whose probabilities sum to p (1: all).</summary>
+    /// <summary>Language models: sample among the most likely tokens whose probabilities sum to p (1: all).</summary>
     public float TopP { get; set; } = 1f;
     /// <summary>Random seed of the sampling.</summary>
     public ulong Seed { get; set; } = 1;
+    /// <summary>Music models: the steps (each a list of MIDI pitches) that start the piece, as the first piece of <c>recur generate --seed-json</c>.</summary>
+    public int[][]? Start { get; set; }
 }
+
+/// <summary>One step event of a music generate stream.</summary>
+/// <param name="Step">The step's index in the piece (0 first; the start steps come first).</param>
+/// <param name="Pitches">The MIDI pitches sounding at this step, lowest first (empty: silence).</param>
+internal sealed record StepEvent(int Step, int[] Pitches);
+
+/// <summary>The last event of a music generate stream.</summary>
+/// <param name="Steps">Steps in the piece (start steps included).</param>
+/// <param name="Summary">The first 24 steps as <c>recur generate</c> prints them (pitches joined by '+', '-' for silence).</param>
+internal sealed record PieceDoneEvent(int Steps, string Summary);
+
+/// <summary>POST /v1/models/{name}/transcribe: the transcription of the WAV body.</summary>
+/// <param name="Model">The model's name.</param>
+/// <param name="Version">Which load of the model file answered.</param>
+/// <param name="Text">The transcription, as <c>recur transcribe</c> prints it after the file name.</param>
+internal sealed record TranscribeResponse(string Model, long Version, string Text);
 
 /// <summary>One token event of a generate stream.</summary>
 /// <param name="Id">The token's vocabulary id.</param>
@@ -89,7 +107,7 @@ internal sealed record TranslateResponse(string Model, long Version, string[] Tr
 
 /// <summary>A served model.</summary>
 /// <param name="Name">Its name in the URL.</param>
-/// <param name="Task">Its task (classify, tag, lm, seq2seq, forecast, audio, music, mlp, sequence).</param>
+/// <param name="Task">Its task (classify, tag, lm, seq2seq, forecast, audio, music, mlp, sequence, asr).</param>
 /// <param name="Kind">The model class.</param>
 /// <param name="Path">The model file.</param>
 /// <param name="Version">Loads so far (1 + hot swaps).</param>
@@ -113,6 +131,9 @@ internal sealed record ModelList(ModelInfo[] Models);
 [JsonSerializable(typeof(GenerateRequest))]
 [JsonSerializable(typeof(TokenEvent))]
 [JsonSerializable(typeof(DoneEvent))]
+[JsonSerializable(typeof(StepEvent))]
+[JsonSerializable(typeof(PieceDoneEvent))]
+[JsonSerializable(typeof(TranscribeResponse))]
 [JsonSerializable(typeof(TranslateRequest))]
 [JsonSerializable(typeof(TranslateResponse))]
 [JsonSerializable(typeof(ModelList))]

@@ -4,7 +4,7 @@ namespace Recur.Cli.Serve;
 
 /// <summary>
 /// The server's Prometheus metrics (prometheus-net, in a registry of their own so that only these are exported):
-/// requests by model, endpoint and status; request latency; batch sizes; queue depth; model reloads.
+/// requests by model, endpoint and status; request latency; batch sizes; queue depth; model work in progress and cancelled; model reloads.
 /// </summary>
 internal sealed class ServeMetrics
 {
@@ -21,6 +21,10 @@ internal sealed class ServeMetrics
             new HistogramConfiguration { LabelNames = ["model"], Buckets = [1, 2, 4, 8, 16, 32, 64, 128, 256] });
         QueueDepth = f.CreateGauge("recur_serve_queue_depth", "Requests waiting: for a slot (queue=admission, model=*) or for a batch (queue=batch)",
             new GaugeConfiguration { LabelNames = ["model", "queue"] });
+        Running = f.CreateGauge("recur_serve_work_in_progress", "Model work running now outside the predict batcher (translate decodes, transcriptions, music generation), by model and endpoint",
+            new GaugeConfiguration { LabelNames = ["model", "endpoint"] });
+        Cancelled = f.CreateCounter("recur_serve_work_cancelled_total", "Model work stopped before its end because the client went away or the request timed out, by model, endpoint and reason (client, timeout)",
+            new CounterConfiguration { LabelNames = ["model", "endpoint", "reason"] });
         Reloads = f.CreateCounter("recur_serve_model_reloads_total", "Model file reloads by model and result (ok, refused)",
             new CounterConfiguration { LabelNames = ["model", "result"] });
     }
@@ -30,4 +34,6 @@ internal sealed class ServeMetrics
     public Histogram BatchSize { get; }
     public Gauge QueueDepth { get; }
     public Counter Reloads { get; }
+    public Gauge Running { get; }
+    public Counter Cancelled { get; }
 }

@@ -13,6 +13,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using Recur.Kernels;
+using Recur.Models.Decoding;
 
 namespace Recur.Cli.Serve;
 
@@ -105,14 +106,14 @@ internal sealed class ServeServer
             .WithSummary("A batch of inputs to labels and probabilities, tags, next tokens, values, forecasts or translations, by model kind")
             .Accepts<PredictRequest>("application/json").Produces<PredictResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(429);
         app.MapPost("/v1/models/{name}/generate", (HttpContext ctx, string name) => Handle(ctx, name, "generate", Generate))
-            .WithSummary("Text from a language model, streamed token by token as Server-Sent Events (token events, then done)")
+            .WithSummary("Text from a language model, streamed token by token (token events, then done), or a piece from a music model, streamed step by step (step events, then done), as Server-Sent Events")
             .Accepts<GenerateRequest>("application/json").Produces(200, contentType: "text/event-stream").ProducesProblem(400).ProducesProblem(404);
         app.MapPost("/v1/models/{name}/translate", (HttpContext ctx, string name) => Handle(ctx, name, "translate", Translate))
             .WithSummary("Translations of source sentences with a seq2seq model (beam search, or greedy with beam 1)")
             .Accepts<TranslateRequest>("application/json").Produces<TranslateResponse>().ProducesProblem(400).ProducesProblem(404);
-        app.MapPost("/v1/models/{name}/transcribe", (HttpContext ctx, string name) => Handle(ctx, name, "transcribe", (_, model, _) =>
-                throw new RequestError(501, "not implemented", $"a {model.Task} model has no transcribe: this server serves no speech-recognition models yet", "model")))
-            .WithSummary("Speech recognition (WAV body): not served yet").ProducesProblem(404).ProducesProblem(501);
+        app.MapPost("/v1/models/{name}/transcribe", (HttpContext ctx, string name, int? beam, string? grammar) => Handle(ctx, name, "transcribe", (c, m, t) => Transcribe(c, m, beam, grammar, t)))
+            .WithSummary("The transcription of a WAV body (PCM 8/16-bit mono at the model's sample rate) with a speech recogniser; beam and grammar (digits:MIN-MAX) as recur transcribe takes them")
+            .Produces<TranscribeResponse>().ProducesProblem(400).ProducesProblem(404).ProducesProblem(413).ProducesProblem(415);
     }
 
     private delegate Task Endpoint(HttpContext ctx, ServedModel model, CancellationToken token);
@@ -132,7 +133,7 @@ internal sealed class ServeServer
                 throw new RequestError(404, "unknown model", $"no model named '{name}' is served (served: {string.Join(", ", slots.Keys)})", "name");
             ctx.Items["model"] = name;
             var model = slot.Current;
-            if (!Predictions.Endpoints(model.Task).Contains(endpoint) && endpoint != "transcribe")
+            if (!Predictions.Endpoints(model.Task).Contains(endpoint))
                 throw new RequestError(404, "no such endpoint for this model", $"a {model.Task} model answers {string.Join(", ", Predictions.Endpoints(model.Task).Select(e => "POST /v1/models/" + name + "/" + e))}, not {endpoint}", "name");
             if (stopping) throw new RequestError(503, "shutting down", "the server is shutting down", retryAfterSeconds: 1);
             using var slotHeld = await admission.EnterAsync(timeout.Token);
@@ -218,19 +219,88 @@ internal sealed class ServeServer
             if (n == 0) throw RequestError.BadField($"inputs[{i}]", "expected a sentence with at least one token, found none");
             if (n > options.MaxSequenceLength) throw RequestError.BadField($"inputs[{i}]", $"expected at most {options.MaxSequenceLength} tokens (--max-sequence-length), found {n}");
         }
-        var translations = await Task.Run(() => Predictions.Translations(model, inputs, request.Beam), token);
+        var translations = await Work(ctx, model, "translate", token, () => Predictions.Translations(model, inputs, request.Beam, token));
         await ctx.Response.WriteAsJsonAsync(new TranslateResponse(model.Name, model.Version, translations), ServeJsonContext.Default.TranslateResponse, cancellationToken: token);
+    }
+
+    /// <summary>
+    /// Runs model work that is not batched on the thread pool, counted in <see cref="ServeMetrics.Running"/>; when
+    /// <paramref name="token"/> stops it (the work checks it), <see cref="ServeMetrics.Cancelled"/> counts it by reason.
+    /// </summary>
+    private async Task<T> Work<T>(HttpContext ctx, ServedModel model, string endpoint, CancellationToken token, Func<T> work)
+    {
+        var running = metrics.Running.WithLabels(model.Name, endpoint);
+        try
+        {
+            return await Task.Run(() =>
+            {
+                running.Inc();
+                try { return work(); }
+                finally { running.Dec(); }
+            }, token);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            metrics.Cancelled.WithLabels(model.Name, endpoint, ctx.RequestAborted.IsCancellationRequested ? "client" : "timeout").Inc();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The WAV body through <see cref="ModelBundle.TranscribeWav"/>, the path <c>recur transcribe</c> takes for a file,
+    /// with its decoder: <paramref name="beam"/> and <paramref name="grammar"/> as given, else the model's training values.
+    /// </summary>
+    private async Task Transcribe(HttpContext ctx, ServedModel model, int? beam, string? grammar, CancellationToken token)
+    {
+        if (ctx.Request.ContentLength > options.MaxRequestBytes)
+            throw new RequestError(413, "request too large", $"the body is {ctx.Request.ContentLength} bytes, over {options.MaxRequestBytes} (--max-request-bytes)", "body");
+        if (ctx.Request.ContentType is { } ct && ct.Split(';')[0].Trim().ToLowerInvariant() is not ("audio/wav" or "audio/x-wav" or "audio/wave" or "audio/vnd.wave" or "application/octet-stream"))
+            throw new RequestError(415, "unsupported media type", $"expected Content-Type audio/wav or application/octet-stream (a WAV file), found {ct}", "Content-Type");
+        var given = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (beam is { } b)
+        {
+            if (b is < 1 or > 10_000) throw RequestError.BadField("beam", $"expected an integer in [1, 10000], found {b}");
+            given["beam"] = b.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        if (grammar is not null)
+        {
+            // words:FILE and list:FILE name files; a request may not make the server read its files.
+            if (!grammar.Trim().StartsWith("digits:", StringComparison.Ordinal))
+                throw RequestError.BadField("grammar", $"expected digits:MIN-MAX (words:FILE and list:FILE name files on the server, which a request may not read), found '{grammar}'");
+            given["grammar"] = grammar;
+        }
+        var settings = model.Settings.With(given);
+        CtcPrefixBeamSearch? search;
+        try { search = Train.AsrTask.Search(settings, new CharacterSet(model.Bundle.Labels!)); }
+        catch (ArgumentException e) { throw RequestError.BadField(e.Message.StartsWith("--beam", StringComparison.Ordinal) ? "beam" : "grammar", e.Message); }
+        byte[] wav;
+        using (var body = new MemoryStream())
+        {
+            await ctx.Request.Body.CopyToAsync(body, token);
+            wav = body.ToArray();
+        }
+        if (wav.Length == 0) throw RequestError.BadField("body", "expected a WAV file, found an empty body");
+        var limits = settings.Limits with { MaxSequenceLength = options.MaxSequenceLength };
+        string text;
+        try { text = await Work(ctx, model, "transcribe", token, () => model.Bundle.TranscribeWav(wav, "body", limits, search)); }
+        catch (RecurFormatException e) { throw RequestError.BadField("body", e.Message); }
+        await ctx.Response.WriteAsJsonAsync(new TranscribeResponse(model.Name, model.Version, text), ServeJsonContext.Default.TranscribeResponse, cancellationToken: token);
     }
 
     private async Task Generate(HttpContext ctx, ServedModel model, CancellationToken token)
     {
-        if (model.Task != "lm")
-            throw new RequestError(501, "not implemented", $"a {model.Task} model's generation is not served (piano rolls are not streamed yet): use recur generate", "model");
         var r = await Body(ctx, ServeJsonContext.Default.GenerateRequest, token);
-        if (r.Length < 1 || r.Length > options.MaxGenerateLength) throw RequestError.BadField("length", $"expected 1 to {options.MaxGenerateLength} tokens (--max-generate-length), found {r.Length}");
+        string unit = model.Task == "music" ? "steps" : "tokens";
+        if (r.Length < 1 || r.Length > options.MaxGenerateLength) throw RequestError.BadField("length", $"expected 1 to {options.MaxGenerateLength} {unit} (--max-generate-length), found {r.Length}");
         if (!(r.Temperature >= 0) || !float.IsFinite(r.Temperature)) throw RequestError.BadField("temperature", $"expected >= 0, found {r.Temperature}");
         if (r.TopK < 0) throw RequestError.BadField("top_k", $"expected >= 0, found {r.TopK}");
         if (!(r.TopP > 0 && r.TopP <= 1)) throw RequestError.BadField("top_p", $"expected a value in (0, 1], found {r.TopP}");
+        if (model.Task == "music")
+        {
+            await GeneratePiece(ctx, model, r, token);
+            return;
+        }
+        if (r.Start is not null) throw RequestError.BadField("start", "a language model continues a prompt; start (piano-roll steps) is for music models");
         var bundle = model.Bundle;
         var tok = bundle.Tokenizer!;
         if (tok.Encode(r.Prompt).Length > options.MaxSequenceLength)
@@ -258,6 +328,43 @@ internal sealed class ServeServer
             }
         }, token);
         await Event(ctx, "done", JsonSerializer.Serialize(new DoneEvent(Tokenizers.Continue(tok, r.Prompt, ids), ids.Count), ServeJsonContext.Default.DoneEvent), token);
+    }
+
+    /// <summary>
+    /// A music model's piece, as <c>recur generate</c> makes it (<see cref="Train.MusicTask.Generate"/>, the same seed
+    /// gives the same piece), streamed one step event per step, then done. The piece is sampled whole first (at most
+    /// --max-generate-length steps), then sent.
+    /// </summary>
+    private async Task GeneratePiece(HttpContext ctx, ServedModel model, GenerateRequest r, CancellationToken token)
+    {
+        // The sampler of a piano roll draws each key on or off: it has no top-k or top-p, and no text prompt.
+        if (r.Prompt.Length > 0) throw RequestError.BadField("prompt", "a music model takes no text prompt; start its piece with start (piano-roll steps)");
+        if (r.TopK != 0) throw RequestError.BadField("top_k", $"a music model draws each key on or off (temperature only), so top_k cannot apply; leave it out (found {r.TopK})");
+        if (r.TopP != 1) throw RequestError.BadField("top_p", $"a music model draws each key on or off (temperature only), so top_p cannot apply; leave it out (found {r.TopP})");
+        Piece? start = null;
+        if (r.Start is { } steps)
+        {
+            if (steps.Length == 0) throw RequestError.BadField("start", "expected at least one step (a list of MIDI pitches), found an empty array");
+            for (int t = 0; t < steps.Length; t++)
+            {
+                if (steps[t] is null) throw RequestError.BadField($"start[{t}]", "expected a list of MIDI pitches, found null");
+                int lowest = model.Bundle.Preprocessing?.Music?.LowestPitch ?? 0, range = ((ConditionalGenerator)model.Bundle.Model).Config.FrameSize;
+                foreach (int p in steps[t])
+                    if (p < lowest || p >= lowest + range)
+                        throw RequestError.BadField($"start[{t}]", $"expected MIDI pitches in the model's range [{lowest}, {lowest + range - 1}], found {p}");
+            }
+            start = new Piece(steps);
+        }
+        var piece = await Work(ctx, model, "generate", token, () => Train.MusicTask.Generate(model.Bundle, start, r.Length, r.Temperature, r.Seed));
+        ctx.Response.ContentType = "text/event-stream";
+        ctx.Response.Headers.CacheControl = "no-cache";
+        ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        for (int t = 0; t < piece.Steps.Length; t++)
+        {
+            token.ThrowIfCancellationRequested();
+            await Event(ctx, "step", JsonSerializer.Serialize(new StepEvent(t, piece.Steps[t]), ServeJsonContext.Default.StepEvent), token);
+        }
+        await Event(ctx, "done", JsonSerializer.Serialize(new PieceDoneEvent(piece.Steps.Length, Train.MusicTask.Show(piece)), ServeJsonContext.Default.PieceDoneEvent), token);
     }
 
     private static async Task Event(HttpContext ctx, string name, string json, CancellationToken token)

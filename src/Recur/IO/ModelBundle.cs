@@ -204,11 +204,26 @@ public sealed class ModelBundle
     /// </summary>
     public string Transcribe(string wavPath, ReadLimits? limits = null, CtcPrefixBeamSearch? search = null)
     {
-        var (_, features, _) = Recognizer("Transcribe");
-        var samples = SpeechAudio.Read(wavPath, features.SampleRate, limits);
-        int max = (limits ?? ReadLimits.Default).MaxSequenceLength, frames = features.Audio.FrameCount(samples.Length);
-        if (frames > max) throw new RecurFormatException(wavPath, "length", $"expected at most {max} frames, found {frames}");
-        return Transcribe(samples, features.SampleRate, search);
+        _ = Recognizer("Transcribe");
+        return TranscribeWav(DataFiles.ReadAllBytes(wavPath, limits), wavPath, limits, search);
+    }
+
+    /// <summary>
+    /// Transcribes the bytes of a WAV file (read already, or received, e.g. as an HTTP body) exactly as
+    /// <see cref="Transcribe(string, ReadLimits?, CtcPrefixBeamSearch?)"/> transcribes a file: PCM 8/16-bit mono at the
+    /// training rate (other rates are refused, not resampled), at most <see cref="ReadLimits.MaxSequenceLength"/> frames
+    /// of <paramref name="limits"/>. Errors name <paramref name="source"/>.
+    /// </summary>
+    public string TranscribeWav(byte[] wav, string source, ReadLimits? limits = null, CtcPrefixBeamSearch? search = null)
+    {
+        ArgumentNullException.ThrowIfNull(wav);
+        ArgumentNullException.ThrowIfNull(source);
+        var (_, features, _) = Recognizer("TranscribeWav");
+        var audio = Wav.Parse(wav, source);
+        SpeechAudio.CheckRate(source, audio.SampleRate, features.SampleRate);
+        int max = (limits ?? ReadLimits.Default).MaxSequenceLength, frames = features.Audio.FrameCount(audio.Samples.Length);
+        if (frames > max) throw new RecurFormatException(source, "length", $"expected at most {max} frames, found {frames}");
+        return Transcribe(audio.Samples, features.SampleRate, search);
     }
 
     /// <summary>

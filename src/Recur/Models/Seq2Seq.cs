@@ -377,7 +377,16 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
     /// order of <paramref name="sources"/>. <paramref name="progress"/>, if given, receives the count decoded so far.
     /// </summary>
     public Decoded[] DecodeMany(IReadOnlyList<int[]> sources, int maxLength, BeamSearch? search = null, int noRepeatNgram = 0,
-        int batchSize = 64, Action<int>? progress = null)
+        int batchSize = 64, Action<int>? progress = null) =>
+        DecodeMany(sources, maxLength, search, noRepeatNgram, batchSize, progress, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="DecodeMany(IReadOnlyList{int[]}, int, BeamSearch?, int, int, Action{int}?)"/>, checking
+    /// <paramref name="cancellationToken"/> once per output step (a server stops the work of a client that went away).
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The token was cancelled before every source was decoded.</exception>
+    public Decoded[] DecodeMany(IReadOnlyList<int[]> sources, int maxLength, BeamSearch? search, int noRepeatNgram,
+        int batchSize, Action<int>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1");
@@ -389,8 +398,8 @@ public sealed class Seq2Seq : Module, ITrainable<TranslationBatch>
         {
             var (decoder, start) = StartDecoding(chunk.Select(i => sources[i]).ToList());
             var decoded = search is null
-                ? GreedyDecoder.DecodeBatch(decoder, start, Config.BosId, Config.EosId, maxLength, noRepeatNgram)
-                : search.DecodeBatch(decoder, start, Config.BosId, Config.EosId, maxLength);
+                ? GreedyDecoder.DecodeBatch(decoder, start, Config.BosId, Config.EosId, maxLength, noRepeatNgram, cancellationToken)
+                : search.DecodeBatch(decoder, start, Config.BosId, Config.EosId, maxLength, cancellationToken);
             for (int k = 0; k < chunk.Length; k++) result[chunk[k]] = decoded[k];
             done += chunk.Length;
             progress?.Invoke(done);

@@ -131,6 +131,30 @@ public class BatchedDecodingTests
         }
     }
 
+    /// <summary>
+    /// A token that stays live changes nothing; one cancelled after the first batch (from the progress callback) stops
+    /// the decode at the next output step, so no later batch is finished.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void DecodeManyStopsAtTheNextStepOnceItsTokenIsCancelled(int width)
+    {
+        var model = Model(RecurrentMode.Lstm);
+        var sources = Sources();
+        var search = width > 1 ? new BeamSearch(width) : null;
+        var plain = model.DecodeMany(sources, 12, search, 0, batchSize: 5);
+        using var live = new CancellationTokenSource();
+        var withToken = model.DecodeMany(sources, 12, search, 0, 5, null, live.Token);
+        Assert.Equal(plain.Select(d => d.Tokens), withToken.Select(d => d.Tokens));
+
+        using var cancel = new CancellationTokenSource();
+        var done = new List<int>();
+        Assert.Throws<OperationCanceledException>(() => model.DecodeMany(sources, 12, search, 0, 5, n => { done.Add(n); cancel.Cancel(); }, cancel.Token));
+        Assert.Equal([5], done);
+        Assert.Throws<OperationCanceledException>(() => model.DecodeMany(sources, 12, search, 0, 5, null, new CancellationToken(canceled: true)));
+    }
+
     [Theory]
     [InlineData(RecurrentMode.Lstm, 0)]
     [InlineData(RecurrentMode.Gru, 2)]

@@ -65,6 +65,59 @@ public static class TinyModels
             .WithTask("seq2seq", new Dictionary<string, string> { ["max-target-length"] = "12" }));
     }
 
+    /// <summary>
+    /// A translator that never ends a translation by itself (the output bias of &lt;eos&gt; is -1e4) and decodes up to a
+    /// million tokens: its decode runs until it is cancelled.
+    /// </summary>
+    public static string EndlessTranslator(string dir, string name)
+    {
+        var src = WordTokenizer.Build(Texts);
+        var tgt = WordTokenizer.Build(Texts, extraSpecials: [Vocabulary.Bos, Vocabulary.Eos]);
+        int eos = tgt.Vocabulary.Id(Vocabulary.Eos);
+        var model = new Seq2Seq(new Seq2SeqConfig
+        {
+            Encoder = new EncoderConfig { VocabularySize = src.Vocabulary.Count, EmbeddingDim = 8, HiddenSize = 12 },
+            TargetVocabulary = tgt.Vocabulary.Count, BosId = tgt.Vocabulary.Id(Vocabulary.Bos), EosId = eos,
+            DecoderEmbedding = 8, DecoderHidden = 12,
+        }, new Rng(4));
+        model.NamedParameters().Single(p => p.Key == "output.bias").Value.Value.Span[eos] = -1e4f;
+        return Save(dir, name, new ModelBundle { Model = model, Tokenizer = src, TargetTokenizer = tgt }
+            .WithTask("seq2seq", new Dictionary<string, string> { ["max-target-length"] = "1000000" }));
+    }
+
+    /// <summary>Speech at 8 kHz: tones that change pitch every 0.1 s, with seeded noise.</summary>
+    public static float[] Speech(int samples, ulong seed)
+    {
+        var rng = new Rng(seed);
+        return [.. Enumerable.Range(0, samples).Select(i => (float)(0.3 * Math.Sin(2 * Math.PI * (300 + (i / 800) * 150) * i / 8000.0) + 0.05 * rng.NextNormal()))];
+    }
+
+    /// <summary>A unidirectional LSTM speech recogniser of the characters 0, 1, 2 and space, with MFCC features at 8 kHz (as RecognizerTests makes one).</summary>
+    public static string Recognizer(string dir, string name)
+    {
+        var plain = new SpeechFeatures(8000, new SpeechFeatureOptions());
+        var (frames, steps) = plain.Frames(Speech(8000, 99));
+        var standardizer = Standardizer.FitRows(Enumerable.Range(0, steps).Select(t => frames.AsSpan(t * plain.FrameWidth, plain.FrameWidth).ToArray()), plain.FrameWidth);
+        var front = plain.With(standardizer);
+        var chars = new CharacterSet(["0", "1", "2", " "]);
+        var model = new SpeechRecognizer(new RecognizerConfig
+        {
+            Encoder = new EncoderConfig { InputFeatures = front.Width, HiddenSize = 24 }, Classes = chars.Count,
+        }, new Rng(3));
+        return Save(dir, name, new ModelBundle
+        {
+            Model = model, Labels = chars.Symbols,
+            Preprocessing = new ModelPreprocessing { Standardizer = standardizer, Audio = new AudioFrontEnd { SampleRate = 8000, Features = front.Options.Audio } },
+        }.WithTask("asr"));
+    }
+
+    /// <summary>A piano-roll generator over the 88 piano keys (MIDI 21-108), as recur train --task music makes one.</summary>
+    public static string Music(string dir, string name)
+    {
+        var model = new ConditionalGenerator(new GeneratorConfig { ConditionSize = 1, FrameSize = 88, HiddenSize = 16 }, new Rng(6));
+        return Save(dir, name, new ModelBundle { Model = model, Preprocessing = new ModelPreprocessing { Music = new PianoRollRange { LowestPitch = 21 } } }.WithTask("music"));
+    }
+
     private static string Save(string dir, string name, ModelBundle bundle)
     {
         string path = Path.Combine(dir, name + ".recur");

@@ -30,7 +30,7 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         Assert.Equal(["predict", "generate"], byName["lm"].GetProperty("endpoints").EnumerateArray().Select(l => l.GetString()));
         using var openapi = JsonDocument.Parse(await Server.Get("/openapi/v1.json"));
         var paths = openapi.RootElement.GetProperty("paths");
-        foreach (var p in new[] { "/v1/models/{name}/predict", "/v1/models/{name}/generate", "/v1/models/{name}/translate", "/v1/models", "/healthz", "/readyz" })
+        foreach (var p in new[] { "/v1/models/{name}/predict", "/v1/models/{name}/generate", "/v1/models/{name}/translate", "/v1/models/{name}/transcribe", "/v1/models", "/healthz", "/readyz" })
             Assert.True(paths.TryGetProperty(p, out _), $"the OpenAPI document lacks {p}");
     }
 
@@ -40,15 +40,18 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
     /// same bits.
     /// </summary>
     [Fact]
-    public async Task ConcurrentRequestsAreBatchedAndEachGetsBitwiseTheSingleRequestAnswer()
+    public Task ConcurrentRequestsAreBatchedAndEachGetsBitwiseTheSingleRequestAnswer() => AssertBatchedBitwise(Server, "cls");
+
+    internal static async Task AssertBatchedBitwise(ServerProcess server, string name)
     {
+        string path = $"/v1/models/{name}/predict";
         var rng = new Recur.Tensors.Rng(3);
         string[] words = [.. TinyModels.Texts.SelectMany(t => t.Split(' ')).Distinct(), "unseen"];
         var texts = Enumerable.Range(0, 48).Select(_ => string.Join(' ', Enumerable.Range(0, 1 + rng.NextInt(30)).Select(_ => words[rng.NextInt(words.Length)]))).ToArray();
         var alone = new List<(string Label, float[] P)>();
-        foreach (var t in texts) alone.Add(Output(await Server.PostJson("/v1/models/cls/predict", Inputs(t)), 0));
-        string before = await Server.Get("/metrics");
-        var together = await Task.WhenAll(texts.Select(t => Server.PostJson("/v1/models/cls/predict", Inputs(t))));
+        foreach (var t in texts) alone.Add(Output(await server.PostJson(path, Inputs(t)), 0));
+        string before = await server.Get("/metrics");
+        var together = await Task.WhenAll(texts.Select(t => server.PostJson(path, Inputs(t))));
         for (int i = 0; i < texts.Length; i++)
         {
             var (label, p) = Output(together[i], 0);
@@ -56,11 +59,11 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
             Assert.Equal(alone[i].P.Select(BitConverter.SingleToInt32Bits), p.Select(BitConverter.SingleToInt32Bits));
         }
         // A request with several inputs gives the same bits too.
-        using var many = await Server.PostJson("/v1/models/cls/predict", Inputs(texts[..5]));
+        using var many = await server.PostJson(path, Inputs(texts[..5]));
         for (int i = 0; i < 5; i++) Assert.Equal(alone[i].P.Select(BitConverter.SingleToInt32Bits), Output(many, i).P.Select(BitConverter.SingleToInt32Bits));
-        double batchesBefore = Metric(before, "recur_serve_batch_size_count{model=\"cls\"}"), inputsBefore = Metric(before, "recur_serve_batch_size_sum{model=\"cls\"}");
-        string after = await Server.Get("/metrics");
-        double batches = Metric(after, "recur_serve_batch_size_count{model=\"cls\"}") - batchesBefore, inputs = Metric(after, "recur_serve_batch_size_sum{model=\"cls\"}") - inputsBefore;
+        double batchesBefore = Metric(before, $"recur_serve_batch_size_count{{model=\"{name}\"}}"), inputsBefore = Metric(before, $"recur_serve_batch_size_sum{{model=\"{name}\"}}");
+        string after = await server.Get("/metrics");
+        double batches = Metric(after, $"recur_serve_batch_size_count{{model=\"{name}\"}}") - batchesBefore, inputs = Metric(after, $"recur_serve_batch_size_sum{{model=\"{name}\"}}") - inputsBefore;
         Assert.True(batches < inputs, $"{inputs} inputs ran in {batches} batches: the concurrent requests were not batched");
     }
 
@@ -71,7 +74,7 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         return (o.GetProperty("label").GetString()!, [p.GetProperty("neg").GetSingle(), p.GetProperty("pos").GetSingle()]);
     }
 
-    private static double Metric(string text, string series)
+    internal static double Metric(string text, string series)
     {
         var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
         return line is null ? 0 : double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
@@ -156,7 +159,7 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
     [InlineData("/v1/models/lm/generate", "{\"prompt\": \"a\", \"top_p\": 0}", 400, "top_p", "(0, 1]")]
     [InlineData("/v1/models/nope/predict", "{\"inputs\": [\"fine\"]}", 404, "name", "no model named 'nope'")]
     [InlineData("/v1/models/cls/translate", "{\"inputs\": [\"fine\"]}", 404, "name", "classify model answers")]
-    [InlineData("/v1/models/cls/transcribe", "{}", 501, "model", "no transcribe")]
+    [InlineData("/v1/models/cls/transcribe", "{}", 404, "name", "classify model answers")]
     public async Task BadRequestsGetProblemDetailsNamingTheField(string path, string body, int status, string field, string detail)
     {
         using var response = await Server.Client.PostAsync(path, new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Ct);
@@ -229,10 +232,29 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
     }
 }
 
-/// <summary>Servers of their own: the queue bound and the SIGTERM drain.</summary>
+/// <summary>Servers of their own: the queue bound, the request timeout and the SIGTERM drain.</summary>
 public class ServeLifecycleTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A decode that can only end by cancellation, past --request-timeout-ms: 503 with Retry-After, and the decode stops.</summary>
+    [Fact]
+    public async Task ARequestPastItsTimeoutGets503AndItsDecodeStops()
+    {
+        using var dir = new Data.TempDir();
+        string endless = TinyModels.EndlessTranslator(dir.Path, "endless");
+        await using var server = await ServerProcess.StartAsync("--model", endless, "--request-timeout-ms", "1500");
+        using var response = await server.Client.PostAsync("/v1/models/endless/translate",
+            new StringContent("{\"inputs\": [\"boring\"], \"beam\": 2}", System.Text.Encoding.UTF8, "application/json"), Ct);
+        string body = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, body);
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta);
+        Assert.Contains("--request-timeout-ms", JsonDocument.Parse(body).RootElement.GetProperty("detail").GetString());
+        // The answer is sent once the decode has stopped, so the counter already shows it.
+        string metrics = await server.Get("/metrics");
+        Assert.Equal(1, ServeTests.Metric(metrics, "recur_serve_work_cancelled_total{model=\"endless\",endpoint=\"translate\",reason=\"timeout\"}"));
+        Assert.Equal(0, ServeTests.Metric(metrics, "recur_serve_work_in_progress{model=\"endless\",endpoint=\"translate\"}"));
+    }
 
     [Fact]
     public async Task AFullServerAnswers429WithRetryAfterAndSigtermDrainsTheStreamInFlight()

@@ -16,7 +16,7 @@ public enum LengthPenaltyForm
 /// expansions of an input's live hypotheses survive, and those ending in the end token leave the beam as finished.
 /// Finished hypotheses (and, at the length limit, the live ones) are ranked by log-probability / lp(length), lp given
 /// by <see cref="Form"/> and <see cref="LengthPenalty"/> (length counts the end token). With
-/// <see cref="NoRepeatNgram"/> = n &gt; 0, no hypothesis repeats an n-gram. <see cref="DecodeBatch"/> advances every
+/// <see cref="NoRepeatNgram"/> = n &gt; 0, no hypothesis repeats an n-gram. <see cref="DecodeBatch(IBatchTokenStepper, RecurrentState, int, int, int)"/> advances every
 /// hypothesis of many inputs in one model call per step; each input's result is what decoding it alone gives.
 /// </summary>
 public sealed class BeamSearch
@@ -67,7 +67,15 @@ public sealed class BeamSearch
     /// is one model call over the live hypotheses of all inputs. <paramref name="start"/> holds one state per input,
     /// (L, N, H); scores must be log-probabilities.
     /// </summary>
-    public Decoded[] DecodeBatch(IBatchTokenStepper model, RecurrentState start, int bos, int eos, int maxLength)
+    public Decoded[] DecodeBatch(IBatchTokenStepper model, RecurrentState start, int bos, int eos, int maxLength) =>
+        DecodeBatch(model, start, bos, eos, maxLength, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="DecodeBatch(IBatchTokenStepper, RecurrentState, int, int, int)"/>, checking
+    /// <paramref name="cancellationToken"/> once per output step (a server stops the work of a client that went away).
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The token was cancelled before the search ended.</exception>
+    public Decoded[] DecodeBatch(IBatchTokenStepper model, RecurrentState start, int bos, int eos, int maxLength, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(start);
@@ -81,6 +89,7 @@ public sealed class BeamSearch
         var state = start;
         for (int step = 0; step < maxLength; step++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var last = new List<int>();
             var owner = new List<int>();
             for (int i = 0; i < n; i++)

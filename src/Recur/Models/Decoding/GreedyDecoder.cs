@@ -23,7 +23,16 @@ public static class GreedyDecoder
     /// outputs that have not ended. <paramref name="start"/> holds one state per input, (L, N, H). Each output is what
     /// decoding its input alone gives.
     /// </summary>
-    public static Decoded[] DecodeBatch(IBatchTokenStepper model, RecurrentState start, int bos, int eos, int maxLength, int noRepeatNgram = 0)
+    public static Decoded[] DecodeBatch(IBatchTokenStepper model, RecurrentState start, int bos, int eos, int maxLength, int noRepeatNgram = 0) =>
+        DecodeBatch(model, start, bos, eos, maxLength, noRepeatNgram, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="DecodeBatch(IBatchTokenStepper, RecurrentState, int, int, int, int)"/>, checking
+    /// <paramref name="cancellationToken"/> once per output step (a server stops the work of a client that went away).
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The token was cancelled before the decoding ended.</exception>
+    public static Decoded[] DecodeBatch(IBatchTokenStepper model, RecurrentState start, int bos, int eos, int maxLength, int noRepeatNgram,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(start);
@@ -38,6 +47,7 @@ public static class GreedyDecoder
         var state = start;
         for (int step = 0; step < maxLength && live.Length > 0; step++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             int[] last = [.. live.Select(i => outputs[i].Count == 0 ? bos : outputs[i][^1])];
             var (scores, next) = model.Step(last, live, state);
             var keep = new List<int>(live.Length);

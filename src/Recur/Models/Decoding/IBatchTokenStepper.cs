@@ -5,8 +5,8 @@ namespace Recur.Models.Decoding;
 /// <summary>
 /// One step of an autoregressive token model conditioned on N inputs at once (N source sentences): given the last
 /// token of each of W hypotheses, the input each hypothesis belongs to and their recurrent state, the scores of every
-/// next token and the state after the step. <see cref="GreedyDecoder.DecodeBatch"/> and
-/// <see cref="BeamSearch.DecodeBatch"/> advance all hypotheses of all inputs in one call per step.
+/// next token and the state after the step. <see cref="GreedyDecoder.DecodeBatch(IBatchTokenStepper, Recur.Nn.RecurrentState, int, int, int, int)"/> and
+/// <see cref="BeamSearch.DecodeBatch(IBatchTokenStepper, Recur.Nn.RecurrentState, int, int, int)"/> advance all hypotheses of all inputs in one call per step.
 /// </summary>
 public interface IBatchTokenStepper
 {
