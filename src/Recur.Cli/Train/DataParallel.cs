@@ -66,6 +66,21 @@ internal static class DataParallel
         waited = () => mpi.WaitTime;
     }
 
+    /// <summary>Time this rank spent in its training steps (forward, loss and backward, with the bucket sums started inside backward).</summary>
+    public static TimeSpan StepTime => TimeSpan.FromSeconds((double)stepTicks / System.Diagnostics.Stopwatch.Frequency);
+
+    /// <summary>How many training steps <see cref="StepTime"/> covers.</summary>
+    public static long StepsTimed { get; private set; }
+
+    private static long stepTicks;
+
+    /// <summary>Adds one training step's time to <see cref="StepTime"/>.</summary>
+    public static void AddStepTime(long ticks)
+    {
+        stepTicks += ticks;
+        StepsTimed++;
+    }
+
     /// <summary>Time this rank spent in collectives (communication and waiting for slower ranks).</summary>
     public static TimeSpan WaitTime => waited?.Invoke() ?? TimeSpan.Zero;
 
