@@ -19,10 +19,16 @@ internal static class DataParallel
         get
         {
             foreach (var name in new[] { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE" })
-                if (int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0) return n;
-            return Environment.GetEnvironmentVariable("PMIX_RANK") is not null ? 2 : 1;
+                if (Count(name) is { } n) return n;
+            if (Environment.GetEnvironmentVariable("PMIX_RANK") is null) return 1;
+            // srun --mpi=pmix announces the rank but no size; its step's task count is the size (seen with Slurm 22.05).
+            // Without one, a PMIx launch is taken as distributed, and MPI_Comm_size says how many ranks there are.
+            return Count("SLURM_STEP_NUM_TASKS") ?? 2;
         }
     }
+
+    private static int? Count(string variable) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : null;
 
     /// <summary>The synchronizer of a run with more than one rank (null: one process).</summary>
     public static IGradientSynchronizer? Sync { get; private set; }
