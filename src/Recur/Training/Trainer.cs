@@ -170,7 +170,7 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
     /// Data-parallel training: bytes of gradient per bucket whose sum starts as soon as the backward pass has finished
     /// its parameters, overlapping communication with the rest of the backward pass (<see cref="GradientBuckets"/>;
     /// PyTorch DDP's <c>bucket_cap_mb</c>, 25 MB there). 0 (the default): one sum of all gradients after the backward
-    /// pass. Buckets need the model's <see cref="ITrainable{TBatch}.ItemCount"/>.
+    /// pass. Used only with a <see cref="Synchronizer"/>; buckets need the model's <see cref="ITrainable{TBatch}.ItemCount"/>.
     /// </summary>
     public long BucketBytes
     {
