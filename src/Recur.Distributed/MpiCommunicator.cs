@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Recur.Training;
 
@@ -5,7 +6,8 @@ namespace Recur.Distributed;
 
 /// <summary>
 /// MPI_COMM_WORLD as the trainer's <see cref="IGradientSynchronizer"/>: sums with MPI_Iallreduce (MPI_SUM, in place)
-/// and waits for them by polling MPI_Test against a deadline, since MPI has no timeout of its own. A collective that
+/// and waits for them by polling MPI_Test against a deadline, since MPI has no timeout of its own; gradient buckets
+/// (<see cref="BeginSum"/>) stay pending while the backward pass goes on, advanced by <see cref="Progress"/>. A collective that
 /// does not complete in <see cref="Timeout"/> (another rank hung, stopped or lost) ends the whole job with MPI_Abort
 /// after a message that names this rank and the collective. Open MPI's reduction algorithms depend only on the number
 /// of ranks and the message size, never on timing, and every rank receives the same sum, so runs are reproducible and
@@ -66,6 +68,64 @@ public sealed unsafe class MpiCommunicator : IGradientSynchronizer, IDisposable
     public void Sum(Span<double> values)
     {
         fixed (double* p = values) Reduce(p, values.Length, Mpi.Double, "sum of losses and counts");
+    }
+
+    // Sums begun by BeginSum, oldest first, with their memory pinned until they complete.
+    private readonly List<(nint Request, MemoryHandle Pin)> pending = [];
+
+    /// <summary>
+    /// Starts an in-place MPI_Iallreduce of <paramref name="values"/> and returns; <see cref="WaitAll"/> completes it.
+    /// Open MPI moves data only inside MPI calls when no progress thread runs, so the trainer calls
+    /// <see cref="Progress"/> at every point where a layer's backward pass ends.
+    /// </summary>
+    public void BeginSum(Memory<float> values)
+    {
+        if (values.IsEmpty) return;
+        long start = Stopwatch.GetTimestamp();
+        var pin = values.Pin();
+        nint request;
+        int code = Mpi.Iallreduce(Mpi.InPlace, pin.Pointer, values.Length, Mpi.Float, Mpi.OpSum, Mpi.CommWorld, &request);
+        if (code != 0) pin.Dispose();
+        Check(code, "MPI_Iallreduce");
+        pending.Add((request, pin));
+        waitTicks += Stopwatch.GetTimestamp() - start;
+    }
+
+    /// <summary>Tests the pending sums in order (MPI_Test, which also advances them) and releases those that completed; never waits.</summary>
+    public void Progress()
+    {
+        if (pending.Count == 0) return;
+        long start = Stopwatch.GetTimestamp();
+        int done = 0;
+        while (done < pending.Count)
+        {
+            var (request, pin) = pending[done];
+            int flag = 0;
+            Check(Mpi.Test(&request, &flag, null), "MPI_Test");
+            if (flag == 0) break;
+            pin.Dispose();
+            done++;
+        }
+        pending.RemoveRange(0, done);
+        waitTicks += Stopwatch.GetTimestamp() - start;
+    }
+
+    /// <summary>Waits for every pending sum, in order, each under the <see cref="Timeout"/> deadline.</summary>
+    public void WaitAll()
+    {
+        try
+        {
+            foreach (var (request, _) in pending)
+            {
+                nint r = request;
+                Wait(&r, "gradient sum");
+            }
+        }
+        finally
+        {
+            foreach (var (_, pin) in pending) pin.Dispose();
+            pending.Clear();
+        }
     }
 
     /// <summary>Waits until every rank has reached this call (MPI_Ibarrier, under the same deadline).</summary>

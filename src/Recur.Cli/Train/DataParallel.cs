@@ -19,10 +19,16 @@ internal static class DataParallel
         get
         {
             foreach (var name in new[] { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE" })
-                if (int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0) return n;
-            return Environment.GetEnvironmentVariable("PMIX_RANK") is not null ? 2 : 1;
+                if (Count(name) is { } n) return n;
+            if (Environment.GetEnvironmentVariable("PMIX_RANK") is null) return 1;
+            // srun --mpi=pmix announces the rank but no size; its step's task count is the size (seen with Slurm 22.05).
+            // Without one, a PMIx launch is taken as distributed, and MPI_Comm_size says how many ranks there are.
+            return Count("SLURM_STEP_NUM_TASKS") ?? 2;
         }
     }
+
+    private static int? Count(string variable) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : null;
 
     /// <summary>The synchronizer of a run with more than one rank (null: one process).</summary>
     public static IGradientSynchronizer? Sync { get; private set; }
@@ -64,6 +70,21 @@ internal static class DataParallel
         fail = mpi.Fail;
         finish = mpi.Dispose;
         waited = () => mpi.WaitTime;
+    }
+
+    /// <summary>Time this rank spent in its training steps (forward, loss and backward, with the bucket sums started inside backward).</summary>
+    public static TimeSpan StepTime => TimeSpan.FromSeconds((double)stepTicks / System.Diagnostics.Stopwatch.Frequency);
+
+    /// <summary>How many training steps <see cref="StepTime"/> covers.</summary>
+    public static long StepsTimed { get; private set; }
+
+    private static long stepTicks;
+
+    /// <summary>Adds one training step's time to <see cref="StepTime"/>.</summary>
+    public static void AddStepTime(long ticks)
+    {
+        stepTicks += ticks;
+        StepsTimed++;
     }
 
     /// <summary>Time this rank spent in collectives (communication and waiting for slower ranks).</summary>

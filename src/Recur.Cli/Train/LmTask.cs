@@ -103,6 +103,7 @@ internal static class LmTask
             return model.Step(batch, backward);
         }
 
+        public int? ItemCount(StreamChunk batch) => model.ItemCount(batch);
         public void StartEpoch(int epoch) => model.StartEpoch(epoch);
         public IReadOnlyDictionary<string, Tensor> CaptureState() => model.CaptureState();
         public void RestoreState(IReadOnlyDictionary<string, Tensor> state) => model.RestoreState(state);

@@ -344,7 +344,11 @@ internal sealed class RunContext : IDisposable
             FinalCheckpointPath = FinalCheckpointPath,
         };
         if (another) options = options with { CheckpointPath = null, CheckpointEvery = null, CheckpointMetadata = null, ResumeFrom = null, FinalCheckpointPath = null };
-        var trainer = new Trainer<TBatch>(optimizer, options, schedule) { Synchronizer = DataParallel.Sync };
+        var trainer = new Trainer<TBatch>(optimizer, options, schedule)
+        {
+            Synchronizer = DataParallel.Sync,
+            BucketBytes = DataParallel.Sync is null ? 0 : (long)(Settings.Float("bucket-mb", 0f, 1024f) * 1024 * 1024),
+        };
         if (shuffle is not null) trainer.TrackDataRng("shuffle", shuffle);
         if (another) return trainer.Fit(model, batches, validate, batchesPerEpoch, cts.Token);
         trainer.Progress += Log;
@@ -476,9 +480,13 @@ internal sealed class RunContext : IDisposable
         var metrics = outcome.SplitMetrics();
         if (DataParallel.Sync is { } sync)
         {
-            // How the ranks shared the run: their number, and rank 0's time in collectives (transfer and waiting for the others).
+            // How the ranks shared the run: their number, rank 0's time in collectives (transfer and waiting for the others;
+            // with buckets, also the sums started and tested inside backward) and in its training steps' forward and
+            // backward passes (which include those bucket calls).
             outcome.Facts["data_parallel_ranks"] = sync.Size;
             outcome.Facts["collective_wait_seconds"] = DataParallel.WaitTime.TotalSeconds;
+            outcome.Facts["step_seconds"] = DataParallel.StepTime.TotalSeconds;
+            outcome.Facts["steps_timed"] = DataParallel.StepsTimed;
         }
         outcome = new TaskOutcome
         {

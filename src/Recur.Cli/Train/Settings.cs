@@ -72,6 +72,8 @@ internal sealed class Settings
         new("log-every", "10", "Steps between progress lines and metrics-log rows"),
         new("collective-timeout", "120", "Data-parallel runs (mpirun/srun with several ranks): seconds a rank waits in one gradient sum for the others before it stops every rank with an error (a rank hung or lost)",
             "classify,lm", Requires: "a launch by mpirun or srun with more than one rank", Active: _ => DataParallel.LaunchedSize > 1),
+        new("bucket-mb", "25", "Data-parallel runs: MiB of gradients per bucket whose sum starts as soon as backward has finished its layers, overlapping communication with the rest of backward (PyTorch DDP's bucket_cap_mb; 0: one sum after backward)",
+            "classify,lm", Requires: "a launch by mpirun or srun with more than one rank", Active: _ => DataParallel.LaunchedSize > 1),
         new("cell", "lstm", "Recurrent cell: lstm, gru, rnn-tanh or rnn-relu", "classify,tag,lm,seq2seq,forecast,audio,music,sequence,asr"),
         new("hidden", "128", "Hidden units per direction", "classify,tag,lm,seq2seq,forecast,audio,music,sequence,asr"),
         new("layers", "1", "Stacked recurrent layers", "classify,tag,lm,seq2seq,forecast,audio,music,sequence,asr"),

@@ -19,7 +19,12 @@ internal sealed class ShardedTrainable<TBatch>(ITrainable<TBatch> inner, IGradie
     public BatchLoss Step(TBatch batch, bool backward)
     {
         if (backward && ++trained == faultAt) Fault();
-        return batch is null ? new BatchLoss(0, 0) : inner.Step(batch, backward);
+        if (batch is null) return new BatchLoss(0, 0);
+        if (!backward) return inner.Step(batch, backward);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var loss = inner.Step(batch, backward);
+        DataParallel.AddStepTime(System.Diagnostics.Stopwatch.GetTimestamp() - start);
+        return loss;
     }
 
     // Fault injection for tests, per rank (mpirun's MPMD form gives one rank its own environment):
@@ -35,6 +40,8 @@ internal sealed class ShardedTrainable<TBatch>(ITrainable<TBatch> inner, IGradie
             System.Diagnostics.Process.GetCurrentProcess().Kill();
         Thread.Sleep(Timeout.Infinite);
     }
+
+    public int? ItemCount(TBatch batch) => batch is null ? 0 : inner.ItemCount(batch);
 
     public void StartEpoch(int epoch) => inner.StartEpoch(epoch);
 

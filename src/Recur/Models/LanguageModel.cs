@@ -186,6 +186,9 @@ public sealed class LanguageModel : Module, ITrainable<StreamChunk>, ITokenStepp
     /// <inheritdoc/>
     public BatchLoss Step(StreamChunk chunk, bool backward) => Step(chunk, backward, null);
 
+    /// <inheritdoc/>
+    public int? ItemCount(StreamChunk chunk) => chunk is null ? null : chunk.Batch * chunk.Steps;
+
     /// <summary>
     /// One training (or evaluation) step on the next chunk of the stream; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
     /// ||dL/dh_t|| per layer, direction and time step of the encoder's recurrent stack to <paramref name="gradientFlow"/>.

@@ -65,6 +65,9 @@ public sealed class SequenceClassifier : Module, ITrainable<SequenceBatch>
     /// <inheritdoc/>
     public BatchLoss Step(SequenceBatch batch, bool backward) => Step(batch, backward, null);
 
+    /// <inheritdoc/>
+    public int? ItemCount(SequenceBatch batch) => batch?.Batch;
+
     /// <summary>
     /// One training (or evaluation) step; with <paramref name="backward"/> and <paramref name="gradientFlow"/>, the backward pass also reports
     /// ||dL/dh_t|| per layer, direction and time step of the encoder's recurrent stack to <paramref name="gradientFlow"/>.

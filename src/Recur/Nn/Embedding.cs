@@ -116,6 +116,7 @@ public sealed class Embedding : Module
             var row = g.Slice(ids[i] * e, e);
             TensorPrimitives.Add(row, dy.Slice(i * e, e), row);
         }
+        Weight.OnGradientAccumulated();
     }
 
     private void CheckIds(ReadOnlySpan<int> ids)

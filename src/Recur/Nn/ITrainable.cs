@@ -17,6 +17,13 @@ public interface ITrainable<in TBatch>
     /// </summary>
     BatchLoss Step(TBatch batch, bool backward);
 
+    /// <summary>
+    /// The <see cref="BatchLoss.Count"/> that <see cref="Step"/> will return for <paramref name="batch"/>, known before
+    /// the step (null: not known until it returns). Data-parallel training weights this rank's gradient by it while the
+    /// backward pass still runs, so that it can start reducing finished gradients (Recur.Training.GradientBuckets).
+    /// </summary>
+    int? ItemCount(TBatch batch) => null;
+
     /// <summary>Called before each epoch (a language model resets its carried state here).</summary>
     void StartEpoch(int epoch) { }
 

@@ -92,6 +92,8 @@ public sealed class Linear : Module
             var dy = dOutput.Span;
             for (int r = 0; r < rows; r++) TensorPrimitives.Add(g, dy.Slice(r * OutFeatures, OutFeatures), g);
         }
+        Weight.OnGradientAccumulated();
+        Bias?.OnGradientAccumulated();
         if (!inputGrad) return null;
         var dx = new Tensor(input.Shape.ToArray());
         Gemm.Sgemm(Transpose.No, Transpose.No, rows, InFeatures, OutFeatures, 1f, dOutput.Span, OutFeatures, Weight.Value.Span, InFeatures, 0f, dx.Span, InFeatures);

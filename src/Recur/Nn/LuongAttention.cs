@@ -161,6 +161,7 @@ public sealed class LuongAttention : Module
         // K = E W_a^T: dW_a += dK^T E, dE += dK W_a
         int rows = b * s;
         Gemm.Sgemm(Transpose.Yes, Transpose.No, q, m, rows, 1f, dKeys.Span, q, e, m, 1f, Weight.Grad.Span, m);
+        Weight.OnGradientAccumulated();
         var dEFromKeys = new Tensor(b, s, m);
         Gemm.Sgemm(Transpose.No, Transpose.No, rows, m, q, 1f, dKeys.Span, q, Weight.Value.Span, m, 0f, dEFromKeys.Span, m);
         TensorPrimitives.Add(dE, dEFromKeys.Span, dE);

@@ -195,6 +195,15 @@ public class Recurrent : Module, IRecurrentWeights, IDropoutMasks
 
     Span<float> IRecurrentWeights.Gradient(int pass, RecurrentWeight which) => Weight(pass, which) is { } p ? p.Grad.Span : default;
 
+    void IRecurrentWeights.GradientsDone(int pass)
+    {
+        wih[pass].OnGradientAccumulated();
+        whh[pass].OnGradientAccumulated();
+        bih[pass]?.OnGradientAccumulated();
+        bhh[pass]?.OnGradientAccumulated();
+        whr[pass]?.OnGradientAccumulated();
+    }
+
     void IDropoutMasks.Fill(Span<float> mask, float p)
     {
         float scale = 1f / (1f - p);

@@ -32,6 +32,18 @@ public sealed class Parameter
     /// </summary>
     public bool RequiresGrad { get; set; } = true;
 
+    /// <summary>
+    /// Raised after a backward pass has finished adding one contribution to <see cref="Grad"/> (PyTorch's
+    /// <c>register_post_accumulate_grad_hook</c>): each layer raises it once per backward call for every parameter it
+    /// added to, on the thread that runs the backward pass. A parameter used by k layers (a weight tied between an
+    /// embedding and an output layer) hears it k times per pass. Data-parallel training starts reducing a bucket of
+    /// gradients when every parameter in it has heard it as often as in a whole pass (Recur.Training.GradientBuckets).
+    /// </summary>
+    public event Action<Parameter>? GradientAccumulated;
+
+    /// <summary>Raises <see cref="GradientAccumulated"/>: called by layers at the end of their backward pass.</summary>
+    internal void OnGradientAccumulated() => GradientAccumulated?.Invoke(this);
+
     /// <summary>The arena whose buffers hold <see cref="Value"/> and <see cref="Grad"/>, or null while they have storage of their own.</summary>
     public ParameterArena? Arena { get; internal set; }
 

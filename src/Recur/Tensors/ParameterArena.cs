@@ -119,6 +119,12 @@ public sealed class ParameterArena
     /// <summary>Every gradient, in layout order (the storage itself, not a copy).</summary>
     public Span<float> Grads => grads;
 
+    /// <summary>
+    /// <see cref="Grads"/> as memory, for work that outlives a call (an asynchronous gradient sum pins a slice of it
+    /// while the backward pass goes on).
+    /// </summary>
+    public Memory<float> GradsMemory => grads;
+
     /// <summary>Sets every gradient to zero: one clear of <see cref="Grads"/>.</summary>
     public void ZeroGrad() => grads.AsSpan().Clear();
 }

@@ -23,4 +23,21 @@ public interface IGradientSynchronizer
 
     /// <summary>Replaces <paramref name="values"/> by its elementwise sum over all ranks.</summary>
     void Sum(Span<double> values);
+
+    /// <summary>
+    /// Starts replacing <paramref name="values"/> by its elementwise sum over all ranks and may return before it is
+    /// done: the sum is in place once <see cref="WaitAll"/> returns, and until then nobody may touch the memory. Like
+    /// every call here it is collective: every rank begins the same sums, in the same order, before its next
+    /// <see cref="WaitAll"/>, <see cref="Sum(Span{float})"/> or <see cref="Sum(Span{double})"/>. The default sums at once.
+    /// </summary>
+    void BeginSum(Memory<float> values) => Sum(values.Span);
+
+    /// <summary>
+    /// Lets the sums begun by <see cref="BeginSum"/> advance without waiting for them (a transport that moves data only
+    /// inside its own calls needs such calls while the backward pass runs). The default does nothing.
+    /// </summary>
+    void Progress() { }
+
+    /// <summary>Waits until every sum begun by <see cref="BeginSum"/> is complete. The default does nothing.</summary>
+    void WaitAll() { }
 }

@@ -166,6 +166,19 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
     /// </summary>
     public IGradientSynchronizer? Synchronizer { get; init; }
 
+    /// <summary>
+    /// Data-parallel training: bytes of gradient per bucket whose sum starts as soon as the backward pass has finished
+    /// its parameters, overlapping communication with the rest of the backward pass (<see cref="GradientBuckets"/>;
+    /// PyTorch DDP's <c>bucket_cap_mb</c>, 25 MB there). 0 (the default): one sum of all gradients after the backward
+    /// pass. Used only with a <see cref="Synchronizer"/>; buckets need the model's <see cref="ITrainable{TBatch}.ItemCount"/>.
+    /// </summary>
+    public long BucketBytes
+    {
+        get => bucketBytes;
+        init => bucketBytes = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "BucketBytes must be >= 0");
+    }
+    private readonly long bucketBytes;
+
     private bool Writes => Synchronizer is null || Synchronizer.Rank == 0;
 
     /// <summary>
@@ -199,6 +212,9 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
         if (Synchronizer is not null && options.GradientAccumulation > 1)
             throw new ArgumentException($"GradientAccumulation {options.GradientAccumulation} with a synchronizer: data-parallel training averages each step's batch across processes; accumulate by a larger global batch instead", nameof(options));
         var parameters = Optimizer.Parameters;
+        using var buckets = Synchronizer is { } bucketSync && BucketBytes > 0
+            ? new GradientBuckets(Optimizer.Arena ?? throw new InvalidOperationException("data-parallel training needs the optimizer's parameters in one intact arena"), bucketSync, BucketBytes)
+            : null;
         long? totalSteps = batchesPerEpoch is { } bpe ? (long)options.Epochs * bpe / options.GradientAccumulation : options.MaxSteps;
         if (options.MaxSteps is { } ms && totalSteps is { } ts) totalSteps = Math.Min(ms, ts);
         var reason = StopReason.Completed;
@@ -269,7 +285,16 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
             {
                 if (seen++ < skipTo) continue; // replaying a resumed epoch: these batches were already trained on
                 if (accumulated == 0 && (Synchronizer is null ? cancellation.IsCancellationRequested : stopAgreed)) { reason = StopReason.Cancelled; break; }
+                int? weight = null;
+                if (buckets is not null)
+                {
+                    weight = model.ItemCount(batch) ?? throw new InvalidOperationException(
+                        $"{model.Model.GetType().Name} does not tell its item count before a step, which gradient buckets need; set BucketBytes to 0");
+                    buckets.Begin(weight.Value);
+                }
                 var r = model.Step(batch, backward: true);
+                if (weight is { } w && r.Count != w)
+                    throw new InvalidOperationException($"{model.Model.GetType().Name}: ItemCount said {w} items, the step counted {r.Count}");
                 accLoss += r.Loss;
                 accumulated++;
                 accCount += r.Count;
@@ -277,7 +302,7 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
                 if (accumulated < options.GradientAccumulation) continue;
                 if (Synchronizer is { } sync)
                 {
-                    (accLoss, accCount, stopAgreed) = SumAcrossRanks(sync, parameters, r, cancellation.IsCancellationRequested);
+                    (accLoss, accCount, stopAgreed) = SumAcrossRanks(sync, parameters, r, cancellation.IsCancellationRequested, buckets);
                     s.Items += accCount;
                 }
 
@@ -390,12 +415,16 @@ public sealed class Trainer<TBatch>(Optimizer optimizer, TrainerOptions? options
     /// the ranks and divided by the global count: the gradient of the global batch's mean loss. The loss, the count
     /// and the cancellation requests travel in a second, small sum. A rank with an empty shard adds zeros.
     /// </summary>
-    private (double Loss, int Count, bool Stop) SumAcrossRanks(IGradientSynchronizer sync, IReadOnlyList<Parameter> parameters, BatchLoss local, bool cancel)
+    private (double Loss, int Count, bool Stop) SumAcrossRanks(IGradientSynchronizer sync, IReadOnlyList<Parameter> parameters, BatchLoss local, bool cancel,
+        GradientBuckets? buckets)
     {
-        var arena = Optimizer.Arena ?? throw new InvalidOperationException("data-parallel training needs the optimizer's parameters in one intact arena");
-        var grads = arena.Grads;
-        GradientClipping.Scale(parameters, local.Count);
-        sync.Sum(grads);
+        if (buckets is not null) buckets.Finish(); // the buckets were weighted and most of them started during backward
+        else
+        {
+            var arena = Optimizer.Arena ?? throw new InvalidOperationException("data-parallel training needs the optimizer's parameters in one intact arena");
+            GradientClipping.Scale(parameters, local.Count);
+            sync.Sum(arena.Grads);
+        }
         Span<double> totals = [local.Count > 0 ? local.Loss * local.Count : 0, local.Count, cancel ? 1 : 0];
         sync.Sum(totals);
         double count = totals[1];

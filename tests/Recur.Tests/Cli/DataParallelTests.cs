@@ -94,6 +94,9 @@ public class DataParallelTests
         return bitwise;
     }
 
+    /// <summary>--bucket-mb for buckets of about 100 bytes: every parameter of the test models closes one.</summary>
+    private const string TinyBuckets = "0.0001";
+
     private static string[] Train(string task, string data, string output, params string[] more) =>
         ["train", "--task", task, "--data", data, "--output", output, "--seed", "5", "--hidden", "12", "--embedding", "8", "--dropout", "0", "--log-every", "5", .. more];
 
@@ -106,10 +109,11 @@ public class DataParallelTests
         string[] opts = ["--epochs", "3", "--batch-size", "8"];
         var one = await CliRunner.Run(Train("classify", data, Path.Combine(dir.Path, "one"), opts));
         Assert.True(one.ExitCode == 0, one.Stderr);
+        // With gradient buckets of 100 bytes (about one per parameter), so that most sums start during backward.
         foreach (int n in new[] { 2, 3 })
         {
             string output = Path.Combine(dir.Path, $"ranks{n}");
-            var run = await Mpi((n, null, Train("classify", data, output, opts)));
+            var run = await Mpi((n, null, Train("classify", data, output, [.. opts, "--bucket-mb", TinyBuckets])));
             Assert.True(run.ExitCode == 0, run.Output);
             // 36 optimizer steps of Adam (12 batches an epoch, 3 epochs): every parameter within 1e-6 of the one-process run's.
             bool bitwise = SameParameters(Path.Combine(dir.Path, "one", "model.recur"), Path.Combine(output, "model.recur"), 1e-6);
@@ -133,7 +137,7 @@ public class DataParallelTests
 
         // Every rank is killed at its 55th batch (step 55, in the second epoch): the job ends with mpirun naming a rank
         // killed by a signal, and the checkpoint of step 40 stays.
-        var killed = await Mpi((2, "RECUR_FAULT_RANK_KILL_AT_BATCH=55", Train("lm", data, run, opts)));
+        var killed = await Mpi((2, "RECUR_FAULT_RANK_KILL_AT_BATCH=55", Train("lm", data, run, [.. opts, "--bucket-mb", TinyBuckets])));
         Assert.NotEqual(0, killed.ExitCode);
         Assert.Matches(@"process rank \d with PID \d+ on node \S+ exited on signal 9", killed.Output);
         Assert.True(File.Exists(Path.Combine(run, "checkpoint.ckpt")), killed.Output);
@@ -144,6 +148,44 @@ public class DataParallelTests
         Assert.True(resumed.ExitCode == 0, resumed.Output);
         Assert.Contains("resumed from", resumed.Output);
         SameParameters(Path.Combine(dir.Path, "one", "model.recur"), Path.Combine(run, "model.recur"), 1e-6);
+    }
+
+    [Fact]
+    public async Task Gradient_buckets_leave_a_2_rank_run_bit_identical_to_one_sum_after_backward_also_with_tied_embeddings()
+    {
+        NeedMpi();
+        using var dir = new TempDir();
+        string data = Text(dir);
+        // Tied embeddings: the shared matrix hears two contributions per backward pass (output layer, then embedding).
+        string[] opts = ["--epochs", "1", "--batch-size", "6", "--bptt", "20", "--tokenizer", "char", "--tie-embeddings", "true"];
+        string[] Tied(string output, params string[] more)
+        {
+            var args = Train("lm", data, output, [.. opts, .. more]);
+            args[Array.IndexOf(args, "--embedding") + 1] = "12"; // equal to --hidden
+            return args;
+        }
+        var one = await CliRunner.Run(Tied(Path.Combine(dir.Path, "one")));
+        Assert.True(one.ExitCode == 0, one.Stderr);
+        foreach (string mb in new[] { "0", TinyBuckets })
+        {
+            var run = await Mpi((2, null, Tied(Path.Combine(dir.Path, "mb" + mb), "--bucket-mb", mb)));
+            Assert.True(run.ExitCode == 0, run.Output);
+            SameParameters(Path.Combine(dir.Path, "one", "model.recur"), Path.Combine(dir.Path, "mb" + mb, "model.recur"), 1e-6);
+        }
+        // Two ranks: each element's sum is a + b in either order, whatever the message size, so buckets change no bit.
+        Assert.True(SameParameters(Path.Combine(dir.Path, "mb0", "model.recur"), Path.Combine(dir.Path, "mb" + TinyBuckets, "model.recur"), 0));
+        var metrics = File.ReadAllText(Path.Combine(dir.Path, "mb" + TinyBuckets, "metrics.json"));
+        Assert.Contains("\"step_seconds\"", metrics);
+        Assert.Contains("\"collective_wait_seconds\"", metrics);
+    }
+
+    [Fact]
+    public async Task A_bucket_size_outside_a_data_parallel_run_is_an_error()
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = await CliRunner.Run(Train("classify", Classification(dir), Path.Combine(dir.Path, "run"), "--epochs", "1", "--bucket-mb", "1"));
+        Assert.Equal(1, code);
+        Assert.Contains("--bucket-mb", err);
     }
 
     [Fact]
@@ -164,8 +206,10 @@ public class DataParallelTests
         NeedMpi();
         using var dir = new TempDir();
         string data = Classification(dir), output = Path.Combine(dir.Path, "run");
-        string[] args = Train("classify", data, output, "--epochs", "3", "--batch-size", "8", "--checkpoint-every", "5", "--collective-timeout", "2");
-        // Rank 1 stops responding at its 20th batch (epoch 2): rank 0 waits 2 s in the gradient sum, then ends the job.
+        string[] args = Train("classify", data, output, "--epochs", "3", "--batch-size", "8", "--checkpoint-every", "5", "--collective-timeout", "2",
+            "--bucket-mb", TinyBuckets);
+        // Rank 1 stops responding at its 20th batch (epoch 2): rank 0 has started its buckets' sums during backward, waits
+        // 2 s for them, then ends the job.
         var run = await Mpi((1, null, args), (1, "RECUR_FAULT_RANK_HANG_AT_BATCH=20", args));
         Assert.Equal(3, run.ExitCode);
         Assert.Contains("recur: error (rank 0 of 2): the gradient sum did not complete within 2 s", run.Output);

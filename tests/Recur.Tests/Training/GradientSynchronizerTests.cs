@@ -86,13 +86,15 @@ public class GradientSynchronizerTests
     private sealed class Part(SequenceClassifier model) : ITrainable<SequenceBatch>
     {
         public Module Model => model;
+        public int? ItemCount(SequenceBatch batch) => batch is null ? 0 : model.ItemCount(batch);
         public BatchLoss Step(SequenceBatch batch, bool backward) => batch is null ? new BatchLoss(0, 0) : model.Step(batch, backward);
     }
 
     [Theory]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void N_synchronized_trainers_end_where_one_trainer_on_the_whole_batches_ends(int size)
+    [InlineData(2, 0)]
+    [InlineData(3, 0)]
+    [InlineData(3, 1)] // gradient buckets of one parameter each, started during backward
+    public void N_synchronized_trainers_end_where_one_trainer_on_the_whole_batches_ends(int size, long bucketBytes)
     {
         var (x, y) = Data();
         var options = new TrainerOptions { Epochs = 4, ClipNorm = 1f, KeepBest = false };
@@ -104,14 +106,15 @@ public class GradientSynchronizerTests
         var results = new TrainingResult[size];
         var threads = Enumerable.Range(0, size).Select(r => new Thread(() =>
         {
-            var trainer = new Trainer<SequenceBatch>(new Adam(models[r].Parameters(), 0.01f), options) { Synchronizer = ranks.Rank(r) };
+            var trainer = new Trainer<SequenceBatch>(new Adam(models[r].Parameters(), 0.01f), options) { Synchronizer = ranks.Rank(r), BucketBytes = bucketBytes };
             results[r] = trainer.Fit(new Part(models[r]), _ => Batches(x, y, r, size));
         })).ToArray();
         foreach (var t in threads) t.Start();
         foreach (var t in threads) Assert.True(t.Join(TimeSpan.FromMinutes(2)), "a rank did not finish");
 
         Assert.Equal(single.Steps, results[0].Steps);
-        Assert.Equal(24, ranks.Sums / 2); // two sums a step (gradients; loss, count, cancel): 6 batches x 4 epochs
+        // Per step (6 batches x 4 epochs), the gradients in one sum or in one per parameter (7), then loss, count, cancel.
+        Assert.Equal(24 * (bucketBytes > 0 ? 7 + 1 : 2), ranks.Sums);
         for (int e = 0; e < 4; e++) Assert.Equal(single.History[e].TrainLoss, results[0].History[e].TrainLoss, 1e-6);
         var expected = one.NamedParameters().ToList();
         for (int r = 0; r < size; r++)

@@ -16,6 +16,9 @@ internal interface IRecurrentWeights
     /// <summary>A number that changes whenever the values of the parameter may have changed (its tensor's version).</summary>
     long Version(int pass, RecurrentWeight which);
 
+    /// <summary>Called by backward once it has added everything it adds to the gradients of pass <paramref name="pass"/> (layer * D + direction).</summary>
+    void GradientsDone(int pass);
+
     /// <summary>The packed weights kept across calls.</summary>
     PackedWeights Packed { get; }
 }

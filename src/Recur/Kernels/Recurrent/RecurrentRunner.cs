@@ -299,6 +299,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                     p.DC = lstm ? dc0 + (long)(l * D + d) * B * H : null;
                     BackwardDirection(p, weights, l * D + d, dX, accumulate: d > 0, ones, rowScratch, biasSum, maskedStates, flow?[l * D + d]);
                 }
+                // Layer l's weight gradients are final: data-parallel training may start reducing them while the layers
+                // below run their backward pass.
+                for (int d = 0; d < D; d++) weights.GradientsDone(l * D + d);
                 if (l > 0)
                 {
                     // dX of layer l is the gradient of layer l-1's output (through the dropout mask if any).

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Projected weak-scaling efficiency of data-parallel training (docs/distributed.md): each node keeps its batch and its
-# measured compute time per step; the gradient sum is a ring allreduce of the model's gradients, not overlapped with
-# the backward pass (as Recur does it now):
+# Projected weak-scaling efficiency of data-parallel training (docs/distributed.md): each node keeps its batch and the
+# compute time per step measured on one node by bench/distributed/scaling.sh (1 rank x all its threads); the gradient
+# sum is a ring allreduce of the model's fp32 gradients, not overlapped with the backward pass:
 #   T_allreduce(N) = 2 (N-1)/N * bytes / bandwidth + 2 (N-1) * latency,   efficiency(N) = T_compute / (T_compute + T_allreduce)
-# Usage: scripts/scaling-projection.sh OUT_DIR   -> OUT_DIR/scaling-projection.csv and one PNG per model (recur plot).
+# Usage: bench/distributed/projection.sh SCALING_TSV OUT_DIR
+#   SCALING_TSV: the scaling.tsv that bench/distributed/scaling.sh wrote (name, compute_ms_per_step, parameters)
+#   (bench/distributed/quiet-compute.tsv holds the quiet-machine figures docs/distributed.md's table was drawn from)
+#   -> OUT_DIR/scaling-projection.csv and one PNG per model (recur plot).
 set -euo pipefail
-out="$1"; mkdir -p "$out"
-cd "$(dirname "$0")/.."
+tsv="$(realpath "$1")"; out="$2"; mkdir -p "$out"; out="$(realpath "$out")"
+cd "$(dirname "$0")/../.."
 dll="$PWD/src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll"
 latency_us=25   # per message on TCP over Ethernet (one hop); RDMA fabrics are nearer 2 us
-# model | compute ms per step on one 2-core node (quiet machine, docs/benchmarks.md and docs/results.md) | parameters
-models=(
-  "lstm-B32-T50-H128|7.77|99328"
-  "lstm-B64-T100-H512x2|579|3284992"
-  "word-lm-2x200-tied-B20-T20|85|2653200"
-)
+models=()
+while IFS=$'\t' read -r name ms params; do
+  case "$name" in name|'#'*|'') continue;; esac
+  models+=("$name|$ms|$params")
+done < "$tsv"
 echo "model,nodes,gbps,allreduce_ms,efficiency" > "$out/scaling-projection.csv"
 for m in "${models[@]}"; do
   IFS='|' read -r name ms params <<< "$m"
