@@ -209,8 +209,12 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
-            p.WhhT = maxRows > Gemm.SkinnyLimit
+            var schedule = ChooseSchedule(p, maxRows);
+            p.WhhT = maxRows > Gemm.SkinnyLimit && schedule != RecurrentStepSchedule.HiddenBlocks
                 ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, R, gh, pWhh, R)
+                : null;
+            var whhI = maxRows > Gemm.SkinnyLimit && schedule == RecurrentStepSchedule.HiddenBlocks
+                ? weights.Packed.GetInterleaved(k, weights.Version(k, RecurrentWeight.HiddenHidden), width, p.G, H, R, pWhh)
                 : null;
             p.WhrT = pWhr != null && maxRows > Gemm.SkinnyLimit
                 ? weights.Packed.Get(k, PackedForm.ProjectionT, weights.Version(k, RecurrentWeight.Projection), width, Transpose.Yes, H, R, pWhr, H)
@@ -219,13 +223,18 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             {
                 Span<PrevRange> ranges = stackalloc PrevRange[2];
                 var step = StepJobs.Value!;
-                for (int s = 0; s < T; s++)
-                {
-                    int t = p.Reverse ? T - 1 - s : s;
-                    if (p.Active[t] == 0) continue;
-                    int n = p.PrevRanges(t, ranges);
-                    step.Run(cell, p, t, isBackward: false, ranges[..n], options.FusedMax);
-                }
+                if (schedule == RecurrentStepSchedule.BatchParallel)
+                    BatchParallelPass.Forward(cell, p, batch.SortedLengths, Parallelism.ThreadCount);
+                else
+                    for (int s = 0; s < T; s++)
+                    {
+                        int t = p.Reverse ? T - 1 - s : s;
+                        if (p.Active[t] == 0) continue;
+                        int n = p.PrevRanges(t, ranges);
+                        if (schedule == RecurrentStepSchedule.HiddenBlocks)
+                            InterleavedStep.ForThread.Run(cell, p, t, ranges[..n], whhI, keepActivations: requiresGrad);
+                        else step.Run(cell, p, t, isBackward: false, ranges[..n], options.FusedMax);
+                    }
             }
             finally
             {
@@ -233,6 +242,23 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 p.Wih = p.Whh = p.Bih = p.Bhh = p.Whr = null;
             }
         }
+    }
+
+    /// <summary>
+    /// The forward schedule of a pass (<see cref="RecurrentEngineOptions.Schedule"/>): hidden-unit blocks for a few
+    /// rows, row blocks owned for all steps when every thread gets enough rows and the step is small enough for row
+    /// blocks, else the per-step engine. One thread always runs per step.
+    /// </summary>
+    private RecurrentStepSchedule ChooseSchedule(DirectionPass p, int maxRows)
+    {
+        if (options.Schedule != RecurrentStepSchedule.Auto) return options.Schedule;
+        int threads = Parallelism.ThreadCount;
+        if (threads == 1 || maxRows == 0) return RecurrentStepSchedule.PerStep;
+        if (maxRows <= RecurrentEngineOptions.HiddenBlocksMaxRows) return RecurrentStepSchedule.HiddenBlocks;
+        double work = (double)maxRows * p.H * (p.G * p.R + (p.Projected ? p.R : 0));
+        if (maxRows >= RecurrentEngineOptions.BatchParallelMinRows * threads && work <= options.FusedMax)
+            return RecurrentStepSchedule.BatchParallel;
+        return RecurrentStepSchedule.PerStep;
     }
 
     /// <summary>
