@@ -10,7 +10,7 @@ namespace Recur.Bench;
 /// A/B of the recurrent engine's forward schedules (<see cref="RecurrentStepSchedule"/>) on the benchmark's rows:
 /// inference forward (and, with --train, a training step) timed with each schedule in turn, alternating schedule by
 /// schedule for many rounds in one process, so machine load hits them alike. Prints the median ms of each schedule and
-/// its ratio to the per-step engine; with --ort also ONNX Runtime's median on the same row (timed once, after).
+/// its ratio to the per-step engine, and the same for the minimum (the least disturbed sample); with --ort also ONNX Runtime's median on the same row (timed once, after).
 /// Usage: schedule [--rounds N] [--threads N] [--train] [--ort] [--row "lstm 32 50 64 128 1 [bi] [state]"]...
 /// </summary>
 public static class ScheduleBenchmark
@@ -120,6 +120,7 @@ public static class ScheduleBenchmark
             }
         }
         double[] med = samples.Select(Median).ToArray();
+        double[] min = samples.Select(x => x.Min()).ToArray();
         string ortCell = "-";
         if (ort && RnnBenchmark.OrtTimer is { } timer)
         {
@@ -130,6 +131,8 @@ public static class ScheduleBenchmark
         string name = $"{c.Kind} {c.B} {c.T} {c.I} {c.H} {c.L}{(c.Bi ? " bi" : "")}{(c.State ? " state" : "")}";
         Console.WriteLine($"{name,-30} {(training ? "train" : "infer"),-6} " +
                           string.Join(" ", med.Select(m => $"{m,7:F3} {m / med[0],5:F2}")) + $" {ortCell,9}");
+        // The minimum: on a loaded machine the least disturbed sample, closer to what a quiet machine gives.
+        Console.WriteLine($"{"",-30} {"min",-6} " + string.Join(" ", min.Select(m => $"{m,7:F3} {m / min[0],5:F2}")));
     }
 
     private static double Median(List<double> xs)

@@ -33,9 +33,9 @@ public sealed record RecurrentEngineOptions
     /// <summary>
     /// How the forward time loop of each layer and direction is spread over the threads (<see cref="RecurrentStepSchedule"/>).
     /// <see cref="RecurrentStepSchedule.Auto"/> (the default) takes <see cref="RecurrentStepSchedule.HiddenBlocks"/>
-    /// for at most <see cref="HiddenBlocksMaxRows"/> rows, <see cref="RecurrentStepSchedule.BatchParallel"/> when every
-    /// thread gets at least <see cref="BatchParallelMinRows"/> rows and the step is at most <see cref="FusedMax"/>
-    /// multiply-adds, and <see cref="RecurrentStepSchedule.PerStep"/> otherwise (and always with one thread).
+    /// for 5 to <see cref="HiddenBlocksMaxRows"/> rows, <see cref="RecurrentStepSchedule.BatchParallel"/> when every
+    /// thread gets at least <see cref="BatchParallelMinRows"/> rows, and <see cref="RecurrentStepSchedule.PerStep"/>
+    /// otherwise (at most 4 rows, and always with one thread).
     /// </summary>
     public RecurrentStepSchedule Schedule
     {

@@ -245,19 +245,19 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     }
 
     /// <summary>
-    /// The forward schedule of a pass (<see cref="RecurrentEngineOptions.Schedule"/>): hidden-unit blocks for a few
-    /// rows, row blocks owned for all steps when every thread gets enough rows and the step is small enough for row
-    /// blocks, else the per-step engine. One thread always runs per step.
+    /// The forward schedule of a pass (<see cref="RecurrentEngineOptions.Schedule"/>); Auto as measured
+    /// (docs/benchmarks.md, "Forward schedules"): hidden-unit blocks for 5 to 8 rows (the packed product, whose W_hh
+    /// each thread then reads only its share of), row blocks owned for all steps when every thread gets at least 8
+    /// rows, else the per-step engine (which a skinny step of at most 4 rows already runs in one dispatch). One thread
+    /// always runs per step.
     /// </summary>
     private RecurrentStepSchedule ChooseSchedule(DirectionPass p, int maxRows)
     {
         if (options.Schedule != RecurrentStepSchedule.Auto) return options.Schedule;
         int threads = Parallelism.ThreadCount;
-        if (threads == 1 || maxRows == 0) return RecurrentStepSchedule.PerStep;
+        if (threads == 1 || maxRows <= Gemm.SkinnyLimit) return RecurrentStepSchedule.PerStep;
         if (maxRows <= RecurrentEngineOptions.HiddenBlocksMaxRows) return RecurrentStepSchedule.HiddenBlocks;
-        double work = (double)maxRows * p.H * (p.G * p.R + (p.Projected ? p.R : 0));
-        if (maxRows >= RecurrentEngineOptions.BatchParallelMinRows * threads && work <= options.FusedMax)
-            return RecurrentStepSchedule.BatchParallel;
+        if (maxRows >= RecurrentEngineOptions.BatchParallelMinRows * threads) return RecurrentStepSchedule.BatchParallel;
         return RecurrentStepSchedule.PerStep;
     }
 
