@@ -4,6 +4,8 @@ using Recur.Bench;
 // Recur benchmarks.
 //   rnn [--json FILE] [--threads N] [--seconds S] [--ort]   the engine benchmark (recurrent layers, SGEMM, FMA peak;
 //                                                            --ort: ONNX Runtime on the same rows)
+//   schedule [--rounds N] [--threads N] [--train] [--ort] [--row "lstm 32 50 64 128 1 [bi] [state]"]...
+//                                                    A/B of the recurrent forward schedules, alternated in one process
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
 //   ctc [--seconds S] [--threads N] [--json FILE]    CTC loss + gradient beside a BiLSTM training step of matching size
 //   transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]
@@ -13,6 +15,7 @@ using Recur.Bench;
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND] [--ort]");
+    Console.WriteLine("       Recur.Bench schedule [--rounds N] [--threads N] [--train] [--ort] [--row \"lstm 32 50 64 128 1 [bi] [state]\"]...");
     Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
     Console.WriteLine("       Recur.Bench ctc [--seconds S] [--threads N] [--json FILE]");
     Console.WriteLine("       Recur.Bench transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]");
@@ -23,6 +26,7 @@ OrtBenchmark.Register();
 return args[0] switch
 {
     "rnn" => RnnBenchmark.Run(args[1..]),
+    "schedule" => ScheduleBenchmark.Run(args[1..]),
     "kernels" => RunKernels(args[1..]),
     "ctc" => CtcBenchmark.Run(args[1..]),
     "transcribe-stream" => StreamBenchmark.Run(args[1..]),
@@ -38,6 +42,6 @@ static int RunKernels(string[] rest)
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'kernels', 'ctc', 'transcribe-stream' or 'serve-load'");
+    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'schedule', 'kernels', 'ctc', 'transcribe-stream' or 'serve-load'");
     return 2;
 }

@@ -417,7 +417,7 @@ public static unsafe class Gemm
     /// Products with at most <see cref="SkinnyRows"/> rows: no packing, op(B) is streamed once.
     /// Parallel over column blocks of C.
     /// </summary>
-    private sealed class Skinny : IParallelJob
+    internal sealed class Skinny : IParallelJob
     {
         private const int ColumnBlock = 128;
         [ThreadStatic] private static Skinny? cached;
@@ -510,7 +510,8 @@ public static unsafe class Gemm
             }
         }
 
-        private static float Dot<TS, TV>(float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
+        /// <summary>dot(x, y) over <paramref name="len"/> floats, in the skinny product's order (the recurrent step's hidden-unit blocks reuse it).</summary>
+        internal static float Dot<TS, TV>(float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
         {
             int w = TS.Count;
             int i = 0;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Recur.Kernels.Recurrent;
 using Recur.Nn;
 using Recur.Optim;
 using Recur.Tensors;
@@ -91,6 +92,26 @@ public class PackedWeightCacheTests
         byte[] third = Pass(layer);
         Assert.NotEqual(after, third);
         Assert.Equal(Pass(Fresh(layer)), third);
+    }
+
+    /// <summary>The gate-interleaved W_hh of hidden-unit blocks and the forms batch-parallel blocks read are refreshed too.</summary>
+    [Theory]
+    [InlineData(RecurrentStepSchedule.HiddenBlocks)]
+    [InlineData(RecurrentStepSchedule.BatchParallel)]
+    public void EveryScheduleSeesAnOptimizerStepAndLoadStateDict(RecurrentStepSchedule schedule)
+    {
+        var engine = new RecurrentEngineOptions { Schedule = schedule };
+        var layer = new Recurrent(RecurrentMode.Lstm, I, H, 2, bidirectional: true, rng: new Rng(3)) { Engine = engine };
+        var optimizer = new Sgd(layer.Parameters(), 0.5f);
+        byte[] before = Pass(layer);
+        optimizer.Step();
+        byte[] after = Pass(layer);
+        Assert.NotEqual(before, after);
+        Assert.Equal(Pass(Fresh(layer)), after);
+        var other = new Recurrent(RecurrentMode.Lstm, I, H, 2, bidirectional: true, rng: new Rng(4)) { Engine = engine };
+        byte[] expected = Pass(other);
+        layer.LoadStateDict(other.StateDict());
+        Assert.Equal(expected, Pass(layer));
     }
 
     [Fact]

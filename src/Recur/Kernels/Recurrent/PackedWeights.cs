@@ -15,6 +15,8 @@ internal enum PackedForm
     ProjectionT,
     /// <summary>W_hr, (P, H): the projection's gradient dh W_hr.</summary>
     Projection,
+    /// <summary>W_hh^T, (R, G*Hpad), its columns gate-interleaved by blocks of NR hidden units (<see cref="PackedWeights.GetInterleaved"/>).</summary>
+    HiddenHiddenInterleavedT,
 }
 
 /// <summary>
@@ -27,7 +29,7 @@ internal enum PackedForm
 /// </summary>
 internal sealed unsafe class PackedWeights
 {
-    private const int FormCount = 6;
+    private const int FormCount = 7;
     private readonly object gate = new();
     private Entry?[] entries = [];
 
@@ -59,6 +61,51 @@ internal sealed unsafe class PackedWeights
                 || e.Matrix.K != k || e.Matrix.N != n)
             {
                 e.Matrix.PackFrom(width, trans, k, n, w, ldw);
+                e.Version = version;
+                e.Width = width;
+                e.Filled = true;
+                PackCount++;
+            }
+            return e.Matrix;
+        }
+    }
+
+    /// <summary>
+    /// W_hh^T of pass <paramref name="pass"/> packed for hidden-unit blocks (oneDNN's gate-blocked reorder): W_hh
+    /// (G*H, R) holds gate g of unit u in row g*H + u; the packed (R, G*Hpad) matrix, Hpad = H rounded up to the panel
+    /// width NR, holds in panel ub*G + g the columns of gate g for units [ub*NR, ub*NR + NR), zero past H. A block of NR
+    /// units then reads its G gates from G consecutive panels. Each column is a column of the ordinary W_hh^T, packed
+    /// the same way, so a product over it sums every element in the same order. Cached like <see cref="Get"/>.
+    /// </summary>
+    public PackedMatrix GetInterleaved(int pass, long version, SimdWidth width, int gates, int hidden, int r, float* whh)
+    {
+        int index = pass * FormCount + (int)PackedForm.HiddenHiddenInterleavedT;
+        int nr = Gemm.PanelWidth(width);
+        int blocks = (hidden + nr - 1) / nr;
+        int n = gates * blocks * nr;
+        lock (gate)
+        {
+            if (index >= entries.Length) Array.Resize(ref entries, index + 1);
+            var e = entries[index] ??= new Entry();
+            if (!e.Filled || e.Version != version || e.Width != width || e.Matrix.K != r || e.Matrix.N != n)
+            {
+                // Rows of W_hh in interleaved order (the stored (N, K) form of the packed W_hh^T), zero rows past H.
+                float[] rows = PinnedPool.Rent((long)n * r);
+                try
+                {
+                    float* dst = PinnedPool.Address(rows);
+                    for (int ub = 0; ub < blocks; ub++)
+                        for (int g = 0; g < gates; g++)
+                            for (int j = 0; j < nr; j++)
+                            {
+                                int u = ub * nr + j;
+                                var row = new Span<float>(dst + ((long)(ub * gates + g) * nr + j) * r, r);
+                                if (u < hidden) new ReadOnlySpan<float>(whh + ((long)g * hidden + u) * r, r).CopyTo(row);
+                                else row.Clear();
+                            }
+                    e.Matrix.PackFrom(width, Transpose.Yes, r, n, dst, r);
+                }
+                finally { PinnedPool.Return(rows); }
                 e.Version = version;
                 e.Width = width;
                 e.Filled = true;

@@ -48,7 +48,7 @@ internal abstract unsafe class RecurrentCell
     /// otherwise the unpacked skinny path straight from W. The two paths sum over K in different orders, so the
     /// choice must not depend on how the step was cut into blocks: that depends on the thread count.
     /// </summary>
-    protected static void StepGemm(int rows, int fullRows, float* a, int lda, PackedMatrix? packed, float* w, Transpose transW,
+    protected internal static void StepGemm(int rows, int fullRows, float* a, int lda, PackedMatrix? packed, float* w, Transpose transW,
         int k, int n, float beta, float* c, int ldc, SimdWidth width)
     {
         if (rows <= 0) return;

@@ -29,4 +29,30 @@ public sealed record RecurrentEngineOptions
             fusedMax = value;
         }
     }
+
+    /// <summary>
+    /// How the forward time loop of each layer and direction is spread over the threads (<see cref="RecurrentStepSchedule"/>).
+    /// <see cref="RecurrentStepSchedule.Auto"/> (the default) takes <see cref="RecurrentStepSchedule.HiddenBlocks"/>
+    /// for 5 to <see cref="HiddenBlocksMaxRows"/> rows, <see cref="RecurrentStepSchedule.BatchParallel"/> when every
+    /// thread gets at least <see cref="BatchParallelMinRows"/> rows, and <see cref="RecurrentStepSchedule.PerStep"/>
+    /// otherwise (at most 4 rows, and always with one thread).
+    /// </summary>
+    public RecurrentStepSchedule Schedule
+    {
+        get => schedule;
+        init
+        {
+            if (!Enum.IsDefined(value))
+                throw new ArgumentOutOfRangeException(nameof(Schedule), value, "Schedule must be Auto, PerStep, BatchParallel or HiddenBlocks");
+            schedule = value;
+        }
+    }
+
+    private readonly RecurrentStepSchedule schedule = RecurrentStepSchedule.Auto;
+
+    /// <summary>The most rows (sequences in the batch) for which <see cref="RecurrentStepSchedule.Auto"/> takes hidden-unit blocks.</summary>
+    internal const int HiddenBlocksMaxRows = 8;
+
+    /// <summary>The fewest rows per thread for which <see cref="RecurrentStepSchedule.Auto"/> takes the batch-parallel schedule.</summary>
+    internal const int BatchParallelMinRows = 8;
 }

@@ -209,8 +209,12 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
-            p.WhhT = maxRows > Gemm.SkinnyLimit
+            var schedule = ChooseSchedule(p, maxRows);
+            p.WhhT = maxRows > Gemm.SkinnyLimit && schedule != RecurrentStepSchedule.HiddenBlocks
                 ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, R, gh, pWhh, R)
+                : null;
+            var whhI = maxRows > Gemm.SkinnyLimit && schedule == RecurrentStepSchedule.HiddenBlocks
+                ? weights.Packed.GetInterleaved(k, weights.Version(k, RecurrentWeight.HiddenHidden), width, p.G, H, R, pWhh)
                 : null;
             p.WhrT = pWhr != null && maxRows > Gemm.SkinnyLimit
                 ? weights.Packed.Get(k, PackedForm.ProjectionT, weights.Version(k, RecurrentWeight.Projection), width, Transpose.Yes, H, R, pWhr, H)
@@ -219,13 +223,18 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             {
                 Span<PrevRange> ranges = stackalloc PrevRange[2];
                 var step = StepJobs.Value!;
-                for (int s = 0; s < T; s++)
-                {
-                    int t = p.Reverse ? T - 1 - s : s;
-                    if (p.Active[t] == 0) continue;
-                    int n = p.PrevRanges(t, ranges);
-                    step.Run(cell, p, t, isBackward: false, ranges[..n], options.FusedMax);
-                }
+                if (schedule == RecurrentStepSchedule.BatchParallel)
+                    BatchParallelPass.Forward(cell, p, batch.SortedLengths, Parallelism.ThreadCount);
+                else
+                    for (int s = 0; s < T; s++)
+                    {
+                        int t = p.Reverse ? T - 1 - s : s;
+                        if (p.Active[t] == 0) continue;
+                        int n = p.PrevRanges(t, ranges);
+                        if (schedule == RecurrentStepSchedule.HiddenBlocks)
+                            InterleavedStep.ForThread.Run(cell, p, t, ranges[..n], whhI, keepActivations: requiresGrad);
+                        else step.Run(cell, p, t, isBackward: false, ranges[..n], options.FusedMax);
+                    }
             }
             finally
             {
@@ -233,6 +242,23 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 p.Wih = p.Whh = p.Bih = p.Bhh = p.Whr = null;
             }
         }
+    }
+
+    /// <summary>
+    /// The forward schedule of a pass (<see cref="RecurrentEngineOptions.Schedule"/>); Auto as measured
+    /// (docs/benchmarks.md, "Forward schedules"): hidden-unit blocks for 5 to 8 rows (the packed product, whose W_hh
+    /// each thread then reads only its share of), row blocks owned for all steps when every thread gets at least 8
+    /// rows, else the per-step engine (which a skinny step of at most 4 rows already runs in one dispatch). One thread
+    /// always runs per step.
+    /// </summary>
+    private RecurrentStepSchedule ChooseSchedule(DirectionPass p, int maxRows)
+    {
+        if (options.Schedule != RecurrentStepSchedule.Auto) return options.Schedule;
+        int threads = Parallelism.ThreadCount;
+        if (threads == 1 || maxRows <= Gemm.SkinnyLimit) return RecurrentStepSchedule.PerStep;
+        if (maxRows <= RecurrentEngineOptions.HiddenBlocksMaxRows) return RecurrentStepSchedule.HiddenBlocks;
+        if (maxRows >= RecurrentEngineOptions.BatchParallelMinRows * threads) return RecurrentStepSchedule.BatchParallel;
+        return RecurrentStepSchedule.PerStep;
     }
 
     /// <summary>
