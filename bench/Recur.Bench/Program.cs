@@ -7,6 +7,7 @@ using Recur.Bench;
 //   schedule [--rounds N] [--threads N] [--train] [--ort] [--row "lstm 32 50 64 128 1 [bi] [state]"]...
 //                                                    A/B of the recurrent forward schedules, alternated in one process
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
+//   gemm-ab [--rounds R] [--configs a,b] [--shapes s]  interleaved A/B of the GEMM blocking settings in one process
 //   ctc [--seconds S] [--threads N] [--json FILE]    CTC loss + gradient beside a BiLSTM training step of matching size
 //   transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]
 //                                                    per-chunk latency of StreamingRecognizer (a trained model on real utterances with --model)
@@ -17,6 +18,7 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("usage: Recur.Bench rnn [--json FILE] [--threads N] [--seconds S] [--no-gemm] [--only KIND] [--ort]");
     Console.WriteLine("       Recur.Bench schedule [--rounds N] [--threads N] [--train] [--ort] [--row \"lstm 32 50 64 128 1 [bi] [state]\"]...");
     Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
+    Console.WriteLine("       Recur.Bench gemm-ab [--rounds R] [--reps N] [--threads N] [--configs base,pfB,...] [--shapes 512,64x2048x512]");
     Console.WriteLine("       Recur.Bench ctc [--seconds S] [--threads N] [--json FILE]");
     Console.WriteLine("       Recur.Bench transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]");
     Console.WriteLine("       Recur.Bench serve-load --cli src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll [--seconds S] [--batch-delay-ms D]");
@@ -31,6 +33,7 @@ return args[0] switch
     "ctc" => CtcBenchmark.Run(args[1..]),
     "transcribe-stream" => StreamBenchmark.Run(args[1..]),
     "serve-load" => ServeLoad.Run(args[1..]),
+    "gemm-ab" => GemmAb.Run(args[1..]),
     _ => Unknown(args[0]),
 };
 
@@ -42,6 +45,6 @@ static int RunKernels(string[] rest)
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'schedule', 'kernels', 'ctc', 'transcribe-stream' or 'serve-load'");
+    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'schedule', 'kernels', 'gemm-ab', 'ctc', 'transcribe-stream' or 'serve-load'");
     return 2;
 }

@@ -278,6 +278,9 @@ public static class RnnBenchmark
         return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
     }
 
+    /// <summary>The measured FMA peak of <paramref name="width"/> on <paramref name="threads"/> threads (for <c>gemm-ab</c>).</summary>
+    internal static double? FmaPeakOf(SimdWidth width, int threads) => FmaPeak(width, threads);
+
     private static double GemmGflops(int n, double seconds)
     {
         var rng = new Rng(3);

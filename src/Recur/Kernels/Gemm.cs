@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Recur.Kernels;
 
@@ -13,6 +14,10 @@ namespace Recur.Kernels;
 /// of C per call, keeping 2 x MR vector accumulators in registers. The micro-kernel is written once over
 /// <see cref="ISimd{TV}"/> and runs with Vector512 (NR = 32), Vector256 (16), Vector128 (8) or scalar (2) lanes,
 /// chosen at run time by <see cref="SimdDispatch"/>.</para>
+/// <para>On AVX-512 the tile height follows M (<see cref="TileRowsFor"/>): 8 rows for the recurrent step products of
+/// 32 or 64 rows (no padded sliver), 6 otherwise. <see cref="Tuning"/> also holds an NC loop (a block of B panels
+/// reused from L2 across several MC row blocks), prefetch of B panels and C tiles, and AVX-512 masked edge stores:
+/// all off by default, as none measured faster (docs/benchmarks.md, "GEMM blocking").</para>
 /// <para>Work is split into tiles of C and run on <see cref="Parallelism"/>. Every element of C is accumulated
 /// over K in the same order whatever the tiling or thread count (blocks of <see cref="KC"/>), so results are
 /// bit-identical for any number of threads.</para>
@@ -33,6 +38,49 @@ public static unsafe class Gemm
 
     /// <summary>Products with at most this many rows take the unpacked streaming path.</summary>
     public const int SkinnyRows = 4;
+
+    /// <summary>
+    /// The blocking of the packed path, settable only inside the library and its benchmarks (the A/B runs that chose
+    /// the defaults, <c>Recur.Bench gemm-ab</c>). Every setting computes each element of C with the same operations in
+    /// the same order (k-blocks of <see cref="KC"/> in order, then the rank-1 updates in order), so results are
+    /// bit-identical whatever they are; only the speed changes.
+    /// </summary>
+    internal static class Tuning
+    {
+        /// <summary>Micro-kernel rows: 6, 8 or 12; 0 chooses by M and vector width (<see cref="TileRowsFor"/>).</summary>
+        public static int TileRows;
+
+        /// <summary>
+        /// MC row blocks per tile of work: the B block is reused from L2 across them (the NC loop). Used when the
+        /// product has at least this many row blocks per thread, so that every thread still gets whole tiles. 1 (off) by
+        /// default: 4 was not measured faster on a loaded machine (docs/benchmarks.md, "GEMM blocking").
+        /// </summary>
+        public static int RowBlocks = 1;
+
+        /// <summary>Panels per B block (NC / NR) when <see cref="RowBlocks"/> &gt; 1.</summary>
+        public static int BlockPanels = 8;
+
+        /// <summary>Prefetch the next B panel into L2 while the current one is in use.</summary>
+        public static bool PrefetchB;
+
+        /// <summary>Prefetch the next C tile into L1 when the micro-kernel accumulates into C.</summary>
+        public static bool PrefetchC;
+
+        /// <summary>AVX-512 masked loads and stores for a column edge tile instead of the scalar corner.</summary>
+        public static bool MaskedTails;
+    }
+
+    /// <summary>The micro-kernel's row count for a product of <paramref name="m"/> rows at <paramref name="width"/>.</summary>
+    internal static int TileRowsFor(int m, SimdWidth width)
+    {
+        int forced = Tuning.TileRows;
+        // The 8- and 12-row tiles keep 16 and 24 accumulators: only AVX-512's 32 vector registers hold them.
+        if (width != SimdWidth.V512 || !Avx512F.IsSupported) return MR;
+        if (forced != 0) return forced;
+        // The step products (batch 32 or 64 rows) fit whole 8-row slivers; 6-row ones pad 32 to 36 rows and 64 to 66.
+        if (m % 8 == 0 && m <= 64) return 8;
+        return MR;
+    }
 
     private static volatile bool batchInvariant;
 
@@ -169,7 +217,11 @@ public static unsafe class Gemm
         }
     }
 
-    /// <summary>One index per tile of C: MC rows by a run of panels; each tile loops over all k-blocks.</summary>
+    /// <summary>
+    /// One index per tile of C: <see cref="Tuning.RowBlocks"/> x MC rows by a run of panels; each tile loops over all
+    /// k-blocks. Inside a k-block the tile's packed A stays in L2/L3 while B goes by blocks of
+    /// <see cref="Tuning.BlockPanels"/> panels, each reused from L2 by every MC row block of the tile (the NC loop).
+    /// </summary>
     private sealed class TileJob : IParallelJob
     {
         [ThreadStatic] private static TileJob? cached;
@@ -185,7 +237,11 @@ public static unsafe class Gemm
         private float* c;
         private int ldc;
         private int rowTiles;
+        private int tileRows;
         private int panelsPerTile;
+        private int mr;
+        private int blockPanels;
+        private bool prefetchB, prefetchC, masked;
 
         public static void Run(Transpose transA, int m, float alpha, float* a, int lda, PackedMatrix b, bool overwrite, float* c, int ldc)
         {
@@ -199,7 +255,15 @@ public static unsafe class Gemm
             job.overwrite = overwrite;
             job.c = c;
             job.ldc = ldc;
-            job.rowTiles = (m + MC - 1) / MC;
+            job.mr = TileRowsFor(m, b.Width);
+            int rowBlocks = Math.Max(1, Tuning.RowBlocks);
+            if (m < (long)rowBlocks * MC * Parallelism.ThreadCount) rowBlocks = 1;
+            job.blockPanels = rowBlocks > 1 ? Math.Max(1, Tuning.BlockPanels) : int.MaxValue;
+            job.prefetchB = Tuning.PrefetchB && Sse.IsSupported;
+            job.prefetchC = Tuning.PrefetchC && Sse.IsSupported && !overwrite;
+            job.masked = Tuning.MaskedTails && b.Width == SimdWidth.V512 && Avx512F.IsSupported;
+            job.tileRows = rowBlocks * MC;
+            job.rowTiles = (m + job.tileRows - 1) / job.tileRows;
 
             int threads = Parallelism.ThreadCount;
             double flops = 2.0 * m * b.N * b.K;
@@ -219,13 +283,13 @@ public static unsafe class Gemm
         {
             int rowTile = tile % rowTiles;
             int colTile = tile / rowTiles;
-            int i0 = rowTile * MC;
-            int mc = Math.Min(MC, m - i0);
+            int i0 = rowTile * tileRows;
+            int mc = Math.Min(tileRows, m - i0);
             int p0 = colTile * panelsPerTile;
             int p1 = Math.Min(b.Panels, p0 + panelsPerTile);
 
             var buffer = packA ??= new AlignedBuffer();
-            buffer.Ensure((long)MC * KC + MR * 2 * 16);
+            buffer.Ensure((long)tileRows * KC + 12L * 2 * 16 + 16);
             float* ap = buffer.Pointer;
 
             switch (b.Width)
@@ -241,67 +305,128 @@ public static unsafe class Gemm
         private void Tile<TS, TV>(int i0, int mc, int p0, int p1, float* ap)
             where TS : struct, ISimd<TV> where TV : struct
         {
-            float* edge = ap + (long)MC * KC;
+            int mrows = mr;
+            // Slivers are mrows tall; a tile's rows round up to whole slivers.
+            float* edge = ap + (long)tileRows * KC;
             int nr = b.NR;
             int n = b.N;
             int k = b.K;
             for (int k0 = 0; k0 < k; k0 += KC)
             {
                 int kc = Math.Min(KC, k - k0);
-                PackA(transA, a, lda, i0, mc, k0, kc, ap);
+                PackA(transA, a, lda, i0, mc, k0, kc, ap, mrows);
                 bool first = overwrite && k0 == 0;
-                for (int jp = p0; jp < p1; jp++)
+                int panelLines = kc * nr / 16;  // cache lines of one packed panel
+                for (int jb = p0, jbEnd; jb < p1; jb = jbEnd)
                 {
-                    float* bp = b.Panel(k0, kc, jp);
-                    int j0 = jp * nr;
-                    int cols = Math.Min(nr, n - j0);
-                    for (int ir = 0; ir < mc; ir += MR)
+                    jbEnd = (int)Math.Min(p1, (long)jb + blockPanels);
+                    for (int ib = 0; ib < mc; ib += MC)
                     {
-                        int rows = Math.Min(MR, mc - ir);
-                        MicroKernel<TS, TV>(kc, ap + (long)ir * kc, bp, c + (long)(i0 + ir) * ldc + j0, ldc, alpha, first, rows, cols, edge);
+                        int ibEnd = Math.Min(mc, ib + MC);
+                        int slivers = (ibEnd - ib + mrows - 1) / mrows;
+                        for (int jp = jb; jp < jbEnd; jp++)
+                        {
+                            float* bp = b.Panel(k0, kc, jp);
+                            int j0 = jp * nr;
+                            int cols = Math.Min(nr, n - j0);
+                            // The panel to prefetch: the next one of this block on the first row block (later row
+                            // blocks find the block in L2), the first of the next block after the last row block.
+                            float* next = null;
+                            if (prefetchB)
+                            {
+                                if (ib == 0 && jp + 1 < jbEnd) next = b.Panel(k0, kc, jp + 1);
+                                else if (ib + MC >= mc && jp + 1 == jbEnd && jbEnd < p1) next = b.Panel(k0, kc, jbEnd);
+                            }
+                            int linesPerCall = (panelLines + slivers - 1) / slivers;
+                            int s = 0;
+                            for (int ir = ib; ir < ibEnd; ir += mrows, s++)
+                            {
+                                int rows = Math.Min(mrows, mc - ir);
+                                float* ct = c + (long)(i0 + ir) * ldc + j0;
+                                if (next != null)
+                                {
+                                    int l0 = s * linesPerCall, l1 = Math.Min(panelLines, l0 + linesPerCall);
+                                    for (int l = l0; l < l1; l++) Sse.Prefetch1(next + (long)l * 16);
+                                }
+                                if (prefetchC && ir + mrows < ibEnd)
+                                {
+                                    float* cn = ct + (long)mrows * ldc;
+                                    int nrows = Math.Min(mrows, ibEnd - ir - mrows);
+                                    for (int i = 0; i < nrows; i++)
+                                    {
+                                        Sse.Prefetch0(cn + (long)i * ldc);
+                                        Sse.Prefetch0(cn + (long)i * ldc + nr - 1);
+                                    }
+                                }
+                                float* at = ap + (long)ir * kc;
+                                switch (mrows)
+                                {
+                                    case 8: MicroKernel8<TS, TV>(kc, at, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
+                                    case 12: MicroKernel12<TS, TV>(kc, at, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
+                                    default: MicroKernel<TS, TV>(kc, at, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
     }
 
-    /// <summary>Packs rows [i0, i0+mc) and columns [k0, k0+kc) of op(A) into MR-row slivers, zero-padded.</summary>
+    /// <summary>
+    /// Packs rows [i0, i0+mc) and columns [k0, k0+kc) of op(A) into <paramref name="mr"/>-row slivers (6, 8 or 12),
+    /// zero-padded: sliver s holds element (i, p) at dst[s*mr*kc + p*mr + i].
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA(Transpose transA, float* a, int lda, int i0, int mc, int k0, int kc, float* dst)
+    private static void PackA(Transpose transA, float* a, int lda, int i0, int mc, int k0, int kc, float* dst, int mr)
     {
-        for (int ir = 0; ir < mc; ir += MR)
+        for (int ir = 0; ir < mc; ir += mr)
         {
-            int rows = Math.Min(MR, mc - ir);
+            int rows = Math.Min(mr, mc - ir);
             float* d = dst + (long)ir * kc;
-            bool vector = rows == MR && PackTranspose.Vectorised;
+            bool vector = rows == mr && PackTranspose.Vectorised;
             if (transA == Transpose.No)
             {
                 // A stored (M, K): row i of the sliver is a contiguous run of row (i0+ir+i) of A. Eight k at a time
-                // go through a register transpose; the rest, and short slivers, one float at a time.
+                // go through register transposes of six or eight rows; the rest, and short slivers, one float at a time.
                 float* src0 = a + (long)(i0 + ir) * lda + k0;
                 int pv = vector ? kc & ~7 : 0;
-                for (int p = 0; p < pv; p += 8) PackTranspose.Sliver6x8(src0 + p, lda, d + (long)p * MR);
+                for (int p = 0; p < pv; p += 8)
+                {
+                    float* dp = d + (long)p * mr;
+                    if (mr == 8) PackTranspose.Block8(src0 + p, lda, dp, 8);
+                    else
+                    {
+                        for (int h = 0; h < mr; h += 6) PackTranspose.Sliver6x8(src0 + (long)h * lda + p, lda, dp + h, mr);
+                    }
+                }
                 for (int i = 0; i < rows; i++)
                 {
                     float* src = src0 + (long)i * lda;
-                    for (int p = pv; p < kc; p++) d[p * MR + i] = src[p];
+                    for (int p = pv; p < kc; p++) d[p * mr + i] = src[p];
                 }
             }
             else if (vector)
             {
-                // A stored (K, M): the sliver's column p is a contiguous run of six floats of row (k0+p) of A.
-                for (int p = 0; p < kc; p++) PackTranspose.Copy6(a + (long)(k0 + p) * lda + i0 + ir, d + (long)p * MR);
+                // A stored (K, M): the sliver's column p is a contiguous run of mr floats of row (k0+p) of A.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + (long)(k0 + p) * lda + i0 + ir;
+                    float* dp = d + (long)p * mr;
+                    if (mr == 8) PackTranspose.Copy8(src, dp);
+                    else for (int h = 0; h < mr; h += 6) PackTranspose.Copy6(src + h, dp + h);
+                }
             }
             else
             {
                 for (int p = 0; p < kc; p++)
                 {
                     float* src = a + (long)(k0 + p) * lda + i0 + ir;
-                    for (int i = 0; i < rows; i++) d[p * MR + i] = src[i];
+                    for (int i = 0; i < rows; i++) d[p * mr + i] = src[i];
                 }
             }
-            for (int i = rows; i < MR; i++)
-                for (int p = 0; p < kc; p++) d[p * MR + i] = 0f;
+            for (int i = rows; i < mr; i++)
+                for (int p = 0; p < kc; p++) d[p * mr + i] = 0f;
         }
     }
 
@@ -316,7 +441,7 @@ public static unsafe class Gemm
     /// therefore spill through <paramref name="edge"/>, a caller-provided buffer of MR * NR floats.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void MicroKernel<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge)
+    internal static void MicroKernel<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked = false)
         where TS : struct, ISimd<TV> where TV : struct
     {
         int w = TS.Count;
@@ -379,6 +504,19 @@ public static unsafe class Gemm
             if (rows > 4) StoreRow<TS, TV>(c + 4 * (long)ldc, w, al, first, c40, c41);
             return;
         }
+        if (typeof(TV) == typeof(Vector512<float>) && masked)
+        {
+            // Column edge on AVX-512: masked loads and stores of the valid lanes, the same arithmetic as a full row.
+            var (mlo, mhi) = EdgeMasks(cols);
+            var al = Vector512.Create(alpha);
+            StoreRowMasked(c, mlo, mhi, al, first, c00, c01);
+            if (rows > 1) StoreRowMasked(c + ldc, mlo, mhi, al, first, c10, c11);
+            if (rows > 2) StoreRowMasked(c + 2 * (long)ldc, mlo, mhi, al, first, c20, c21);
+            if (rows > 3) StoreRowMasked(c + 3 * (long)ldc, mlo, mhi, al, first, c30, c31);
+            if (rows > 4) StoreRowMasked(c + 4 * (long)ldc, mlo, mhi, al, first, c40, c41);
+            if (rows > 5) StoreRowMasked(c + 5 * (long)ldc, mlo, mhi, al, first, c50, c51);
+            return;
+        }
         // Edge tile: spill the accumulators, then store the valid corner with the same arithmetic.
         float* t = edge;
         int nr = 2 * w;
@@ -394,6 +532,222 @@ public static unsafe class Gemm
             float* trow = t + i * nr;
             for (int j = 0; j < cols; j++)
                 crow[j] = first ? alpha * trow[j] : float.MultiplyAddEstimate(alpha, trow[j], crow[j]);
+        }
+    }
+
+    /// <summary>The 8-row tile of <see cref="MicroKernel{TS, TV}"/> (AVX-512 only: 16 accumulators), same arithmetic per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void MicroKernel8<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int w = TS.Count;
+        TV c000 = TS.Zero, c001 = TS.Zero, c010 = TS.Zero, c011 = TS.Zero, c020 = TS.Zero, c021 = TS.Zero;
+        TV c030 = TS.Zero, c031 = TS.Zero, c040 = TS.Zero, c041 = TS.Zero, c050 = TS.Zero, c051 = TS.Zero;
+        TV c060 = TS.Zero, c061 = TS.Zero, c070 = TS.Zero, c071 = TS.Zero;
+        int p = 0;
+        for (; p + 2 <= kc; p += 2)
+        {
+            TV b0 = TS.Load(b);
+            TV b1 = TS.Load(b + w);
+            TV x0 = TS.Broadcast(a[0]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
+            x0 = TS.Broadcast(a[1]); c010 = TS.MulAdd(x0, b0, c010); c011 = TS.MulAdd(x0, b1, c011);
+            x0 = TS.Broadcast(a[2]); c020 = TS.MulAdd(x0, b0, c020); c021 = TS.MulAdd(x0, b1, c021);
+            x0 = TS.Broadcast(a[3]); c030 = TS.MulAdd(x0, b0, c030); c031 = TS.MulAdd(x0, b1, c031);
+            x0 = TS.Broadcast(a[4]); c040 = TS.MulAdd(x0, b0, c040); c041 = TS.MulAdd(x0, b1, c041);
+            x0 = TS.Broadcast(a[5]); c050 = TS.MulAdd(x0, b0, c050); c051 = TS.MulAdd(x0, b1, c051);
+            x0 = TS.Broadcast(a[6]); c060 = TS.MulAdd(x0, b0, c060); c061 = TS.MulAdd(x0, b1, c061);
+            x0 = TS.Broadcast(a[7]); c070 = TS.MulAdd(x0, b0, c070); c071 = TS.MulAdd(x0, b1, c071);
+            b0 = TS.Load(b + 2 * w);
+            b1 = TS.Load(b + 3 * w);
+            x0 = TS.Broadcast(a[8]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
+            x0 = TS.Broadcast(a[9]); c010 = TS.MulAdd(x0, b0, c010); c011 = TS.MulAdd(x0, b1, c011);
+            x0 = TS.Broadcast(a[10]); c020 = TS.MulAdd(x0, b0, c020); c021 = TS.MulAdd(x0, b1, c021);
+            x0 = TS.Broadcast(a[11]); c030 = TS.MulAdd(x0, b0, c030); c031 = TS.MulAdd(x0, b1, c031);
+            x0 = TS.Broadcast(a[12]); c040 = TS.MulAdd(x0, b0, c040); c041 = TS.MulAdd(x0, b1, c041);
+            x0 = TS.Broadcast(a[13]); c050 = TS.MulAdd(x0, b0, c050); c051 = TS.MulAdd(x0, b1, c051);
+            x0 = TS.Broadcast(a[14]); c060 = TS.MulAdd(x0, b0, c060); c061 = TS.MulAdd(x0, b1, c061);
+            x0 = TS.Broadcast(a[15]); c070 = TS.MulAdd(x0, b0, c070); c071 = TS.MulAdd(x0, b1, c071);
+            a += 2 * 8;
+            b += 4 * w;
+        }
+        for (; p < kc; p++)
+        {
+            TV b0 = TS.Load(b);
+            TV b1 = TS.Load(b + w);
+            TV x0 = TS.Broadcast(a[0]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
+            TV x1 = TS.Broadcast(a[1]); c010 = TS.MulAdd(x1, b0, c010); c011 = TS.MulAdd(x1, b1, c011);
+            TV x2 = TS.Broadcast(a[2]); c020 = TS.MulAdd(x2, b0, c020); c021 = TS.MulAdd(x2, b1, c021);
+            TV x3 = TS.Broadcast(a[3]); c030 = TS.MulAdd(x3, b0, c030); c031 = TS.MulAdd(x3, b1, c031);
+            TV x4 = TS.Broadcast(a[4]); c040 = TS.MulAdd(x4, b0, c040); c041 = TS.MulAdd(x4, b1, c041);
+            TV x5 = TS.Broadcast(a[5]); c050 = TS.MulAdd(x5, b0, c050); c051 = TS.MulAdd(x5, b1, c051);
+            TV x6 = TS.Broadcast(a[6]); c060 = TS.MulAdd(x6, b0, c060); c061 = TS.MulAdd(x6, b1, c061);
+            TV x7 = TS.Broadcast(a[7]); c070 = TS.MulAdd(x7, b0, c070); c071 = TS.MulAdd(x7, b1, c071);
+            a += 8;
+            b += 2 * w;
+        }
+
+        if (cols == 2 * w)
+        {
+            TV al = TS.Broadcast(alpha);
+            StoreRow<TS, TV>(c + 0 * (long)ldc, w, al, first, c000, c001);
+            if (rows > 1) StoreRow<TS, TV>(c + 1 * (long)ldc, w, al, first, c010, c011);
+            if (rows > 2) StoreRow<TS, TV>(c + 2 * (long)ldc, w, al, first, c020, c021);
+            if (rows > 3) StoreRow<TS, TV>(c + 3 * (long)ldc, w, al, first, c030, c031);
+            if (rows > 4) StoreRow<TS, TV>(c + 4 * (long)ldc, w, al, first, c040, c041);
+            if (rows > 5) StoreRow<TS, TV>(c + 5 * (long)ldc, w, al, first, c050, c051);
+            if (rows > 6) StoreRow<TS, TV>(c + 6 * (long)ldc, w, al, first, c060, c061);
+            if (rows > 7) StoreRow<TS, TV>(c + 7 * (long)ldc, w, al, first, c070, c071);
+            return;
+        }
+        if (typeof(TV) == typeof(Vector512<float>) && masked)
+        {
+            var (mlo, mhi) = EdgeMasks(cols);
+            var al = Vector512.Create(alpha);
+            StoreRowMasked(c + 0 * (long)ldc, mlo, mhi, al, first, c000, c001);
+            if (rows > 1) StoreRowMasked(c + 1 * (long)ldc, mlo, mhi, al, first, c010, c011);
+            if (rows > 2) StoreRowMasked(c + 2 * (long)ldc, mlo, mhi, al, first, c020, c021);
+            if (rows > 3) StoreRowMasked(c + 3 * (long)ldc, mlo, mhi, al, first, c030, c031);
+            if (rows > 4) StoreRowMasked(c + 4 * (long)ldc, mlo, mhi, al, first, c040, c041);
+            if (rows > 5) StoreRowMasked(c + 5 * (long)ldc, mlo, mhi, al, first, c050, c051);
+            if (rows > 6) StoreRowMasked(c + 6 * (long)ldc, mlo, mhi, al, first, c060, c061);
+            if (rows > 7) StoreRowMasked(c + 7 * (long)ldc, mlo, mhi, al, first, c070, c071);
+            return;
+        }
+        // Edge tile: spill the accumulators, then store the valid corner with the same arithmetic.
+        float* t = edge;
+        int nr = 2 * w;
+        TS.Store(t + 0 * nr, c000); TS.Store(t + 0 * nr + w, c001);
+        TS.Store(t + 1 * nr, c010); TS.Store(t + 1 * nr + w, c011);
+        TS.Store(t + 2 * nr, c020); TS.Store(t + 2 * nr + w, c021);
+        TS.Store(t + 3 * nr, c030); TS.Store(t + 3 * nr + w, c031);
+        TS.Store(t + 4 * nr, c040); TS.Store(t + 4 * nr + w, c041);
+        TS.Store(t + 5 * nr, c050); TS.Store(t + 5 * nr + w, c051);
+        TS.Store(t + 6 * nr, c060); TS.Store(t + 6 * nr + w, c061);
+        TS.Store(t + 7 * nr, c070); TS.Store(t + 7 * nr + w, c071);
+        for (int i = 0; i < rows; i++)
+        {
+            float* crow = c + (long)i * ldc;
+            float* trow = t + i * nr;
+            for (int j = 0; j < cols; j++)
+                crow[j] = first ? alpha * trow[j] : float.MultiplyAddEstimate(alpha, trow[j], crow[j]);
+        }
+    }
+
+    /// <summary>The 12-row tile of <see cref="MicroKernel{TS, TV}"/> (AVX-512 only: 24 accumulators), same arithmetic per element.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void MicroKernel12<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int w = TS.Count;
+        TV c000 = TS.Zero, c001 = TS.Zero, c010 = TS.Zero, c011 = TS.Zero, c020 = TS.Zero, c021 = TS.Zero;
+        TV c030 = TS.Zero, c031 = TS.Zero, c040 = TS.Zero, c041 = TS.Zero, c050 = TS.Zero, c051 = TS.Zero;
+        TV c060 = TS.Zero, c061 = TS.Zero, c070 = TS.Zero, c071 = TS.Zero, c080 = TS.Zero, c081 = TS.Zero;
+        TV c090 = TS.Zero, c091 = TS.Zero, c100 = TS.Zero, c101 = TS.Zero, c110 = TS.Zero, c111 = TS.Zero;
+        int p = 0;
+        for (; p < kc; p++)
+        {
+            TV b0 = TS.Load(b);
+            TV b1 = TS.Load(b + w);
+            TV x0 = TS.Broadcast(a[0]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
+            TV x1 = TS.Broadcast(a[1]); c010 = TS.MulAdd(x1, b0, c010); c011 = TS.MulAdd(x1, b1, c011);
+            TV x2 = TS.Broadcast(a[2]); c020 = TS.MulAdd(x2, b0, c020); c021 = TS.MulAdd(x2, b1, c021);
+            TV x3 = TS.Broadcast(a[3]); c030 = TS.MulAdd(x3, b0, c030); c031 = TS.MulAdd(x3, b1, c031);
+            TV x4 = TS.Broadcast(a[4]); c040 = TS.MulAdd(x4, b0, c040); c041 = TS.MulAdd(x4, b1, c041);
+            TV x5 = TS.Broadcast(a[5]); c050 = TS.MulAdd(x5, b0, c050); c051 = TS.MulAdd(x5, b1, c051);
+            TV x6 = TS.Broadcast(a[6]); c060 = TS.MulAdd(x6, b0, c060); c061 = TS.MulAdd(x6, b1, c061);
+            TV x7 = TS.Broadcast(a[7]); c070 = TS.MulAdd(x7, b0, c070); c071 = TS.MulAdd(x7, b1, c071);
+            TV x8 = TS.Broadcast(a[8]); c080 = TS.MulAdd(x8, b0, c080); c081 = TS.MulAdd(x8, b1, c081);
+            TV x9 = TS.Broadcast(a[9]); c090 = TS.MulAdd(x9, b0, c090); c091 = TS.MulAdd(x9, b1, c091);
+            TV x10 = TS.Broadcast(a[10]); c100 = TS.MulAdd(x10, b0, c100); c101 = TS.MulAdd(x10, b1, c101);
+            TV x11 = TS.Broadcast(a[11]); c110 = TS.MulAdd(x11, b0, c110); c111 = TS.MulAdd(x11, b1, c111);
+            a += 12;
+            b += 2 * w;
+        }
+
+        if (cols == 2 * w)
+        {
+            TV al = TS.Broadcast(alpha);
+            StoreRow<TS, TV>(c + 0 * (long)ldc, w, al, first, c000, c001);
+            if (rows > 1) StoreRow<TS, TV>(c + 1 * (long)ldc, w, al, first, c010, c011);
+            if (rows > 2) StoreRow<TS, TV>(c + 2 * (long)ldc, w, al, first, c020, c021);
+            if (rows > 3) StoreRow<TS, TV>(c + 3 * (long)ldc, w, al, first, c030, c031);
+            if (rows > 4) StoreRow<TS, TV>(c + 4 * (long)ldc, w, al, first, c040, c041);
+            if (rows > 5) StoreRow<TS, TV>(c + 5 * (long)ldc, w, al, first, c050, c051);
+            if (rows > 6) StoreRow<TS, TV>(c + 6 * (long)ldc, w, al, first, c060, c061);
+            if (rows > 7) StoreRow<TS, TV>(c + 7 * (long)ldc, w, al, first, c070, c071);
+            if (rows > 8) StoreRow<TS, TV>(c + 8 * (long)ldc, w, al, first, c080, c081);
+            if (rows > 9) StoreRow<TS, TV>(c + 9 * (long)ldc, w, al, first, c090, c091);
+            if (rows > 10) StoreRow<TS, TV>(c + 10 * (long)ldc, w, al, first, c100, c101);
+            if (rows > 11) StoreRow<TS, TV>(c + 11 * (long)ldc, w, al, first, c110, c111);
+            return;
+        }
+        if (typeof(TV) == typeof(Vector512<float>) && masked)
+        {
+            var (mlo, mhi) = EdgeMasks(cols);
+            var al = Vector512.Create(alpha);
+            StoreRowMasked(c + 0 * (long)ldc, mlo, mhi, al, first, c000, c001);
+            if (rows > 1) StoreRowMasked(c + 1 * (long)ldc, mlo, mhi, al, first, c010, c011);
+            if (rows > 2) StoreRowMasked(c + 2 * (long)ldc, mlo, mhi, al, first, c020, c021);
+            if (rows > 3) StoreRowMasked(c + 3 * (long)ldc, mlo, mhi, al, first, c030, c031);
+            if (rows > 4) StoreRowMasked(c + 4 * (long)ldc, mlo, mhi, al, first, c040, c041);
+            if (rows > 5) StoreRowMasked(c + 5 * (long)ldc, mlo, mhi, al, first, c050, c051);
+            if (rows > 6) StoreRowMasked(c + 6 * (long)ldc, mlo, mhi, al, first, c060, c061);
+            if (rows > 7) StoreRowMasked(c + 7 * (long)ldc, mlo, mhi, al, first, c070, c071);
+            if (rows > 8) StoreRowMasked(c + 8 * (long)ldc, mlo, mhi, al, first, c080, c081);
+            if (rows > 9) StoreRowMasked(c + 9 * (long)ldc, mlo, mhi, al, first, c090, c091);
+            if (rows > 10) StoreRowMasked(c + 10 * (long)ldc, mlo, mhi, al, first, c100, c101);
+            if (rows > 11) StoreRowMasked(c + 11 * (long)ldc, mlo, mhi, al, first, c110, c111);
+            return;
+        }
+        // Edge tile: spill the accumulators, then store the valid corner with the same arithmetic.
+        float* t = edge;
+        int nr = 2 * w;
+        TS.Store(t + 0 * nr, c000); TS.Store(t + 0 * nr + w, c001);
+        TS.Store(t + 1 * nr, c010); TS.Store(t + 1 * nr + w, c011);
+        TS.Store(t + 2 * nr, c020); TS.Store(t + 2 * nr + w, c021);
+        TS.Store(t + 3 * nr, c030); TS.Store(t + 3 * nr + w, c031);
+        TS.Store(t + 4 * nr, c040); TS.Store(t + 4 * nr + w, c041);
+        TS.Store(t + 5 * nr, c050); TS.Store(t + 5 * nr + w, c051);
+        TS.Store(t + 6 * nr, c060); TS.Store(t + 6 * nr + w, c061);
+        TS.Store(t + 7 * nr, c070); TS.Store(t + 7 * nr + w, c071);
+        TS.Store(t + 8 * nr, c080); TS.Store(t + 8 * nr + w, c081);
+        TS.Store(t + 9 * nr, c090); TS.Store(t + 9 * nr + w, c091);
+        TS.Store(t + 10 * nr, c100); TS.Store(t + 10 * nr + w, c101);
+        TS.Store(t + 11 * nr, c110); TS.Store(t + 11 * nr + w, c111);
+        for (int i = 0; i < rows; i++)
+        {
+            float* crow = c + (long)i * ldc;
+            float* trow = t + i * nr;
+            for (int j = 0; j < cols; j++)
+                crow[j] = first ? alpha * trow[j] : float.MultiplyAddEstimate(alpha, trow[j], crow[j]);
+        }
+    }
+
+    /// <summary>Lane masks of the first <paramref name="cols"/> (fewer than 32) columns of a 32-wide tile, low and high vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector512<float> Low, Vector512<float> High) EdgeMasks(int cols)
+    {
+        var lane = Vector512<int>.Indices;
+        return (Vector512.LessThan(lane, Vector512.Create(cols)).AsSingle(),
+                Vector512.LessThan(lane, Vector512.Create(cols - 16)).AsSingle());
+    }
+
+    /// <summary>The valid lanes of one row of an edge tile: <c>C = alpha * acc (+ C)</c>, masked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRowMasked<TV>(float* c, Vector512<float> mlo, Vector512<float> mhi, Vector512<float> alpha, bool first, TV lo, TV hi)
+        where TV : struct
+    {
+        var l = Unsafe.As<TV, Vector512<float>>(ref lo);
+        var h = Unsafe.As<TV, Vector512<float>>(ref hi);
+        if (first)
+        {
+            Avx512F.MaskStore(c, mlo, Avx512F.Multiply(alpha, l));
+            Avx512F.MaskStore(c + 16, mhi, Avx512F.Multiply(alpha, h));
+        }
+        else
+        {
+            Avx512F.MaskStore(c, mlo, Avx512F.FusedMultiplyAdd(alpha, l, Avx512F.MaskLoad(c, mlo, Vector512<float>.Zero)));
+            Avx512F.MaskStore(c + 16, mhi, Avx512F.FusedMultiplyAdd(alpha, h, Avx512F.MaskLoad(c + 16, mhi, Vector512<float>.Zero)));
         }
     }
 

@@ -56,19 +56,19 @@ internal static unsafe class PackTranspose
     }
 
     /// <summary>
-    /// dst[p * 6 + i] = src[i * lds + p] for p in [0, 8), i in [0, 6): eight columns of six rows into a 6-row sliver
-    /// (the micro-kernel's A layout, <see cref="Gemm.MR"/> = 6).
+    /// dst[p * ldd + i] = src[i * lds + p] for p in [0, 8), i in [0, 6): eight columns of six rows into a sliver of
+    /// <paramref name="ldd"/> rows (the micro-kernel's A layout: <see cref="Gemm.MR"/> = 6, or half of a 12-row one).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Sliver6x8(float* src, long lds, float* dst)
+    public static void Sliver6x8(float* src, long lds, float* dst, long ldd = 6)
     {
         var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + lds);
         var r2 = Avx.LoadVector256(src + 2 * lds); var r3 = Avx.LoadVector256(src + 3 * lds);
         var r4 = Avx.LoadVector256(src + 4 * lds); var r5 = Avx.LoadVector256(src + 5 * lds);
         var r6 = Vector256<float>.Zero; var r7 = Vector256<float>.Zero;
         Transpose8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
-        Store6(dst, r0); Store6(dst + 6, r1); Store6(dst + 12, r2); Store6(dst + 18, r3);
-        Store6(dst + 24, r4); Store6(dst + 30, r5); Store6(dst + 36, r6); Store6(dst + 42, r7);
+        Store6(dst, r0); Store6(dst + ldd, r1); Store6(dst + 2 * ldd, r2); Store6(dst + 3 * ldd, r3);
+        Store6(dst + 4 * ldd, r4); Store6(dst + 5 * ldd, r5); Store6(dst + 6 * ldd, r6); Store6(dst + 7 * ldd, r7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -85,4 +85,8 @@ internal static unsafe class PackTranspose
         Sse.Store(dst, Sse.LoadVector128(src));
         Unsafe.WriteUnaligned(dst + 4, Unsafe.ReadUnaligned<double>(src + 4));
     }
+
+    /// <summary>dst[0..8) = src[0..8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Copy8(float* src, float* dst) => Avx.Store(dst, Avx.LoadVector256(src));
 }

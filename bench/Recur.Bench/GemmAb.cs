@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using Recur.Kernels;
+using Recur.Tensors;
+
+namespace Recur.Bench;
+
+/// <summary>
+/// Interleaved A/B of the GEMM blocking settings (<c>Gemm.Tuning</c>) in one process: every round times every
+/// setting on every shape, in a rotating order, so load changes hit them alike; a setting's figure is the median over
+/// rounds of its time (the fastest of a few repetitions) divided by the baseline's time in the same round. Results are bit-identical for every setting
+/// (checked here before timing), only the speed differs.
+/// </summary>
+/// <remarks>
+/// <c>gemm-ab [--rounds R] [--reps N] [--threads N] [--configs a,b,...] [--shapes s1,s2,...]</c>. Shapes are
+/// <c>n</c> for a square product (B repacked per call, as <c>rnn</c>'s SGEMM row) or <c>MxNxK</c> for a product
+/// with a pre-packed B and beta = 1 (the recurrent step's W_hh product).
+/// </remarks>
+internal static class GemmAb
+{
+    private sealed record Config(string Name, int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC, bool Masked);
+
+    private static readonly Config[] All =
+    [
+        new("base", 6, 1, 8, false, false, false),
+        new("pfB", 6, 1, 8, true, false, false),
+        new("pfC", 6, 1, 8, false, true, false),
+        new("nc2", 6, 2, 8, false, false, false),
+        new("nc4", 6, 4, 8, false, false, false),
+        new("nc4pf", 6, 4, 8, true, true, false),
+        new("mr8", 8, 1, 8, false, false, false),
+        new("mr12", 12, 1, 8, false, false, false),
+        new("mr12nc4pf", 12, 4, 8, true, true, false),
+        new("mr8pf", 8, 1, 8, true, true, false),
+        new("mask", 6, 1, 8, false, false, true),
+        new("nc4pfB", 6, 4, 8, true, false, false),
+        new("nc4b4", 6, 4, 4, false, false, false),
+        new("nc8", 6, 8, 8, false, false, false),
+        new("default", 0, 1, 8, false, false, false),  // the library's defaults: tile rows by M
+    ];
+
+    public static int Run(string[] args)
+    {
+        int rounds = 15, reps = 5;
+        string[] configNames = All.Select(c => c.Name).ToArray();
+        string[] shapes = ["512", "1024", "2048", "64x2048x512", "32x512x128", "1x2048x512"];
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--rounds": rounds = int.Parse(args[++i]); break;
+                case "--reps": reps = int.Parse(args[++i]); break;
+                case "--threads": Parallelism.ThreadCount = int.Parse(args[++i]); break;
+                case "--configs": configNames = args[++i].Split(','); break;
+                case "--shapes": shapes = args[++i].Split(','); break;
+                default:
+                    Console.Error.WriteLine($"unknown option '{args[i]}'. Usage: gemm-ab [--rounds R] [--reps N] [--threads N] [--configs a,b] [--shapes 512,64x2048x512]");
+                    return 2;
+            }
+        }
+        var configs = configNames.Select(n => All.FirstOrDefault(c => c.Name == n)
+            ?? throw new ArgumentException($"--configs: unknown setting '{n}'; known: {string.Join(",", All.Select(c => c.Name))}")).ToList();
+        if (configs[0].Name != "base") configs.Insert(0, All[0]);
+        var defaults = new Config("defaults", Gemm.Tuning.TileRows, Gemm.Tuning.RowBlocks, Gemm.Tuning.BlockPanels,
+            Gemm.Tuning.PrefetchB, Gemm.Tuning.PrefetchC, Gemm.Tuning.MaskedTails);
+        double? peak = RnnBenchmark.FmaPeakOf(SimdDispatch.Current, Parallelism.ThreadCount);
+        Console.WriteLine($"width {SimdDispatch.Current}, threads {Parallelism.ThreadCount}, FMA peak {(peak is null ? "-" : peak.Value.ToString("F1"))} GFLOP/s, rounds {rounds} x reps {reps}");
+        foreach (var shape in shapes)
+        {
+            var (m, n, k, square) = Parse(shape);
+            var rng = new Rng(7);
+            var a = new float[(long)m * k];
+            var b = new float[(long)k * n];
+            var c = new float[(long)m * n];
+            rng.FillUniform(a, -1, 1);
+            rng.FillUniform(b, -1, 1);
+            var packed = PackedMatrix.Pack(Transpose.No, k, n, b, n);
+            Action run = square
+                ? () => Gemm.Sgemm(Transpose.No, Transpose.No, m, n, k, 1f, a, k, b, n, 0f, c, n)
+                : () => Gemm.Sgemm(Transpose.No, m, 1f, a, k, packed, 1f, c, n);
+            // Same bits from every setting (beta = 0 here so that repeated runs do not drift).
+            float[]? reference = null;
+            foreach (var cfg in configs)
+            {
+                Apply(cfg);
+                Gemm.Sgemm(Transpose.No, Transpose.No, m, n, k, 1f, a, k, b, n, 0f, c, n);
+                if (reference is null) reference = (float[])c.Clone();
+                else if (!reference.AsSpan().SequenceEqual(c))
+                {
+                    Console.Error.WriteLine($"{shape}: setting {cfg.Name} gives different bits from base");
+                    return 1;
+                }
+            }
+            var times = configs.ToDictionary(x => x.Name, _ => new List<double>());
+            var ratios = configs.ToDictionary(x => x.Name, _ => new List<double>());
+            foreach (var cfg in configs) { Apply(cfg); for (int w = 0; w < 3; w++) run(); }
+            for (int r = 0; r < rounds; r++)
+            {
+                var round = new Dictionary<string, double>();
+                for (int q = 0; q < configs.Count; q++)
+                {
+                    var cfg = configs[(q + r) % configs.Count];
+                    Apply(cfg);
+                    run();
+                    var t = new double[reps];
+                    for (int i = 0; i < reps; i++)
+                    {
+                        long t0 = Stopwatch.GetTimestamp();
+                        run();
+                        t[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                    }
+                    // The fastest of the repetitions: on a loaded machine noise only adds time.
+                    round[cfg.Name] = t.Min();
+                    times[cfg.Name].Add(t.Min());
+                }
+                foreach (var cfg in configs) ratios[cfg.Name].Add(round[cfg.Name] / round["base"]);
+            }
+            Console.WriteLine($"{shape} ({m}x{n}x{k}{(square ? ", B packed per call, beta 0" : ", B pre-packed, beta 1")}):");
+            foreach (var cfg in configs)
+            {
+                double ms = Median(times[cfg.Name]);
+                double g = 2.0 * m * n * k / (ms * 1e-3) / 1e9;
+                string frac = peak is null ? "-" : (g / peak.Value).ToString("P0");
+                var rs = ratios[cfg.Name];
+                Console.WriteLine($"  {cfg.Name,-10} {ms,9:F4} ms {g,8:F1} GFLOP/s {frac,5} of peak   time/base median {Median(rs):F3} (q1 {Quantile(rs, 0.25):F3}, q3 {Quantile(rs, 0.75):F3})");
+            }
+        }
+        Apply(defaults);
+        return 0;
+    }
+
+    private static void Apply(Config c)
+    {
+        Gemm.Tuning.TileRows = c.TileRows;
+        Gemm.Tuning.RowBlocks = c.RowBlocks;
+        Gemm.Tuning.BlockPanels = c.BlockPanels;
+        Gemm.Tuning.PrefetchB = c.PrefetchB;
+        Gemm.Tuning.PrefetchC = c.PrefetchC;
+        Gemm.Tuning.MaskedTails = c.Masked;
+    }
+
+    private static (int M, int N, int K, bool Square) Parse(string shape)
+    {
+        var parts = shape.Split('x');
+        if (parts.Length == 1) { int n = int.Parse(parts[0]); return (n, n, n, true); }
+        if (parts.Length == 3) return (int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]), false);
+        throw new ArgumentException($"--shapes: '{shape}' is neither n nor MxNxK");
+    }
+
+    private static double Median(List<double> xs) => Quantile(xs, 0.5);
+
+    private static double Quantile(List<double> xs, double q)
+    {
+        var s = xs.OrderBy(x => x).ToArray();
+        return s[(int)Math.Round(q * (s.Length - 1))];
+    }
+}
