@@ -7,6 +7,8 @@ using Recur.Bench;
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
 //   ctc [--seconds S] [--threads N] [--json FILE]    CTC loss + gradient beside a BiLSTM training step of matching size
 //   transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N]   per-chunk latency of StreamingRecognizer
+//   cell-math [--repeats N] [--iterations N]        LSTM/GRU forward cell kernels: previous math, current math, bias folded
+//   activation-ulps [--stride N] [--threads N]      sigmoid and tanh error in ulp over every float of [-20, 20]
 //   serve-load --cli Recur.Cli.dll [--seconds S] [--batch-delay-ms D]
 //                                                    HTTP load on `recur serve` (127.0.0.1), batching on/off, vs ONNX Runtime
 if (args.Length == 0 || args[0] is "-h" or "--help")
@@ -15,6 +17,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("       Recur.Bench kernels [BenchmarkDotNet options, e.g. --filter *Gemm*]");
     Console.WriteLine("       Recur.Bench ctc [--seconds S] [--threads N] [--json FILE]");
     Console.WriteLine("       Recur.Bench transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N]");
+    Console.WriteLine("       Recur.Bench cell-math [--repeats N] [--iterations N]");
+    Console.WriteLine("       Recur.Bench activation-ulps [--stride N] [--threads N]");
     Console.WriteLine("       Recur.Bench serve-load --cli src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll [--seconds S] [--batch-delay-ms D]");
     return args.Length == 0 ? 2 : 0;
 }
@@ -26,6 +30,8 @@ return args[0] switch
     "ctc" => CtcBenchmark.Run(args[1..]),
     "transcribe-stream" => StreamBenchmark.Run(args[1..]),
     "serve-load" => ServeLoad.Run(args[1..]),
+    "cell-math" => CellMathBenchmark.RunTiming(args[1..]),
+    "activation-ulps" => CellMathBenchmark.RunUlps(args[1..]),
     _ => Unknown(args[0]),
 };
 
@@ -37,6 +43,6 @@ static int RunKernels(string[] rest)
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'kernels', 'ctc', 'transcribe-stream' or 'serve-load'");
+    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'kernels', 'ctc', 'transcribe-stream', 'serve-load', 'cell-math' or 'activation-ulps'");
     return 2;
 }
