@@ -10,7 +10,7 @@ internal abstract unsafe class RecurrentCell
     /// <summary>Number of gates G: rows of W_ih and W_hh are G*H.</summary>
     public abstract int GateCount { get; }
 
-    /// <summary>Whether b_hh is folded into the input projection (it can be for every cell but the GRU).</summary>
+    /// <summary>Whether b_hh is summed with b_ih into the bias the forward kernel adds to the gates (every cell but the GRU, whose b_hn sits inside r * (W_hn h + b_hn)).</summary>
     public virtual bool FoldsRecurrentBias => true;
 
     /// <summary>
