@@ -11,6 +11,8 @@ using Recur.Bench;
 //   ctc [--seconds S] [--threads N] [--json FILE]    CTC loss + gradient beside a BiLSTM training step of matching size
 //   transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]
 //                                                    per-chunk latency of StreamingRecognizer (a trained model on real utterances with --model)
+//   cell-math [--repeats N] [--iterations N]        LSTM/GRU forward cell kernels: previous math, current math, bias folded
+//   activation-ulps [--stride N] [--threads N]      sigmoid and tanh error in ulp over every float of [-20, 20]
 //   serve-load --cli Recur.Cli.dll [--seconds S] [--batch-delay-ms D]
 //                                                    HTTP load on `recur serve` (127.0.0.1), batching on/off, vs ONNX Runtime
 if (args.Length == 0 || args[0] is "-h" or "--help")
@@ -21,6 +23,8 @@ if (args.Length == 0 || args[0] is "-h" or "--help")
     Console.WriteLine("       Recur.Bench gemm-ab [--rounds R] [--reps N] [--threads N] [--configs base,pfB,...] [--shapes 512,64x2048x512]");
     Console.WriteLine("       Recur.Bench ctc [--seconds S] [--threads N] [--json FILE]");
     Console.WriteLine("       Recur.Bench transcribe-stream [--chunk-ms 100] [--audio-seconds 10] [--rounds 3] [--threads N] [--model FILE --list TSV [--files 50]]");
+    Console.WriteLine("       Recur.Bench cell-math [--repeats N] [--iterations N]");
+    Console.WriteLine("       Recur.Bench activation-ulps [--stride N] [--threads N]");
     Console.WriteLine("       Recur.Bench serve-load --cli src/Recur.Cli/bin/Release/net10.0/Recur.Cli.dll [--seconds S] [--batch-delay-ms D]");
     return args.Length == 0 ? 2 : 0;
 }
@@ -34,6 +38,8 @@ return args[0] switch
     "transcribe-stream" => StreamBenchmark.Run(args[1..]),
     "serve-load" => ServeLoad.Run(args[1..]),
     "gemm-ab" => GemmAb.Run(args[1..]),
+    "cell-math" => CellMathBenchmark.RunTiming(args[1..]),
+    "activation-ulps" => CellMathBenchmark.RunUlps(args[1..]),
     _ => Unknown(args[0]),
 };
 
@@ -45,6 +51,6 @@ static int RunKernels(string[] rest)
 
 static int Unknown(string command)
 {
-    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'schedule', 'kernels', 'gemm-ab', 'ctc', 'transcribe-stream' or 'serve-load'");
+    Console.Error.WriteLine($"unknown command '{command}': expected 'rnn', 'schedule', 'kernels', 'gemm-ab', 'ctc', 'transcribe-stream', 'serve-load', 'cell-math' or 'activation-ulps'");
     return 2;
 }

@@ -119,11 +119,11 @@ public static unsafe class KernelTwinChecks
         foreach (int h in hs)
         {
             int rows = h % 3 + 1;
-            yield return Lstm(width, rng, rows, h);
+            yield return Lstm(width, rng, rows, h, foldBias: h % 2 == 1);
             if (h >= 2) yield return LstmProjected(width, rng, rows + 4 * (h % 2), h, h / 2 + h % 3 % 2);
             yield return Gru(width, rng, rows, h, bias: h % 2 == 0);
-            yield return Rnn(width, rng, rows, h, relu: false);
-            yield return Rnn(width, rng, rows, h, relu: true);
+            yield return Rnn(width, rng, rows, h, relu: false, foldBias: h % 2 == 1);
+            yield return Rnn(width, rng, rows, h, relu: true, foldBias: h % 3 == 0);
         }
     }
 
@@ -167,15 +167,25 @@ public static unsafe class KernelTwinChecks
         return new TwinResult("lstm+projection", $"rows={rows} H={h} P={p}", width, err, 2e-6 + 4e-7 * (k + 2) * Math.Sqrt(k + 2));
     }
 
-    private static TwinResult Lstm(SimdWidth width, Rng rng, int rows, int h)
+    /// <summary>Adds <paramref name="bias"/> (one float add per element, as the folding kernels do) to every row of a twin's input.</summary>
+    private static void AddRows(float[] rows, int ld, int count, float[] bias)
+    {
+        for (int r = 0; r < count; r++)
+            for (int j = 0; j < bias.Length; j++) rows[r * ld + j] += bias[j];
+    }
+
+    /// <summary>An LSTM step; with <paramref name="foldBias"/> the kernel adds the bias as it reads the gates (the twin gets it pre-added).</summary>
+    private static TwinResult Lstm(SimdWidth width, Rng rng, int rows, int h, bool foldBias)
     {
         int ldG = 4 * h + 1, ld = h + 2;
         var g = Random(rng, rows * ldG, 3f);
         var cp = Random(rng, rows * ld, 2f);
         var dh = Random(rng, rows * ld);
         var dcIn = Random(rng, rows * ld);
+        var bias = foldBias ? Random(rng, 4 * h) : [];
 
         var gRef = (float[])g.Clone();
+        AddRows(gRef, ldG, rows, bias);
         var cRef = new float[rows * ld]; var tRef = new float[rows * ld]; var hRef = new float[rows * ld];
         CellReference.LstmForward(rows, h, gRef, ldG, cp, ld, cRef, ld, tRef, ld, hRef, ld);
         var dgRef = new float[rows * ldG]; var dcRef = (float[])dcIn.Clone();
@@ -183,13 +193,13 @@ public static unsafe class KernelTwinChecks
 
         var c = new float[rows * ld]; var t = new float[rows * ld]; var hh = new float[rows * ld];
         var dg = new float[rows * ldG]; var dc = (float[])dcIn.Clone();
-        fixed (float* pg = g, pcp = cp, pc = c, pt = t, ph = hh, pdh = dh, pdc = dc, pdg = dg)
+        fixed (float* pg = g, pb = bias, pcp = cp, pc = c, pt = t, ph = hh, pdh = dh, pdc = dc, pdg = dg)
         {
-            new LstmForwardKernel { Width = width, H = h, Gates = pg, LdGates = ldG, CPrev = pcp, LdCPrev = ld, C = pc, LdC = ld, TanhC = pt, LdTanhC = ld, HOut = ph, LdH = ld }.Run(0, rows);
+            new LstmForwardKernel { Width = width, H = h, Gates = pg, LdGates = ldG, Bias = foldBias ? pb : null, CPrev = pcp, LdCPrev = ld, C = pc, LdC = ld, TanhC = pt, LdTanhC = ld, HOut = ph, LdH = ld }.Run(0, rows);
             new LstmBackwardKernel { Width = width, H = h, Gates = pg, LdGates = ldG, CPrev = pcp, LdCPrev = ld, TanhC = pt, LdTanhC = ld, DH = pdh, LdDH = ld, DC = pdc, LdDC = ld, DGates = pdg, LdDGates = ldG }.Run(0, rows);
         }
         double err = new[] { Err(g, gRef), Err(c, cRef), Err(t, tRef), Err(hh, hRef), Err(dg, dgRef), Err(dc, dcRef) }.Max();
-        return new TwinResult("lstm-cell", $"rows={rows} H={h}", width, err, 2e-6);
+        return new TwinResult("lstm-cell", $"rows={rows} H={h} foldBias={foldBias}", width, err, 2e-6);
     }
 
     private static TwinResult Gru(SimdWidth width, Rng rng, int rows, int h, bool bias)
@@ -198,10 +208,12 @@ public static unsafe class KernelTwinChecks
         var gx = Random(rng, rows * ld3, 3f);
         var gh = Random(rng, rows * ld3, 3f);
         var bh = bias ? Random(rng, 3 * h) : [];
+        var bi = bias ? Random(rng, 3 * h) : [];
         var hp = Random(rng, rows * ld);
         var dh = Random(rng, rows * ld);
 
         var gxRef = (float[])gx.Clone();
+        AddRows(gxRef, ld3, rows, bi);
         var hnRef = new float[rows * ld]; var hRef = new float[rows * ld];
         CellReference.GruForward(rows, h, gxRef, ld3, gh, ld3, bh, hp, ld, hnRef, ld, hRef, ld);
         var dgxRef = new float[rows * ld3]; var dghRef = new float[rows * ld3]; var dhpRef = new float[rows * ld];
@@ -209,32 +221,35 @@ public static unsafe class KernelTwinChecks
 
         var hn = new float[rows * ld]; var hh = new float[rows * ld];
         var dgx = new float[rows * ld3]; var dgh = new float[rows * ld3]; var dhp = new float[rows * ld];
-        fixed (float* pgx = gx, pgh = gh, pbh = bh, php = hp, phn = hn, ph = hh, pdh = dh, pdgx = dgx, pdgh = dgh, pdhp = dhp)
+        fixed (float* pgx = gx, pgh = gh, pbh = bh, pbi = bi, php = hp, phn = hn, ph = hh, pdh = dh, pdgx = dgx, pdgh = dgh, pdhp = dhp)
         {
-            new GruForwardKernel { Width = width, H = h, Gx = pgx, LdGx = ld3, Gh = pgh, LdGh = ld3, BiasHh = bias ? pbh : null, HPrev = php, LdHPrev = ld, Hn = phn, LdHn = ld, HOut = ph, LdH = ld }.Run(0, rows);
+            new GruForwardKernel { Width = width, H = h, Gx = pgx, LdGx = ld3, BiasIh = bias ? pbi : null, Gh = pgh, LdGh = ld3, BiasHh = bias ? pbh : null, HPrev = php, LdHPrev = ld, Hn = phn, LdHn = ld, HOut = ph, LdH = ld }.Run(0, rows);
             new GruBackwardKernel { Width = width, H = h, Gates = pgx, LdGates = ld3, Hn = phn, LdHn = ld, HPrev = php, LdHPrev = ld, DH = pdh, LdDH = ld, DGx = pdgx, LdDGx = ld3, DGh = pdgh, LdDGh = ld3, DHPrev = pdhp, LdDHPrev = ld }.Run(0, rows);
         }
         double err = new[] { Err(gx, gxRef), Err(hn, hnRef), Err(hh, hRef), Err(dgx, dgxRef), Err(dgh, dghRef), Err(dhp, dhpRef) }.Max();
         return new TwinResult("gru-cell", $"rows={rows} H={h} bias={bias}", width, err, 2e-6);
     }
 
-    private static TwinResult Rnn(SimdWidth width, Rng rng, int rows, int h, bool relu)
+    private static TwinResult Rnn(SimdWidth width, Rng rng, int rows, int h, bool relu, bool foldBias)
     {
         int ldG = h + 3, ld = h + 1;
         var g = Random(rng, rows * ldG, 3f);
         var dh = Random(rng, rows * ld);
+        var bias = foldBias ? Random(rng, h) : [];
+        var gRef = (float[])g.Clone();
+        AddRows(gRef, ldG, rows, bias);
         var hRef = new float[rows * ld];
-        CellReference.RnnForward(rows, h, relu, g, ldG, hRef, ld);
+        CellReference.RnnForward(rows, h, relu, gRef, ldG, hRef, ld);
         var dgRef = new float[rows * ldG];
         CellReference.RnnBackward(rows, h, relu, hRef, ld, dh, ld, dgRef, ldG);
         var hh = new float[rows * ld];
         var dg = new float[rows * ldG];
-        fixed (float* pg = g, ph = hh, pdh = dh, pdg = dg)
+        fixed (float* pg = g, pb = bias, ph = hh, pdh = dh, pdg = dg)
         {
-            new RnnForwardKernel { Width = width, H = h, Relu = relu, Gates = pg, LdGates = ldG, HOut = ph, LdH = ld }.Run(0, rows);
+            new RnnForwardKernel { Width = width, H = h, Relu = relu, Gates = pg, LdGates = ldG, Bias = foldBias ? pb : null, HOut = ph, LdH = ld }.Run(0, rows);
             new RnnBackwardKernel { Width = width, H = h, Relu = relu, HOut = ph, LdH = ld, DH = pdh, LdDH = ld, DGates = pdg, LdDGates = ldG }.Run(0, rows);
         }
-        return new TwinResult(relu ? "rnn-relu-cell" : "rnn-tanh-cell", $"rows={rows} H={h}", width, Math.Max(Err(hh, hRef), Err(dg, dgRef)), 2e-6);
+        return new TwinResult(relu ? "rnn-relu-cell" : "rnn-tanh-cell", $"rows={rows} H={h} foldBias={foldBias}", width, Math.Max(Err(hh, hRef), Err(dg, dgRef)), 2e-6);
     }
 
     // ---------------------------------------------------------------- activations

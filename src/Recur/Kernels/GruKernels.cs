@@ -11,7 +11,9 @@ namespace Recur.Kernels;
 /// n  = tanh(Gx[2H:3H] + r * hn)
 /// h  = (1 - z) * n + z * hPrev  =  n + z * (hPrev - n)
 /// </code>
-/// Gx = x W_ih^T + b_ih holds pre-activations on entry and r, z, n on exit; Gh = h W_hh^T without bias.
+/// Gx = x W_ih^T (+ b_ih, added here when <see cref="BiasIh"/> is given, before anything else touches it, so the sums
+/// are those of adding it in a separate pass) holds pre-activations on entry and r, z, n on exit; Gh = h W_hh^T
+/// without bias.
 /// </summary>
 internal unsafe struct GruForwardKernel : IRowKernel, IVectorKernel
 {
@@ -19,6 +21,8 @@ internal unsafe struct GruForwardKernel : IRowKernel, IVectorKernel
     public int H;
     /// <summary>(rows, 3H): input part of the pre-activations in; r, z, n out.</summary>
     public float* Gx; public int LdGx;
+    /// <summary>(3H): b_ih, added to Gx as it is read; null when Gx holds it already or the layer has no bias.</summary>
+    public float* BiasIh;
     /// <summary>(rows, 3H): h_{t-1} W_hh^T, without bias.</summary>
     public float* Gh; public int LdGh;
     /// <summary>(3H): b_hh, or null for a layer without bias.</summary>
@@ -42,16 +46,23 @@ internal unsafe struct GruForwardKernel : IRowKernel, IVectorKernel
             float* hp = HPrev + (long)r * LdHPrev;
             float* hn = Hn == null ? null : Hn + (long)r * LdHn;
             float* h = HOut + (long)r * LdH;
-            int j = Columns<TS, TV>(gx, gh, BiasHh, hp, hn, h, H, 0);
-            Columns<Simd1, float>(gx, gh, BiasHh, hp, hn, h, H, j);
+            int j = Columns<TS, TV>(gx, BiasIh, gh, BiasHh, hp, hn, h, H, 0);
+            Columns<Simd1, float>(gx, BiasIh, gh, BiasHh, hp, hn, h, H, j);
         }
     }
 
-    private static int Columns<TS, TV>(float* gx, float* gh, float* bh, float* hp, float* hn, float* h, int hidden, int j)
+    private static int Columns<TS, TV>(float* gx, float* bi, float* gh, float* bh, float* hp, float* hn, float* h, int hidden, int j)
         where TS : struct, ISimd<TV> where TV : struct
     {
         for (; j + TS.Count <= hidden; j += TS.Count)
         {
+            TV xr = TS.Load(gx + j), xz = TS.Load(gx + hidden + j), xn = TS.Load(gx + 2 * hidden + j);
+            if (bi != null)
+            {
+                xr = TS.Add(xr, TS.Load(bi + j));
+                xz = TS.Add(xz, TS.Load(bi + hidden + j));
+                xn = TS.Add(xn, TS.Load(bi + 2 * hidden + j));
+            }
             TV hr = TS.Load(gh + j), hz = TS.Load(gh + hidden + j), hh = TS.Load(gh + 2 * hidden + j);
             if (bh != null)
             {
@@ -59,9 +70,9 @@ internal unsafe struct GruForwardKernel : IRowKernel, IVectorKernel
                 hz = TS.Add(hz, TS.Load(bh + hidden + j));
                 hh = TS.Add(hh, TS.Load(bh + 2 * hidden + j));
             }
-            TV r = SimdMath<TS, TV>.Sigmoid(TS.Add(TS.Load(gx + j), hr));
-            TV z = SimdMath<TS, TV>.Sigmoid(TS.Add(TS.Load(gx + hidden + j), hz));
-            TV n = SimdMath<TS, TV>.Tanh(TS.MulAdd(r, hh, TS.Load(gx + 2 * hidden + j)));
+            TV r = SimdMath<TS, TV>.Sigmoid(TS.Add(xr, hr));
+            TV z = SimdMath<TS, TV>.Sigmoid(TS.Add(xz, hz));
+            TV n = SimdMath<TS, TV>.Tanh(TS.MulAdd(r, hh, xn));
             TV prev = TS.Load(hp + j);
             TS.Store(gx + j, r);
             TS.Store(gx + hidden + j, z);

@@ -9,8 +9,8 @@ namespace Recur.Kernels;
 /// c = f * cPrev + i * g
 /// h = o * tanh(c)
 /// </code>
-/// G holds the pre-activations on entry (x W_ih^T + h W_hh^T + b_ih + b_hh) and the activations i, f, g, o on exit,
-/// which the backward pass reads.
+/// G holds the pre-activations on entry (x W_ih^T + h W_hh^T, plus b_ih + b_hh unless <see cref="Bias"/> adds them
+/// here) and the activations i, f, g, o on exit, which the backward pass reads.
 /// </summary>
 internal unsafe struct LstmForwardKernel : IRowKernel, IVectorKernel
 {
@@ -18,6 +18,11 @@ internal unsafe struct LstmForwardKernel : IRowKernel, IVectorKernel
     public int H;
     /// <summary>(rows, 4H): pre-activations in, activations out.</summary>
     public float* Gates; public int LdGates;
+    /// <summary>
+    /// (4H): b_ih + b_hh, added to each pre-activation as it is read (one add per element, so the separate pass over
+    /// the gates is gone); null when the gates hold the biases already or the layer has none.
+    /// </summary>
+    public float* Bias;
     /// <summary>(rows, H): c_{t-1}.</summary>
     public float* CPrev; public int LdCPrev;
     /// <summary>(rows, H): c_t out. May alias <see cref="CPrev"/>.</summary>
@@ -39,21 +44,29 @@ internal unsafe struct LstmForwardKernel : IRowKernel, IVectorKernel
             float* c = C + (long)r * LdC;
             float* tc = TanhC == null ? null : TanhC + (long)r * LdTanhC;
             float* h = HOut + (long)r * LdH;
-            int j = Columns<TS, TV>(g, cp, c, tc, h, H, 0);
-            Columns<Simd1, float>(g, cp, c, tc, h, H, j);
+            int j = Columns<TS, TV>(g, Bias, cp, c, tc, h, H, 0);
+            Columns<Simd1, float>(g, Bias, cp, c, tc, h, H, j);
         }
     }
 
     /// <summary>Processes whole vectors of columns from <paramref name="j"/>; returns where it stopped.</summary>
-    private static int Columns<TS, TV>(float* g, float* cp, float* c, float* tc, float* h, int hidden, int j)
+    private static int Columns<TS, TV>(float* g, float* b, float* cp, float* c, float* tc, float* h, int hidden, int j)
         where TS : struct, ISimd<TV> where TV : struct
     {
         for (; j + TS.Count <= hidden; j += TS.Count)
         {
-            TV i = SimdMath<TS, TV>.Sigmoid(TS.Load(g + j));
-            TV f = SimdMath<TS, TV>.Sigmoid(TS.Load(g + hidden + j));
-            TV gg = SimdMath<TS, TV>.Tanh(TS.Load(g + 2 * hidden + j));
-            TV o = SimdMath<TS, TV>.Sigmoid(TS.Load(g + 3 * hidden + j));
+            TV pi = TS.Load(g + j), pf = TS.Load(g + hidden + j), pg = TS.Load(g + 2 * hidden + j), po = TS.Load(g + 3 * hidden + j);
+            if (b != null)
+            {
+                pi = TS.Add(pi, TS.Load(b + j));
+                pf = TS.Add(pf, TS.Load(b + hidden + j));
+                pg = TS.Add(pg, TS.Load(b + 2 * hidden + j));
+                po = TS.Add(po, TS.Load(b + 3 * hidden + j));
+            }
+            TV i = SimdMath<TS, TV>.Sigmoid(pi);
+            TV f = SimdMath<TS, TV>.Sigmoid(pf);
+            TV gg = SimdMath<TS, TV>.Tanh(pg);
+            TV o = SimdMath<TS, TV>.Sigmoid(po);
             TV cn = TS.MulAdd(f, TS.Load(cp + j), TS.Mul(i, gg));
             TV t = SimdMath<TS, TV>.Tanh(cn);
             TS.Store(g + j, i);

@@ -11,6 +11,10 @@ namespace Recur.Kernels;
 internal static unsafe class PinnedPool
 {
     private const int MinBucket = 6;           // 64 floats
+    // Size classes: 64 floats, then four per power of two (2^k times 5/4, 6/4, 7/4 and 8/4 for k >= 6), so a buffer
+    // is at most 25% larger than asked for. Whole powers of two wasted up to half: a GRU layer's (T*B, 3H) gates of
+    // 6400 x 1536 floats took a 2^24-float array, 1.7 times its size.
+    private const int ClassesPerOctave = 4;
     // One call can hold many buffers of one size class at once: a two-layer bidirectional LSTM with a projection
     // keeps c, tanh(c) and m per pass, the layer outputs, the result tensors and the gradients, more than 16 of the
     // same bucket for some shapes; with a smaller cap the extras were dropped on return and allocated afresh (and
@@ -40,7 +44,7 @@ internal static unsafe class PinnedPool
 
     private static Stack<float[]>[] CreateBuckets()
     {
-        var b = new Stack<float[]>[32];
+        var b = new Stack<float[]>[ClassesPerOctave * (32 - MinBucket) + 1];
         for (int i = 0; i < b.Length; i++) b[i] = new Stack<float[]>();
         return b;
     }
@@ -50,7 +54,7 @@ internal static unsafe class PinnedPool
     {
         if (length > Array.MaxLength)
             throw new OutOfMemoryException($"a buffer of {length} floats exceeds the largest .NET array ({Array.MaxLength} elements)");
-        int bucket = Math.Max(MinBucket, 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)Math.Max(1, length - 1)));
+        int bucket = SizeClass(Math.Max(1, length));
         lock (Gate)
         {
             if (Buckets[bucket].TryPop(out var a))
@@ -60,7 +64,7 @@ internal static unsafe class PinnedPool
                 return a;
             }
         }
-        long size = Math.Min(1L << bucket, Array.MaxLength);
+        long size = ClassSize(bucket);
         var fresh = GC.AllocateUninitializedArray<float>((int)size, pinned: true);
         lock (Gate) Rented(fresh.Length);
         return fresh;
@@ -69,8 +73,8 @@ internal static unsafe class PinnedPool
     /// <summary>Gives an array back for reuse.</summary>
     public static void Return(float[] array)
     {
-        int bucket = 63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)array.Length);
-        if ((1L << bucket) != array.Length && array.Length != Array.MaxLength) return; // not one of ours
+        int bucket = SizeClass(array.Length);
+        if (ClassSize(bucket) != array.Length) return; // not one of ours
         lock (Gate)
         {
             inUse -= array.Length;
@@ -78,6 +82,24 @@ internal static unsafe class PinnedPool
             Buckets[bucket].Push(array);
             retained += array.Length;
         }
+    }
+
+    /// <summary>The smallest size class holding <paramref name="length"/> (&gt;= 1) floats.</summary>
+    internal static int SizeClass(long length)
+    {
+        if (length <= 1L << MinBucket) return 0;
+        int k = 63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(length - 1));   // 2^k < length <= 2^(k+1)
+        long step = 1L << (k - 2);
+        int s = (int)((length - (1L << k) + step - 1) / step);                               // 1..4 quarters above 2^k
+        return ClassesPerOctave * (k - MinBucket) + s;
+    }
+
+    /// <summary>The length of the arrays of size class <paramref name="sizeClass"/> (capped at the largest .NET array).</summary>
+    internal static long ClassSize(int sizeClass)
+    {
+        if (sizeClass == 0) return 1L << MinBucket;
+        int k = MinBucket + (sizeClass - 1) / ClassesPerOctave, s = (sizeClass - 1) % ClassesPerOctave + 1;
+        return Math.Min((1L << k) + s * (1L << (k - 2)), Array.MaxLength);
     }
 
     /// <summary>The address of element 0 of a pinned array.</summary>

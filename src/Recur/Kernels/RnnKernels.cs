@@ -4,7 +4,7 @@ namespace Recur.Kernels;
 
 /// <summary>
 /// Elman RNN update for one time step over a block of rows: <c>h = act(G)</c> with act = tanh or relu,
-/// where G = x W_ih^T + h W_hh^T + b_ih + b_hh.
+/// where G = x W_ih^T + h W_hh^T + b_ih + b_hh (the biases added here when <see cref="Bias"/> is given).
 /// </summary>
 internal unsafe struct RnnForwardKernel : IRowKernel, IVectorKernel
 {
@@ -13,6 +13,8 @@ internal unsafe struct RnnForwardKernel : IRowKernel, IVectorKernel
     public bool Relu;
     /// <summary>(rows, H): pre-activations.</summary>
     public float* Gates; public int LdGates;
+    /// <summary>(H): b_ih + b_hh, added to each pre-activation as it is read; null when the gates hold them already or the layer has none.</summary>
+    public float* Bias;
     /// <summary>(rows, H): h_t out. May alias <see cref="Gates"/>.</summary>
     public float* HOut; public int LdH;
 
@@ -25,18 +27,20 @@ internal unsafe struct RnnForwardKernel : IRowKernel, IVectorKernel
         {
             float* g = Gates + (long)r * LdGates;
             float* h = HOut + (long)r * LdH;
-            int j = Columns<TS, TV>(g, h, H, Relu, 0);
-            Columns<Simd1, float>(g, h, H, Relu, j);
+            int j = Columns<TS, TV>(g, Bias, h, H, Relu, 0);
+            Columns<Simd1, float>(g, Bias, h, H, Relu, j);
         }
     }
 
-    private static int Columns<TS, TV>(float* g, float* h, int hidden, bool relu, int j)
+    private static int Columns<TS, TV>(float* g, float* b, float* h, int hidden, bool relu, int j)
         where TS : struct, ISimd<TV> where TV : struct
     {
-        if (relu)
-            for (; j + TS.Count <= hidden; j += TS.Count) TS.Store(h + j, SimdMath<TS, TV>.Relu(TS.Load(g + j)));
-        else
-            for (; j + TS.Count <= hidden; j += TS.Count) TS.Store(h + j, SimdMath<TS, TV>.Tanh(TS.Load(g + j)));
+        for (; j + TS.Count <= hidden; j += TS.Count)
+        {
+            TV x = TS.Load(g + j);
+            if (b != null) x = TS.Add(x, TS.Load(b + j));
+            TS.Store(h + j, relu ? SimdMath<TS, TV>.Relu(x) : SimdMath<TS, TV>.Tanh(x));
+        }
         return j;
     }
 }

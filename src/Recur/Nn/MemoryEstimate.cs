@@ -49,7 +49,7 @@ public readonly record struct MemoryEstimate(long ParameterBytes, long Optimizer
             activations += rows * inSize;                              // dL/dX of the layer (kept until backward ends)
         }
         activations += rows * d * h * 2;                                // output tensor and dL/dY
-        activations += rows * g * h * (mode == RecurrentMode.Gru ? 2 : 1);   // dGates (and dGates_h for GRU)
+        if (mode == RecurrentMode.Gru) activations += rows * g * h;     // dGates_h (dGates is written over the gates)
         activations += (double)numLayers * d * batch * h * 4;           // states in and out, and their gradients
         return FromFloats(parameters * 2, parameters * optimizerMoments, activations);
     }

@@ -68,6 +68,7 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
     /// <summary>
     /// Backpropagation through time. Adds dL/dW to every parameter's <see cref="Parameter.Grad"/> and returns
     /// the gradients of the input and the initial states. Any of the incoming gradients may be null (zero).
+    /// Runs once per <see cref="Recurrent.Forward"/>: the gate gradients are written over the saved activations.
     /// </summary>
     /// <param name="dOutput">dL/d <see cref="Output"/>, same shape; values at padded steps are ignored.</param>
     /// <param name="dHiddenState">dL/d <see cref="HiddenState"/>, (L*D, B, H).</param>
@@ -83,6 +84,8 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
         ObjectDisposedException.ThrowIf(disposed, this);
         if (!runner.RequiresGrad)
             throw new InvalidOperationException("Backward needs the activations saved by Forward(requiresGrad: true); this output was computed with requiresGrad: false");
+        if (runner.BackwardDone)
+            throw new InvalidOperationException("Backward runs once per Forward (it writes the gate gradients over the saved activations, as PyTorch frees its graph); call Forward again for a second backward pass");
         if (dOutput is not null && !dOutput.SameShape(Output.Shape))
             throw new ArgumentException($"dOutput must have the output's shape {Tensor.ShapeString(Output.Shape)}, got {Tensor.ShapeString(dOutput.Shape)}", nameof(dOutput));
         if (dHiddenState is not null && !dHiddenState.SameShape(HiddenState.Shape))

@@ -27,3 +27,39 @@ public class PooledMemoryTests
         Assert.True(PooledMemory.PeakInUseBytes > before);
     }
 }
+
+/// <summary>The pool's size classes: four per power of two, so a buffer wastes at most a quarter.</summary>
+[Collection(nameof(IsolatedCollection))]
+public class PinnedPoolSizeClassTests
+{
+    [Fact]
+    public void EveryLengthGetsAClassAtMostAQuarterLargerAndClassesRoundTrip()
+    {
+        var lengths = Enumerable.Range(1, 5000).Select(i => (long)i)
+            .Concat(Enumerable.Range(7, 24).SelectMany(k => new[] { (1L << k) - 1, 1L << k, (1L << k) + 1, 5L << (k - 2), (5L << (k - 2)) + 1 }))
+            .Append(6400L * 1536).Append(Array.MaxLength);
+        foreach (long n in lengths)
+        {
+            int c = PinnedPool.SizeClass(n);
+            long size = PinnedPool.ClassSize(c);
+            Assert.True(size >= n, $"class {c} of {n} floats holds only {size}");
+            Assert.True(size <= Math.Max(64, n + n / 4), $"class {c} of {n} floats is {size}, more than a quarter larger");
+            Assert.True(c == 0 || PinnedPool.ClassSize(c - 1) < n, $"{n} floats would fit the smaller class {c - 1}");
+            Assert.Equal(c, PinnedPool.SizeClass(size));
+        }
+        // The GRU benchmark row's gates (T*B = 6400 rows of 3H = 1536): 10.5 M floats, not the 16.8 M of a power of two.
+        Assert.Equal(10_485_760, PinnedPool.ClassSize(PinnedPool.SizeClass(6400L * 1536)));
+    }
+
+    [Fact]
+    public void ReturnedArraysAreReusedAndForeignOnesIgnored()
+    {
+        var a = PinnedPool.Rent(1000);
+        Assert.Equal(1024, a.Length);
+        PinnedPool.Return(a);
+        PinnedPool.Return(new float[1000]);   // not a class size: ignored, never handed out
+        var b = PinnedPool.Rent(900);
+        Assert.Equal(1024, b.Length);
+        PinnedPool.Return(b);
+    }
+}

@@ -44,6 +44,11 @@ internal sealed unsafe class DirectionPass
 
     /// <summary>Weights (G*H, InSize), (G*H, R) and biases (G*H), or null without bias.</summary>
     public float* Wih, Whh, Bih, Bhh;
+    /// <summary>
+    /// (G*H): the bias the forward cell kernel adds to Gates[t] as it reads them: b_ih + b_hh, or b_ih alone for the
+    /// GRU (whose kernel adds b_hh inside r * (W_hn h + b_hn)); null without bias.
+    /// </summary>
+    public float* GateBias;
     /// <summary>LSTM projection W_hr (R, H), or null without one.</summary>
     public float* Whr;
     /// <summary>W_hr^T and W_hr packed as right-hand sides (m W_hr^T forward, dh W_hr backward); null when skinny or absent.</summary>

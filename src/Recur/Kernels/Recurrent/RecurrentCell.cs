@@ -10,12 +10,12 @@ internal abstract unsafe class RecurrentCell
     /// <summary>Number of gates G: rows of W_ih and W_hh are G*H.</summary>
     public abstract int GateCount { get; }
 
-    /// <summary>Whether b_hh is folded into the input projection (it can be for every cell but the GRU).</summary>
+    /// <summary>Whether b_hh is summed with b_ih into the bias the forward kernel adds to the gates (every cell but the GRU, whose b_hn sits inside r * (W_hn h + b_hn)).</summary>
     public virtual bool FoldsRecurrentBias => true;
 
     /// <summary>
     /// Step t for the rows that <paramref name="prev"/> covers (contiguous ranges, in order, each with where its
-    /// previous state lives). On entry Gates[t] holds x W_ih^T + the folded biases; on exit the step's outputs are
+    /// previous state lives). On entry Gates[t] holds x W_ih^T (the kernel adds <see cref="DirectionPass.GateBias"/>); on exit the step's outputs are
     /// written to Y[t] and whatever backward needs is saved. Rows are independent, so the time loop may run
     /// disjoint row blocks of one step in parallel.
     /// </summary>
@@ -129,7 +129,7 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
         float* g = p.GatesAt(t);
         RecurrentProjection(p, prev, g, p.H, 1f);
         long r0 = prev[0].R0;
-        var k = new RnnForwardKernel { Width = p.Width, H = p.H, Relu = relu, Gates = g + r0 * p.H, LdGates = p.H, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY };
+        var k = new RnnForwardKernel { Width = p.Width, H = p.H, Relu = relu, Gates = g + r0 * p.H, LdGates = p.H, Bias = p.GateBias, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY };
         RowJob<RnnForwardKernel>.Run(k, prev[^1].R1 - prev[0].R0, 8 * p.H);
     }
 
@@ -164,7 +164,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
             var k = new LstmForwardKernel
             {
                 Width = p.Width, H = p.H,
-                Gates = g + o * ld, LdGates = ld,
+                Gates = g + o * ld, LdGates = ld, Bias = p.GateBias,
                 CPrev = r.C, LdCPrev = r.LdC,
                 C = p.StateAt(p.C, t) + o * p.H, LdC = p.H,
                 TanhC = p.TanhC == null ? null : p.StateAt(p.TanhC, t) + o * p.H, LdTanhC = p.H,
@@ -233,7 +233,7 @@ internal sealed unsafe class GruCell : RecurrentCell
             var k = new GruForwardKernel
             {
                 Width = p.Width, H = p.H,
-                Gx = g + o * ld, LdGx = ld,
+                Gx = g + o * ld, LdGx = ld, BiasIh = p.GateBias,
                 Gh = p.GhStep + o * ld, LdGh = ld,
                 BiasHh = p.Bhh,
                 HPrev = r.H, LdHPrev = r.LdH,

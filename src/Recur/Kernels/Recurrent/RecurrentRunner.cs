@@ -23,6 +23,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     private readonly float*[] layerOutput;  // (L): Y of each layer, (T*B, D*R)
     private readonly float*[] dropoutMask;  // (L): mask applied to Y[l] to make X[l+1], or null
     private float* h0s, c0s;                // (L*D, B, R) and (L*D, B, H) sorted, zeros when not given
+    private bool backwardDone;              // Backward overwrote the saved gates (dGates in place)
 
     /// <summary>A runner for one pass; <paramref name="projSize"/> is the LSTM projection's P (h = W_hr (o * tanh c)), 0 for none.</summary>
     public RecurrentRunner(RecurrentCell cell, SortedBatch batch, int inputSize, int hidden, int layers, int directions,
@@ -52,6 +53,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
     /// <summary>Whether <see cref="Backward"/> may run (the activations it reads were kept).</summary>
     public bool RequiresGrad => requiresGrad;
+
+    /// <summary>Whether <see cref="Backward"/> has run: it overwrote the saved activations, so it cannot run again.</summary>
+    public bool BackwardDone => backwardDone;
 
     /// <summary>
     /// Whether <see cref="Backward"/> computes the gradient of the input (the first layer's dX = dGates W_ih, about a
@@ -197,15 +201,17 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 Gemm.MultiplyPacked(Transpose.No, T * B, 1f, p.X, p.InSize, wihT, 0f, p.Gates, gh);
             }
             else Gemm.Multiply(width, Transpose.No, Transpose.Yes, T * B, gh, p.InSize, 1f, p.X, p.InSize, pWih, p.InSize, 0f, p.Gates, gh);
+            // The biases are added by the forward cell kernel as it reads each step's gates (one add per element,
+            // no separate pass over the (T*B, G*H) buffer): b_ih + b_hh summed once here (the GRU's kernel takes b_ih
+            // alone and adds b_hh itself, since r multiplies W_hn h + b_hn).
+            p.GateBias = null;
             if (pBih != null)
             {
-                // Fold the biases into every row once: b_ih + b_hh (the GRU keeps b_hh for its kernel), over row
-                // blocks in parallel (each element gets the same single add whatever the blocking).
                 float* bias = Rent(gh, clear: false);
                 var biasSpan = new Span<float>(bias, gh);
                 new ReadOnlySpan<float>(pBih, gh).CopyTo(biasSpan);
                 if (cell.FoldsRecurrentBias) TensorPrimitives.Add(biasSpan, new ReadOnlySpan<float>(pBhh, gh), biasSpan);
-                RowJob<AddBiasRows>.Run(new AddBiasRows { Rows = p.Gates, Width = gh, Bias = bias }, T * B, gh);
+                p.GateBias = bias;
             }
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
@@ -239,7 +245,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             finally
             {
                 p.WhhT = p.WhrT = null;
-                p.Wih = p.Whh = p.Bih = p.Bhh = p.Whr = null;
+                p.Wih = p.Whh = p.Bih = p.Bhh = p.Whr = p.GateBias = null;
             }
         }
     }
@@ -272,6 +278,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         double[][]? flow, Span<float> dInput, Span<float> dH0, Span<float> dC0)
     {
         if (!requiresGrad) throw new InvalidOperationException("the activations backward needs were not kept");
+        if (backwardDone)
+            throw new InvalidOperationException("Backward may run once per Forward: it overwrites the saved gate activations with their gradients; run Forward again");
+        backwardDone = true;
         int T = steps, B = batchSize, H = hidden, G = gates, D = dirs, I = inputSize, R = state;
         bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru, projected = proj > 0;
 
@@ -299,8 +308,11 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             }
             float* ones = Temp((long)T * B, clear: false);
             new Span<float>(ones, T * B).Fill(1f);
-            float* dGates = Temp((long)T * B * G * H, clear: false);
-            float* dGatesH = gru ? Temp((long)T * B * G * H, clear: false) : dGates;
+            // dGates is written in place over each pass's own Gates buffer: the backward kernel of step t reads the
+            // saved activations of step t (or, for the RNN, none) and overwrites them with their gradients, and nothing
+            // reads them again. That saves a (T*B, G*H) buffer; the price is that Backward runs once per Forward.
+            // The GRU's recurrent-side gradient dGh differs from dGx in its n third, so it keeps its own buffer.
+            float* dGatesH = gru ? Temp((long)T * B * G * H, clear: false) : null;
             float* rowScratch = Temp((long)B * G * H, clear: false);
             float* biasSum = Temp((long)G * H, clear: false);
             float* maskedStates = passes.Any(q => q.RecurrentMask != null) ? Temp((long)(T + 1) * B * R, clear: false) : null;
@@ -317,8 +329,8 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 {
                     var p = passes[l * D + d];
                     p.DY = dY + d * R;
-                    p.DGates = dGates;
-                    p.DGatesH = dGatesH;
+                    p.DGates = p.Gates;
+                    p.DGatesH = gru ? dGatesH : p.Gates;
                     p.DHAll = dhAll;
                     p.DM = dm;
                     p.DH = dh0 + (long)(l * D + d) * B * R;
@@ -509,23 +521,5 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     {
         foreach (var a in rented) PinnedPool.Return(a);
         rented.Clear();
-    }
-}
-
-/// <summary>Adds one bias row to every row of a (rows, Width) buffer; rows are independent, so any blocking gives the same sums.</summary>
-internal unsafe struct AddBiasRows : IRowKernel
-{
-    public float* Rows;
-    public int Width;
-    public float* Bias;
-
-    public readonly void Run(int r0, int r1)
-    {
-        var bias = new ReadOnlySpan<float>(Bias, Width);
-        for (long r = r0; r < r1; r++)
-        {
-            var row = new Span<float>(Rows + r * Width, Width);
-            TensorPrimitives.Add(row, bias, row);
-        }
     }
 }
