@@ -137,6 +137,16 @@ internal static class UseCommands
             if (!(t >= 0)) throw new ArgumentException($"--temperature: expected >= 0, found {t}");
             if (!(p > 0 && p <= 1)) throw new ArgumentException($"--top-p: expected a value in (0, 1], found {p}");
             if (parse.GetValue(topK) < 0) throw new ArgumentException($"--top-k: expected >= 0, found {parse.GetValue(topK)}");
+            // An option the model's task cannot use is an error, never silently ignored.
+            Option[] unused = settings.Task switch
+            {
+                "lm" => [seedJson, midi, json],
+                "music" => [prompt, topK, topP],
+                _ => [],
+            };
+            foreach (var o in unused)
+                if (parse.GetResult(o) is { Implicit: false })
+                    throw new ArgumentException($"{o.Name}: a {settings.Task} model does not use it (generate takes --prompt, --top-k and --top-p for language models; --seed-json, --midi and --json for music models); leave it out");
             switch (settings.Task)
             {
                 case "lm":

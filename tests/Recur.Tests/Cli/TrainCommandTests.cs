@@ -205,12 +205,23 @@ public sealed class TrainCommandTests : IDisposable
                 Assert.True(code == 0, stderr);
                 Assert.StartsWith("abc", stdout);
                 Assert.True(stdout.TrimEnd('\n').Length > 3, stdout); // 20 sampled tokens follow (an untrained model may sample <unk>)
+                // A music-only option given to a language model is an error naming it, not ignored.
+                (code, _, stderr) = await CliRunner.Run("generate", "--model", model, "--length", "5", "--midi", Path.Combine(dir, "lm.mid"));
+                Assert.NotEqual(0, code);
+                Assert.Contains("--midi", stderr);
                 break;
             case "music":
                 string mid = Path.Combine(dir, "out.mid");
                 (code, _, stderr) = await CliRunner.Run("generate", "--model", model, "--length", "8", "--midi", mid);
                 Assert.True(code == 0, stderr);
                 Assert.Equal("MThd"u8.ToArray(), File.ReadAllBytes(mid)[..4]);
+                // The piano-roll sampler has no top-k, top-p or text prompt: each is an error naming it, not ignored.
+                foreach (var extra in new[] { new[] { "--top-k", "5" }, ["--top-p", "0.9"], ["--prompt", "abc"] })
+                {
+                    (code, _, stderr) = await CliRunner.Run(["generate", "--model", model, "--length", "8", "--midi", mid, .. extra]);
+                    Assert.NotEqual(0, code);
+                    Assert.Contains(extra[0], stderr);
+                }
                 break;
             case "seq2seq":
                 // Blank lines give blank lines, so the output lines up with the input, greedy and beam, with the remedies on.

@@ -115,17 +115,19 @@ internal sealed unsafe class InterleavedStep : IParallelJob
         int rowsAll = ranges[rangeCount - 1].R1 - ranges[0].R0;
 
         // Scratch: packed A of every packed range (R x slivers*MR each), the gate rows of a block (rows x 2G x NR: the
-        // GRU keeps its input part and h W_hh^T apart), the GRU's bias block (G x NR), the micro-kernel's edge tile.
+        // GRU keeps its input part and h W_hh^T apart), the block's gate biases (G x NR: b_ih + b_hh, or the GRU's b_ih),
+        // the GRU's b_hh block (G x NR), the micro-kernel's edge tile.
         long packedA = 0;
         for (int i = 0; i < rangeCount; i++)
             if (TakesPacked(ranges[i])) packedA += (long)R * Slivers(ranges[i]) * mr;
         long gateRows = (long)rowsAll * 2 * G * nr;
         var buffer = scratch ??= new AlignedBuffer();
-        buffer.Ensure(packedA + gateRows + G * nr + mr * nr + 64);
+        buffer.Ensure(packedA + gateRows + 2 * G * nr + mr * nr + 64);
         float* ap = buffer.Pointer;
         float* rowsBuf = ap + packedA;
         float* biasBlock = rowsBuf + gateRows;
-        float* edge = biasBlock + G * nr;
+        float* gateBiasBlock = biasBlock + G * nr;
+        float* edge = gateBiasBlock + G * nr;
 
         // Pack op(A) of the packed ranges once for this thread's blocks: k-block k0 of kc rows holds sliver s at
         // k0 * slivers * MR + s * kc * MR, element (row i, k p) at p * MR + i, zero past the range's rows.
@@ -168,6 +170,10 @@ internal sealed unsafe class InterleavedStep : IParallelJob
             int u0 = ub * nr, cols = Math.Min(nr, H - u0);
             if (gru && p.Bhh != null)
                 for (int g = 0; g < G; g++) new ReadOnlySpan<float>(p.Bhh + g * H + u0, cols).CopyTo(new Span<float>(biasBlock + g * cols, cols));
+            // The forward kernels add the gate bias themselves (after the recurrent sum, as the per-step path does), so
+            // the block's slice of it goes beside the block's gate rows, gate g at g * cols.
+            if (p.GateBias != null && (lstm || gru))
+                for (int g = 0; g < G; g++) new ReadOnlySpan<float>(p.GateBias + g * H + u0, cols).CopyTo(new Span<float>(gateBiasBlock + g * cols, cols));
             for (int i = 0; i < rangeCount; i++)
             {
                 var r = ranges[i];
@@ -244,7 +250,7 @@ internal sealed unsafe class InterleavedStep : IParallelJob
                         var k = new LstmForwardKernel
                         {
                             Width = p.Width, H = cols,
-                            Gates = target, LdGates = ldt,
+                            Gates = target, LdGates = ldt, Bias = p.GateBias == null ? null : gateBiasBlock,
                             CPrev = r.C + u0, LdCPrev = r.LdC,
                             C = p.StateAt(p.C, t) + o * H + u0, LdC = H,
                             TanhC = p.TanhC == null ? null : p.StateAt(p.TanhC, t) + o * H + u0, LdTanhC = H,
@@ -259,7 +265,7 @@ internal sealed unsafe class InterleavedStep : IParallelJob
                         var k = new GruForwardKernel
                         {
                             Width = p.Width, H = cols,
-                            Gx = gx, LdGx = ldt,
+                            Gx = gx, LdGx = ldt, BiasIh = p.GateBias == null ? null : gateBiasBlock,
                             Gh = target, LdGh = ldt,
                             BiasHh = p.Bhh == null ? null : biasBlock,
                             HPrev = r.H + u0, LdHPrev = r.LdH,
@@ -274,7 +280,8 @@ internal sealed unsafe class InterleavedStep : IParallelJob
                         var k = new RnnForwardKernel
                         {
                             Width = p.Width, H = cols, Relu = kind == CellKind.RnnRelu,
-                            Gates = target, LdGates = ldt, HOut = p.YAt(t) + o * p.LdY + u0, LdH = p.LdY,
+                            Gates = target, LdGates = ldt, Bias = p.GateBias == null ? null : p.GateBias + u0,
+                            HOut = p.YAt(t) + o * p.LdY + u0, LdH = p.LdY,
                         };
                         k.Run(0, n);
                         break;
