@@ -78,7 +78,15 @@ internal sealed class ServeServer
         app.Use(async (ctx, next) =>
         {
             var watch = Stopwatch.StartNew();
-            try { await next(ctx); }
+            try
+            {
+                await next(ctx);
+                // Routing answers a JSON endpoint called with another Content-Type with a bare 415 (its Accepts
+                // metadata) before our own check runs: give it the same problem+json body every other error has.
+                if (ctx.Response.StatusCode == 415 && !ctx.Response.HasStarted)
+                    await Problem(ctx, new RequestError(415, "unsupported media type",
+                        $"expected Content-Type application/json, found {ctx.Request.ContentType ?? "none"}", "Content-Type"));
+            }
             finally
             {
                 string endpoint = ctx.Items["endpoint"] as string ?? "other", model = ctx.Items["model"] as string ?? "";

@@ -172,6 +172,21 @@ public class ServeTests(ServeFixture fixture) : IClassFixture<ServeFixture>
         Assert.Contains(detail, problem.GetProperty("detail").GetString());
     }
 
+    [Theory]
+    [InlineData("/v1/models/cls/predict")]
+    [InlineData("/v1/models/lm/generate")]
+    public async Task AJsonEndpointCalledWithAnotherContentTypeGets415ProblemDetails(string path)
+    {
+        using var response = await Server.Client.PostAsync(path, new StringContent("{\"inputs\": [\"fine\"]}", System.Text.Encoding.UTF8, "text/plain"), Ct);
+        string text = await response.Content.ReadAsStringAsync(Ct);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.UnsupportedMediaType, text);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(text).RootElement;
+        Assert.Equal(415, problem.GetProperty("status").GetInt32());
+        Assert.Equal("Content-Type", problem.GetProperty("field").GetString());
+        Assert.Contains("found text/plain", problem.GetProperty("detail").GetString());
+    }
+
     [Fact]
     public async Task LimitsOnLengthAndBodySizeAreEnforced()
     {
