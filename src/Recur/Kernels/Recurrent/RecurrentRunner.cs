@@ -261,8 +261,9 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     {
         if (options.Schedule != RecurrentStepSchedule.Auto) return options.Schedule;
         int threads = Parallelism.ThreadCount;
+        // Measured on the quiet machine (docs/benchmarks.md, "Forward schedules"): hidden-unit blocks were slower than
+        // per-step on every row (1.02-1.41x), so Auto never takes them; batch-parallel was faster from 4 rows per thread.
         if (threads == 1 || maxRows <= Gemm.SkinnyLimit) return RecurrentStepSchedule.PerStep;
-        if (maxRows <= RecurrentEngineOptions.HiddenBlocksMaxRows) return RecurrentStepSchedule.HiddenBlocks;
         if (maxRows >= RecurrentEngineOptions.BatchParallelMinRows * threads) return RecurrentStepSchedule.BatchParallel;
         return RecurrentStepSchedule.PerStep;
     }
