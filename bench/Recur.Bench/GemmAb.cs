@@ -35,7 +35,7 @@ internal static class GemmAb
         new("nc4pfB", 6, 4, 8, true, false, false),
         new("nc4b4", 6, 4, 4, false, false, false),
         new("nc8", 6, 8, 8, false, false, false),
-        new("default", 0, 1, 8, false, false, false),  // the library's defaults: tile rows by M
+        new("default", 0, 4, 8, false, false, false),  // the library's defaults: tile rows by M, NC loop of 4 row blocks
     ];
 
     public static int Run(string[] args)

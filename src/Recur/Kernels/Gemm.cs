@@ -52,10 +52,11 @@ public static unsafe class Gemm
 
         /// <summary>
         /// MC row blocks per tile of work: the B block is reused from L2 across them (the NC loop). Used when the
-        /// product has at least this many row blocks per thread, so that every thread still gets whole tiles. 1 (off) by
-        /// default: 4 was not measured faster on a loaded machine (docs/benchmarks.md, "GEMM blocking").
+        /// product has at least this many row blocks per thread, so that every thread still gets whole tiles. 4 by default:
+        /// on the quiet machine it took 0.95-0.97x the time at n = 1024 and 0.90-0.93x at n = 2048 in two interleaved
+        /// runs (docs/benchmarks.md, "GEMM blocking"); 1 turns it off.
         /// </summary>
-        public static int RowBlocks = 1;
+        public static int RowBlocks = 4;
 
         /// <summary>Panels per B block (NC / NR) when <see cref="RowBlocks"/> &gt; 1.</summary>
         public static int BlockPanels = 8;
