@@ -128,7 +128,11 @@ public static class RnnBenchmark
         return 0;
     }
 
-    private static (double InferMs, double? TrainMs, double? TrainPeakMb, double? OrtMs) Time(Config c, double seconds, bool ort)
+    /// <summary>
+    /// A row's layer (seed 1) and inputs (seed 2): x uniform in [-1, 1], h0/c0 when the row carries state, and the
+    /// all-ones output gradient, d(sum of outputs)/d outputs. Every benchmark that times a row builds it here.
+    /// </summary>
+    internal static (Recurrent Layer, Tensor X, Tensor? H0, Tensor? C0, Tensor Ones) Setup(Config c)
     {
         var mode = c.Kind switch { "lstm" => RecurrentMode.Lstm, "gru" => RecurrentMode.Gru, _ => RecurrentMode.RnnTanh };
         var layer = new Recurrent(mode, c.I, c.H, c.L, c.Bi, batchFirst: true, rng: new Rng(1));
@@ -149,6 +153,12 @@ public static class RnnBenchmark
         }
         var ones = new Tensor(c.B, c.T, layer.OutputSize);
         ones.Span.Fill(1f); // d(sum of outputs)/d outputs
+        return (layer, x, h0, c0, ones);
+    }
+
+    private static (double InferMs, double? TrainMs, double? TrainPeakMb, double? OrtMs) Time(Config c, double seconds, bool ort)
+    {
+        var (layer, x, h0, c0, ones) = Setup(c);
 
         layer.Training = false;
         double infer = Median(() =>

@@ -68,25 +68,7 @@ public static class ScheduleBenchmark
 
     private static void Measure(RnnBenchmark.Config c, int rounds, bool training, bool ort)
     {
-        var mode = c.Kind switch { "lstm" => RecurrentMode.Lstm, "gru" => RecurrentMode.Gru, _ => RecurrentMode.RnnTanh };
-        var layer = new Recurrent(mode, c.I, c.H, c.L, c.Bi, batchFirst: true, rng: new Rng(1));
-        var rng = new Rng(2);
-        var x = new Tensor(c.B, c.T, c.I);
-        rng.FillUniform(x.Span, -1, 1);
-        int LD = c.L * layer.Directions;
-        Tensor? h0 = null, c0 = null;
-        if (c.State)
-        {
-            h0 = new Tensor(LD, c.B, c.H);
-            rng.FillUniform(h0.Span, -1, 1);
-            if (mode == RecurrentMode.Lstm)
-            {
-                c0 = new Tensor(LD, c.B, c.H);
-                rng.FillUniform(c0.Span, -1, 1);
-            }
-        }
-        var ones = new Tensor(c.B, c.T, layer.OutputSize);
-        ones.Span.Fill(1f);
+        var (layer, x, h0, c0, ones) = RnnBenchmark.Setup(c);
         layer.Training = training;
         var engines = Schedules.Select(s => new RecurrentEngineOptions { Schedule = s }).ToArray();
         void Once()

@@ -527,13 +527,7 @@ public static unsafe class Gemm
         TS.Store(t + 3 * nr, c30); TS.Store(t + 3 * nr + w, c31);
         TS.Store(t + 4 * nr, c40); TS.Store(t + 4 * nr + w, c41);
         TS.Store(t + 5 * nr, c50); TS.Store(t + 5 * nr + w, c51);
-        for (int i = 0; i < rows; i++)
-        {
-            float* crow = c + (long)i * ldc;
-            float* trow = t + i * nr;
-            for (int j = 0; j < cols; j++)
-                crow[j] = first ? alpha * trow[j] : float.MultiplyAddEstimate(alpha, trow[j], crow[j]);
-        }
+        StoreCorner(c, ldc, t, nr, rows, cols, alpha, first);
     }
 
     /// <summary>The 8-row tile of <see cref="MicroKernel{TS, TV}"/> (AVX-512 only: 16 accumulators), same arithmetic per element.</summary>
@@ -625,13 +619,7 @@ public static unsafe class Gemm
         TS.Store(t + 5 * nr, c050); TS.Store(t + 5 * nr + w, c051);
         TS.Store(t + 6 * nr, c060); TS.Store(t + 6 * nr + w, c061);
         TS.Store(t + 7 * nr, c070); TS.Store(t + 7 * nr + w, c071);
-        for (int i = 0; i < rows; i++)
-        {
-            float* crow = c + (long)i * ldc;
-            float* trow = t + i * nr;
-            for (int j = 0; j < cols; j++)
-                crow[j] = first ? alpha * trow[j] : float.MultiplyAddEstimate(alpha, trow[j], crow[j]);
-        }
+        StoreCorner(c, ldc, t, nr, rows, cols, alpha, first);
     }
 
     /// <summary>The 12-row tile of <see cref="MicroKernel{TS, TV}"/> (AVX-512 only: 24 accumulators), same arithmetic per element.</summary>
@@ -715,6 +703,15 @@ public static unsafe class Gemm
         TS.Store(t + 9 * nr, c090); TS.Store(t + 9 * nr + w, c091);
         TS.Store(t + 10 * nr, c100); TS.Store(t + 10 * nr + w, c101);
         TS.Store(t + 11 * nr, c110); TS.Store(t + 11 * nr + w, c111);
+        StoreCorner(c, ldc, t, nr, rows, cols, alpha, first);
+    }
+
+    /// <summary>
+    /// The valid <paramref name="rows"/> x <paramref name="cols"/> corner of a spilled edge tile <paramref name="t"/>
+    /// (row stride <paramref name="nr"/>) into C: <c>C = alpha * acc (+ C)</c>, the arithmetic of the vector stores.
+    /// </summary>
+    private static void StoreCorner(float* c, int ldc, float* t, int nr, int rows, int cols, float alpha, bool first)
+    {
         for (int i = 0; i < rows; i++)
         {
             float* crow = c + (long)i * ldc;

@@ -12,8 +12,13 @@ public sealed class AsrCliTests : IDisposable
 
     public void Dispose() => dir.Dispose();
 
-    /// <summary>Utterances of two tone "letters" (a: 300 Hz, b: 1,500 Hz) as WAV files and a transcript list.</summary>
-    private string Speech(int count = 12)
+    private string Speech(int count = 12) => ToneUtterances(dir, count);
+
+    /// <summary>
+    /// Utterances of two tone "letters" (a: 300 Hz, b: 1,500 Hz, 0.1 s each with 0.05 s pauses) as WAV files
+    /// <c>speech/u{i}.wav</c> in <paramref name="dir"/>, and their transcript list <c>speech.tsv</c>, whose path it returns.
+    /// </summary>
+    internal static string ToneUtterances(TempDir dir, int count = 12)
     {
         string folder = Path.Combine(dir.Path, "speech");
         Directory.CreateDirectory(folder);

@@ -93,23 +93,9 @@ public sealed class TrainCommandTests : IDisposable
             }
             case "asr":
             {
-                // Two "words" by pitch: a 300 Hz tone is "a", a 1,500 Hz tone "b", 0.1 s each with 0.05 s pauses.
+                // Two "words" by pitch: a 300 Hz tone is "a", a 1,500 Hz tone "b".
+                string list = AsrCliTests.ToneUtterances(temp);
                 string folder = Path.Combine(dir, "speech");
-                Directory.CreateDirectory(folder);
-                var lines = new StringBuilder();
-                for (int i = 0; i < 12; i++)
-                {
-                    string text = (i % 3) switch { 0 => "ab", 1 => "ba", _ => "abb" };
-                    var samples = new List<float>(new float[400]);
-                    foreach (char ch in text)
-                    {
-                        samples.AddRange(Enumerable.Range(0, 800).Select(t => (float)(0.5 * Math.Sin(2 * Math.PI * (ch == 'a' ? 300 : 1500) * t / 8000.0))));
-                        samples.AddRange(new float[400]);
-                    }
-                    File.WriteAllBytes(Path.Combine(folder, $"u{i}.wav"), Wav.Write16(samples.ToArray(), 8000));
-                    lines.Append($"speech/u{i}.wav\t{text}\n");
-                }
-                string list = Write("speech.tsv", lines.ToString());
                 return (["--data", list, "--subsample", "2"], list, Path.Combine(folder, "u0.wav"), ["cer", "wer", "utterance_accuracy", "loss"]);
             }
             case "music":
