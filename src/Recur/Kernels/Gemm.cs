@@ -895,6 +895,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>dot(x, y) over <paramref name="len"/> floats, in the skinny product's order (the recurrent step's hidden-unit blocks reuse it).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static float Dot<TS, TV>(float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
         {
             int w = TS.Count;
@@ -992,6 +993,7 @@ public static unsafe class Gemm
             TS.Store(acc + 4 * w, s4); TS.Store(acc + 5 * w, s5); TS.Store(acc + 6 * w, s6); TS.Store(acc + 7 * w, s7);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Axpy<TS, TV>(float alpha, float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
         {
             int w = TS.Count;
