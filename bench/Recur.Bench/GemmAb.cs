@@ -37,8 +37,7 @@ internal static class GemmAb
         new("nc4pfB", 6, 4, 8, true, false, false),
         new("nc4b4", 6, 4, 4, false, false, false),
         new("nc8", 6, 8, 8, false, false, false),
-        new("default", 0, 4, 8, false, false, false),
-        new("oldskinny", 0, 4, 8, false, false, false),  // the skinny product before Dot4 / Column8  // the library's defaults: tile rows by M, NC loop of 4 row blocks
+        new("default", 0, 4, 8, false, false, false),  // the library's defaults: tile rows by M, NC loop of 4 row blocks
     ];
 
     public static int Run(string[] args)
@@ -141,7 +140,6 @@ internal static class GemmAb
         Gemm.Tuning.PrefetchB = c.PrefetchB;
         Gemm.Tuning.PrefetchC = c.PrefetchC;
         Gemm.Tuning.MaskedTails = c.Masked;
-        Gemm.Tuning.OldSkinny = c.Name == "oldskinny";
     }
 
     private static (int M, int N, int K, bool Square) Parse(string shape)

@@ -70,12 +70,6 @@ public static unsafe class Gemm
         /// <summary>AVX-512 masked loads and stores for a column edge tile instead of the scalar corner.</summary>
         public static bool MaskedTails;
 
-        /// <summary>
-        /// The skinny product as it was before the four-column dot (Dot4) and the register-held column sums (Column8):
-        /// one dot per column, and sums through memory. The same bits either way; kept for the quiet A/B
-        /// (<c>gemm-ab --configs base,oldskinny</c>) until it has decided.
-        /// </summary>
-        public static bool OldSkinny;
     }
 
     /// <summary>The micro-kernel's row count for a product of <paramref name="m"/> rows at <paramref name="width"/>.</summary>
@@ -839,7 +833,7 @@ public static unsafe class Gemm
                 // share each load of A_i and keep eight independent sums in flight (Dot4); each dot keeps Dot's order.
                 float* d4 = stackalloc float[4];
                 int j = j0;
-                for (; !Tuning.OldSkinny && j + 4 <= j1; j += 4)
+                for (; j + 4 <= j1; j += 4)
                 {
                     float* bj = b + (long)j * ldb;
                     for (int i = 0; i < m; i++)
@@ -870,7 +864,7 @@ public static unsafe class Gemm
                 float* acc = stackalloc float[SkinnyRows * ColumnBlock];
                 int cols = j1 - j0;
                 int w8 = TS.Count > 1 ? 8 * TS.Count : 0;
-                int inRegisters = w8 == 0 || Tuning.OldSkinny ? 0 : cols / w8 * w8;
+                int inRegisters = w8 == 0 ? 0 : cols / w8 * w8;
                 for (int i = 0; i < m; i++)
                     for (int jr = 0; jr < inRegisters; jr += w8)
                         Column8<TS, TV>(a + (long)i * lda, b + j0 + jr, ldb, k, acc + i * ColumnBlock + jr);
