@@ -205,8 +205,17 @@ public static unsafe class Gemm
         }
         SimdDispatch.Record(b.Width);
         if (beta != 0f && beta != 1f) ScaleRows(m, n, beta, c, ldc);
-        TileJob.Run(transA, m, alpha, a, lda, b, overwrite: beta == 0f, c, ldc);
+        if (m == 1 && transA == Transpose.No) PackedRow.Run(alpha, a, b, overwrite: beta == 0f, c);
+        else TileJob.Run(transA, m, alpha, a, lda, b, overwrite: beta == 0f, c, ldc);
     }
+
+    /// <summary>
+    /// Whether a product of <paramref name="rows"/> rows should take a pre-packed right-hand side when there is one:
+    /// more than <see cref="SkinnyLimit"/> rows (the tiled path), or a single row (<see cref="PackedRow"/>, the tiled
+    /// path's arithmetic for that row, and faster than the skinny dot because it streams B in panel order). A caller
+    /// that keeps packed weights decides by this, so a row's sums are the same whether it ran alone or among others.
+    /// </summary>
+    internal static bool TakesPacked(int rows) => rows > SkinnyLimit || rows == 1;
 
     private static void ScaleRows(int m, int n, float beta, float* c, int ldc)
     {
@@ -763,6 +772,103 @@ public static unsafe class Gemm
         {
             TS.Store(c, TS.MulAdd(alpha, lo, TS.Load(c)));
             TS.Store(c + w, TS.MulAdd(alpha, hi, TS.Load(c + w)));
+        }
+    }
+
+    /// <summary>
+    /// One row of A times a packed B: for each k-block in order, each element is summed from zero over the block's k in
+    /// order and then stored as <c>C = alpha * sum (+ C)</c>, exactly the micro-kernel's arithmetic for one row of a tile,
+    /// so the result is bitwise that of the tiled path (a row alone equals the same row in a batch). Nothing is packed
+    /// or padded: four panels per pass keep eight vector sums in flight and read B as four sequential streams, which
+    /// for a one-row step (streaming, or one sequence) is what bounds the time. Parallel over groups of panels.
+    /// </summary>
+    private sealed class PackedRow : IParallelJob
+    {
+        private const int Group = 4;    // panels per pass
+        [ThreadStatic] private static PackedRow? cached;
+
+        private float alpha;
+        private float* a;
+        private PackedMatrix b = null!;
+        private bool overwrite;
+        private float* c;
+
+        public static void Run(float alpha, float* a, PackedMatrix b, bool overwrite, float* c)
+        {
+            var job = cached ??= new PackedRow();
+            job.alpha = alpha; job.a = a; job.b = b; job.overwrite = overwrite; job.c = c;
+            int groups = (b.Panels + Group - 1) / Group;
+            // Memory-bound: split it only when there is enough of it (as the skinny path).
+            if ((long)b.N * b.K < 64 * 1024 || groups == 1) { for (int g = 0; g < groups; g++) job.Execute(g); }
+            else Parallelism.For(job, groups);
+            job.b = null!;
+        }
+
+        public void Execute(int group)
+        {
+            switch (b.Width)
+            {
+                case SimdWidth.V512: Columns<Simd512, Vector512<float>>(group); break;
+                case SimdWidth.V256: Columns<Simd256, Vector256<float>>(group); break;
+                case SimdWidth.V128: Columns<Simd128, Vector128<float>>(group); break;
+                default: Columns<Simd1, float>(group); break;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Columns<TS, TV>(int group) where TS : struct, ISimd<TV> where TV : struct
+        {
+            int w = TS.Count, nr = b.NR, n = b.N, k = b.K;
+            int p0 = group * Group, p1 = Math.Min(b.Panels, p0 + Group);
+            float* edge = stackalloc float[64];
+            TV al = TS.Broadcast(alpha);
+            for (int k0 = 0; k0 < k; k0 += KC)
+            {
+                int kc = Math.Min(KC, k - k0);
+                bool first = overwrite && k0 == 0;
+                float* x = a + k0;
+                float* bp = b.Panel(k0, kc, p0);
+                long ps = (long)kc * nr;                       // one panel of this k-block
+                if (p1 - p0 == Group && (long)p1 * nr <= n)
+                {
+                    TV s00 = TS.Zero, s01 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s20 = TS.Zero, s21 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero;
+                    float* q0 = bp, q1 = bp + ps, q2 = bp + 2 * ps, q3 = bp + 3 * ps;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        TV xv = TS.Broadcast(x[p]);
+                        long o = (long)p * nr;
+                        s00 = TS.MulAdd(xv, TS.Load(q0 + o), s00); s01 = TS.MulAdd(xv, TS.Load(q0 + o + w), s01);
+                        s10 = TS.MulAdd(xv, TS.Load(q1 + o), s10); s11 = TS.MulAdd(xv, TS.Load(q1 + o + w), s11);
+                        s20 = TS.MulAdd(xv, TS.Load(q2 + o), s20); s21 = TS.MulAdd(xv, TS.Load(q2 + o + w), s21);
+                        s30 = TS.MulAdd(xv, TS.Load(q3 + o), s30); s31 = TS.MulAdd(xv, TS.Load(q3 + o + w), s31);
+                    }
+                    float* cp = c + (long)p0 * nr;
+                    StoreRow<TS, TV>(cp, w, al, first, s00, s01);
+                    StoreRow<TS, TV>(cp + nr, w, al, first, s10, s11);
+                    StoreRow<TS, TV>(cp + 2 * nr, w, al, first, s20, s21);
+                    StoreRow<TS, TV>(cp + 3 * nr, w, al, first, s30, s31);
+                    continue;
+                }
+                // The last group: fewer panels, or a panel narrower than NR (stored through the corner, as the tile does).
+                for (int jp = p0; jp < p1; jp++, bp += ps)
+                {
+                    TV lo = TS.Zero, hi = TS.Zero;
+                    for (int p = 0; p < kc; p++)
+                    {
+                        TV xv = TS.Broadcast(x[p]);
+                        lo = TS.MulAdd(xv, TS.Load(bp + (long)p * nr), lo);
+                        hi = TS.MulAdd(xv, TS.Load(bp + (long)p * nr + w), hi);
+                    }
+                    int j0 = jp * nr, cols = Math.Min(nr, n - j0);
+                    if (cols == nr) StoreRow<TS, TV>(c + j0, w, al, first, lo, hi);
+                    else
+                    {
+                        TS.Store(edge, lo);
+                        TS.Store(edge + w, hi);
+                        StoreCorner(c + j0, 0, edge, nr, 1, cols, alpha, first);
+                    }
+                }
+            }
         }
     }
 

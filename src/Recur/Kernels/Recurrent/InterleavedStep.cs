@@ -12,7 +12,7 @@ namespace Recur.Kernels.Recurrent;
 /// <remarks>
 /// <para>Every element is summed exactly as the per-step engine sums it: a range of rows takes the packed product
 /// (<see cref="Gemm.MicroKernel{TS, TV}"/> over k-blocks of <see cref="Gemm.KC"/>, from W_hh^T packed gate-interleaved,
-/// <see cref="PackedWeights.GetInterleaved"/>) when its whole range has more than <see cref="Gemm.SkinnyLimit"/> rows
+/// <see cref="PackedWeights.GetInterleaved"/>) when its whole range takes a packed product (<see cref="Gemm.TakesPacked"/>)
 /// and the skinny dot product (<see cref="Gemm.Skinny.Dot{TS, TV}"/>) otherwise, and adds it to the pre-activation with
 /// one rounding, as <see cref="RecurrentCell.StepGemm"/> does. The cell kernels run over a block's units through their
 /// usual entry points: the block's G gate slices are gathered into a scratch row [g0 | g1 | ...] (their gate stride is
@@ -299,7 +299,7 @@ internal sealed unsafe class InterleavedStep : IParallelJob
         }
     }
 
-    private bool TakesPacked(PrevRange r) => !r.HZero && interleaved is not null && r.FullRows > Gemm.SkinnyLimit;
+    private bool TakesPacked(PrevRange r) => !r.HZero && interleaved is not null && Gemm.TakesPacked(r.FullRows);
 
     private static int Slivers(PrevRange r) => (r.R1 - r.R0 + Gemm.MR - 1) / Gemm.MR;
 }

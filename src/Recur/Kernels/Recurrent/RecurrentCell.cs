@@ -44,15 +44,15 @@ internal abstract unsafe class RecurrentCell
 
     /// <summary>
     /// <c>C[rows] = (beta ? C : 0) + A[rows] * op(W)</c> for one step: the packed right-hand side when there is one
-    /// and the whole step (<paramref name="fullRows"/>, not this block's <paramref name="rows"/>) has enough rows,
-    /// otherwise the unpacked skinny path straight from W. The two paths sum over K in different orders, so the
+    /// and the whole step (<paramref name="fullRows"/>, not this block's <paramref name="rows"/>) takes it
+    /// (<see cref="Gemm.TakesPacked"/>: more than 4 rows, or one), otherwise the unpacked skinny path straight from W. The two paths sum over K in different orders, so the
     /// choice must not depend on how the step was cut into blocks: that depends on the thread count.
     /// </summary>
     protected internal static void StepGemm(int rows, int fullRows, float* a, int lda, PackedMatrix? packed, float* w, Transpose transW,
         int k, int n, float beta, float* c, int ldc, SimdWidth width)
     {
         if (rows <= 0) return;
-        if (packed is not null && fullRows > Gemm.SkinnyLimit)
+        if (packed is not null && Gemm.TakesPacked(fullRows))
             Gemm.MultiplyPacked(Transpose.No, rows, 1f, a, lda, packed, beta, c, ldc);
         else
             Gemm.Multiply(width, Transpose.No, transW, rows, n, k, 1f, a, lda, w, transW == Transpose.Yes ? k : n, beta, c, ldc);

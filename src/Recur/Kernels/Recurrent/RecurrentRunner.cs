@@ -194,7 +194,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             // All steps' input projection in one GEMM: Gates (T*B, G*H) = X (T*B, in) W_ih^T, with W_ih^T packed once
             // per weight version (the same path choice as Gemm.Multiply, so the same sums).
-            if (T * B > Gemm.SkinnyLimit)
+            if (Gemm.TakesPacked(T * B))
             {
                 var wihT = weights.Packed.Get(k, PackedForm.InputHiddenT, weights.Version(k, RecurrentWeight.InputHidden), width,
                     Transpose.Yes, p.InSize, gh, pWih, p.InSize);
@@ -216,13 +216,13 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
             var schedule = ChooseSchedule(p, maxRows);
-            p.WhhT = maxRows > Gemm.SkinnyLimit && schedule != RecurrentStepSchedule.HiddenBlocks
+            p.WhhT = Gemm.TakesPacked(maxRows) && schedule != RecurrentStepSchedule.HiddenBlocks
                 ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, R, gh, pWhh, R)
                 : null;
-            var whhI = maxRows > Gemm.SkinnyLimit && schedule == RecurrentStepSchedule.HiddenBlocks
+            var whhI = Gemm.TakesPacked(maxRows) && schedule == RecurrentStepSchedule.HiddenBlocks
                 ? weights.Packed.GetInterleaved(k, weights.Version(k, RecurrentWeight.HiddenHidden), width, p.G, H, R, pWhh)
                 : null;
-            p.WhrT = pWhr != null && maxRows > Gemm.SkinnyLimit
+            p.WhrT = pWhr != null && Gemm.TakesPacked(maxRows)
                 ? weights.Packed.Get(k, PackedForm.ProjectionT, weights.Version(k, RecurrentWeight.Projection), width, Transpose.Yes, H, R, pWhr, H)
                 : null;
             try
@@ -392,10 +392,10 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         {
             p.Wih = pWih; p.Whh = pWhh; p.Bhh = pBhh; p.Whr = pWhr;
             int maxRows = p.Active.Max();
-            p.WhhN = maxRows > Gemm.SkinnyLimit
+            p.WhhN = Gemm.TakesPacked(maxRows)
                 ? weights.Packed.Get(k, PackedForm.HiddenHidden, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.No, gh, R, pWhh, R)
                 : null;
-            p.WhrN = pWhr != null && maxRows > Gemm.SkinnyLimit
+            p.WhrN = pWhr != null && Gemm.TakesPacked(maxRows)
                 ? weights.Packed.Get(k, PackedForm.Projection, weights.Version(k, RecurrentWeight.Projection), width, Transpose.No, R, H, pWhr, H)
                 : null;
             try
@@ -434,7 +434,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             // dW_ih += dG^T X and dX (+)= dG W_ih: one GEMM each over all steps.
             Gemm.Multiply(width, Transpose.Yes, Transpose.No, gh, inSize, (int)rows, 1f, p.DGates, gh, p.X, inSize, 1f, gWih, inSize);
-            if (dX != null && rows > Gemm.SkinnyLimit)
+            if (dX != null && Gemm.TakesPacked((int)rows))
             {
                 var wihN = weights.Packed.Get(k, PackedForm.InputHidden, weights.Version(k, RecurrentWeight.InputHidden), width,
                     Transpose.No, gh, inSize, pWih, inSize);
