@@ -80,7 +80,7 @@ public static unsafe class Gemm
         /// of batch 32 or 64: up to <see cref="MC"/> rows the whole of M is one row tile, so its A block per k-block (at
         /// most 64 KB at 64 rows) stays in L2 unpacked as the packed copy would, and the column tiles (one per thread)
         /// no longer each pack the same block. Off by default: on the loaded VM it measured no faster at the step shapes
-        /// (0.99-1.01x the packed time, and up to 1.09x at K = 1024; docs/benchmarks.md, "A read in place").
+        /// (0.99-1.03x the packed time with the 8-row tile, noisy readings up to 1.1x at K = 1000-1024; docs/benchmarks.md, "A read in place").
         /// </summary>
         public static int AInPlaceMaxRows;
     }
