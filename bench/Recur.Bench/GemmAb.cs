@@ -13,7 +13,9 @@ namespace Recur.Bench;
 /// <remarks>
 /// <c>gemm-ab [--rounds R] [--reps N] [--threads N] [--configs a,b,...] [--shapes s1,s2,...]</c>. Shapes are
 /// <c>n</c> for a square product (B repacked per call, as <c>rnn</c>'s SGEMM row) or <c>MxNxK</c> for a product
-/// with a pre-packed B and beta = 1 (the recurrent step's W_hh product).
+/// with a pre-packed B and beta = 1 (the recurrent step's W_hh product). With M at most 4 (the skinny path), <c>MxNxK</c>
+/// multiplies by B stored transposed (the forward step's h W_hh^T) and <c>NMxNxK</c> by B stored (K, N) (the backward
+/// step's dG W_hh).
 /// </remarks>
 internal static class GemmAb
 {
@@ -70,7 +72,7 @@ internal static class GemmAb
         Console.WriteLine($"width {SimdDispatch.Current}, threads {Parallelism.ThreadCount}, FMA peak {(peak is null ? "-" : peak.Value.ToString("F1"))} GFLOP/s, rounds {rounds} x reps {reps}");
         foreach (var shape in shapes)
         {
-            var (m, n, k, square) = Parse(shape);
+            var (m, n, k, square) = Parse(shape.TrimStart('N'));
             var rng = new Rng(7);
             var a = new float[(long)m * k];
             var b = new float[(long)k * n];
@@ -80,7 +82,9 @@ internal static class GemmAb
             var packed = PackedMatrix.Pack(Transpose.No, k, n, b, n);
             Action run = square
                 ? () => Gemm.Sgemm(Transpose.No, Transpose.No, m, n, k, 1f, a, k, b, n, 0f, c, n)
+                : m <= 4 ? () => Gemm.Sgemm(Transpose.No, Transpose.Yes, m, n, k, 1f, a, k, b, k, 1f, c, n)
                 : () => Gemm.Sgemm(Transpose.No, m, 1f, a, k, packed, 1f, c, n);
+            if (shape.StartsWith("N")) run = () => Gemm.Sgemm(Transpose.No, Transpose.No, m, n, k, 1f, a, k, b, n, 1f, c, n);
             // Same bits from every setting (beta = 0 here so that repeated runs do not drift).
             float[]? reference = null;
             foreach (var cfg in configs)

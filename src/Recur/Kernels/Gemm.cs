@@ -80,7 +80,8 @@ public static unsafe class Gemm
         /// of batch 32 or 64: up to <see cref="MC"/> rows the whole of M is one row tile, so its A block per k-block (at
         /// most 64 KB at 64 rows) stays in L2 unpacked as the packed copy would, and the column tiles (one per thread)
         /// no longer each pack the same block. Off by default: on the loaded VM it measured no faster at the step shapes
-        /// (0.99-1.03x the packed time with the 8-row tile, noisy readings up to 1.1x at K = 1000-1024; docs/benchmarks.md, "A read in place").
+        /// (0.99-1.03x the packed time with the 8-row tile, noisy readings up to 1.1x at K = 1000-1024;
+        /// docs/benchmarks.md, "A read in place").
         /// </summary>
         public static int AInPlaceMaxRows;
     }
@@ -883,8 +884,22 @@ public static unsafe class Gemm
             int j1 = Math.Min(n, j0 + ColumnBlock);
             if (transB == Transpose.Yes)
             {
-                // op(B)[:, j] is row j of B: C[i, j] = alpha * dot(A_i, B_j) + beta * C[i, j].
-                for (int j = j0; j < j1; j++)
+                // op(B)[:, j] is row j of B: C[i, j] = alpha * dot(A_i, B_j) + beta * C[i, j]. Four columns at a time
+                // share each load of A_i and keep eight independent sums in flight (Dot4); each dot keeps Dot's order.
+                float* d4 = stackalloc float[4];
+                int j = j0;
+                for (; j + 4 <= j1; j += 4)
+                {
+                    float* bj = b + (long)j * ldb;
+                    for (int i = 0; i < m; i++)
+                    {
+                        Dot4<TS, TV>(a + (long)i * lda, bj, ldb, k, d4);
+                        float* ci = c + (long)i * ldc + j;
+                        for (int q = 0; q < 4; q++)
+                            ci[q] = beta == 0f ? alpha * d4[q] : float.MultiplyAddEstimate(beta, ci[q], alpha * d4[q]);
+                    }
+                }
+                for (; j < j1; j++)
                 {
                     float* bj = b + (long)j * ldb;
                     for (int i = 0; i < m; i++)
@@ -898,14 +913,25 @@ public static unsafe class Gemm
             else
             {
                 // op(B) = B stored (K, N): C[i, j0:j1] = alpha * sum_p A[i, p] * B[p, j0:j1] + beta * C[i, j0:j1].
+                // Runs of 8 vectors keep their sums in registers over all of K (Column8); the rest of the block goes
+                // through memory (Axpy). Either way each element is summed over p in order from zero, so both give the
+                // same bits.
                 float* acc = stackalloc float[SkinnyRows * ColumnBlock];
                 int cols = j1 - j0;
-                new Span<float>(acc, m * ColumnBlock).Clear();
-                for (int p = 0; p < k; p++)
+                int w8 = TS.Count > 1 ? 8 * TS.Count : 0;
+                int inRegisters = w8 == 0 ? 0 : cols / w8 * w8;
+                for (int i = 0; i < m; i++)
+                    for (int jr = 0; jr < inRegisters; jr += w8)
+                        Column8<TS, TV>(a + (long)i * lda, b + j0 + jr, ldb, k, acc + i * ColumnBlock + jr);
+                if (inRegisters < cols)
                 {
-                    float* bp = b + (long)p * ldb + j0;
-                    for (int i = 0; i < m; i++)
-                        Axpy<TS, TV>(a[(long)i * lda + p], bp, acc + i * ColumnBlock, cols);
+                    for (int i = 0; i < m; i++) new Span<float>(acc + i * ColumnBlock + inRegisters, cols - inRegisters).Clear();
+                    for (int p = 0; p < k; p++)
+                    {
+                        float* bp = b + (long)p * ldb + j0 + inRegisters;
+                        for (int i = 0; i < m; i++)
+                            Axpy<TS, TV>(a[(long)i * lda + p], bp, acc + i * ColumnBlock + inRegisters, cols - inRegisters);
+                    }
                 }
                 for (int i = 0; i < m; i++)
                 {
@@ -918,6 +944,7 @@ public static unsafe class Gemm
         }
 
         /// <summary>dot(x, y) over <paramref name="len"/> floats, in the skinny product's order (the recurrent step's hidden-unit blocks reuse it).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         internal static float Dot<TS, TV>(float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
         {
             int w = TS.Count;
@@ -942,6 +969,80 @@ public static unsafe class Gemm
             return s;
         }
 
+        /// <summary>
+        /// Four dot products of <paramref name="x"/> with rows y, y + ldy, y + 2 ldy, y + 3 ldy into d[0..3], each in
+        /// <see cref="Dot{TS, TV}"/>'s order (two alternating vector sums, then the scalar tail), so each equals Dot's
+        /// result bit for bit; x is loaded once for all four, and eight sums are in flight instead of two.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Dot4<TS, TV>(float* x, float* y, int ldy, int len, float* d) where TS : struct, ISimd<TV> where TV : struct
+        {
+            int w = TS.Count;
+            if (w == 1)
+            {
+                for (int q = 0; q < 4; q++) d[q] = Dot<TS, TV>(x, y + (long)q * ldy, len);
+                return;
+            }
+            float* y0 = y, y1 = y + ldy, y2 = y + 2L * ldy, y3 = y + 3L * ldy;
+            TV a0 = TS.Zero, a1 = TS.Zero, b0 = TS.Zero, b1 = TS.Zero, c0 = TS.Zero, c1 = TS.Zero, e0 = TS.Zero, e1 = TS.Zero;
+            int i = 0;
+            for (; i + 2 * w <= len; i += 2 * w)
+            {
+                TV xl = TS.Load(x + i), xh = TS.Load(x + i + w);
+                a0 = TS.MulAdd(xl, TS.Load(y0 + i), a0); a1 = TS.MulAdd(xh, TS.Load(y0 + i + w), a1);
+                b0 = TS.MulAdd(xl, TS.Load(y1 + i), b0); b1 = TS.MulAdd(xh, TS.Load(y1 + i + w), b1);
+                c0 = TS.MulAdd(xl, TS.Load(y2 + i), c0); c1 = TS.MulAdd(xh, TS.Load(y2 + i + w), c1);
+                e0 = TS.MulAdd(xl, TS.Load(y3 + i), e0); e1 = TS.MulAdd(xh, TS.Load(y3 + i + w), e1);
+            }
+            if (i + w <= len)
+            {
+                TV xl = TS.Load(x + i);
+                a0 = TS.MulAdd(xl, TS.Load(y0 + i), a0);
+                b0 = TS.MulAdd(xl, TS.Load(y1 + i), b0);
+                c0 = TS.MulAdd(xl, TS.Load(y2 + i), c0);
+                e0 = TS.MulAdd(xl, TS.Load(y3 + i), e0);
+                i += w;
+            }
+            float s0 = TS.Sum(TS.Add(a0, a1)), s1 = TS.Sum(TS.Add(b0, b1)), s2 = TS.Sum(TS.Add(c0, c1)), s3 = TS.Sum(TS.Add(e0, e1));
+            for (; i < len; i++)
+            {
+                float xi = x[i];
+                s0 = float.MultiplyAddEstimate(xi, y0[i], s0);
+                s1 = float.MultiplyAddEstimate(xi, y1[i], s1);
+                s2 = float.MultiplyAddEstimate(xi, y2[i], s2);
+                s3 = float.MultiplyAddEstimate(xi, y3[i], s3);
+            }
+            d[0] = s0; d[1] = s1; d[2] = s2; d[3] = s3;
+        }
+
+        /// <summary>
+        /// acc[0 .. 8w) = sum over p in order of a[p] * b[p * ldb + j], from zero, with the eight vector sums in registers
+        /// for all of K: the same operations per element as <see cref="Axpy{TS, TV}"/> over p, without a load and a
+        /// store of the sums per p.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Column8<TS, TV>(float* a, float* b, int ldb, int k, float* acc) where TS : struct, ISimd<TV> where TV : struct
+        {
+            int w = TS.Count;
+            TV s0 = TS.Zero, s1 = TS.Zero, s2 = TS.Zero, s3 = TS.Zero, s4 = TS.Zero, s5 = TS.Zero, s6 = TS.Zero, s7 = TS.Zero;
+            for (int p = 0; p < k; p++)
+            {
+                TV x = TS.Broadcast(a[p]);
+                float* bp = b + (long)p * ldb;
+                s0 = TS.MulAdd(x, TS.Load(bp), s0);
+                s1 = TS.MulAdd(x, TS.Load(bp + w), s1);
+                s2 = TS.MulAdd(x, TS.Load(bp + 2 * w), s2);
+                s3 = TS.MulAdd(x, TS.Load(bp + 3 * w), s3);
+                s4 = TS.MulAdd(x, TS.Load(bp + 4 * w), s4);
+                s5 = TS.MulAdd(x, TS.Load(bp + 5 * w), s5);
+                s6 = TS.MulAdd(x, TS.Load(bp + 6 * w), s6);
+                s7 = TS.MulAdd(x, TS.Load(bp + 7 * w), s7);
+            }
+            TS.Store(acc, s0); TS.Store(acc + w, s1); TS.Store(acc + 2 * w, s2); TS.Store(acc + 3 * w, s3);
+            TS.Store(acc + 4 * w, s4); TS.Store(acc + 5 * w, s5); TS.Store(acc + 6 * w, s6); TS.Store(acc + 7 * w, s7);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void Axpy<TS, TV>(float alpha, float* x, float* y, int len) where TS : struct, ISimd<TV> where TV : struct
         {
             int w = TS.Count;

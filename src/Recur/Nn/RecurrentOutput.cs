@@ -46,9 +46,9 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
     {
         long n = 1;
         foreach (int d in shape) n *= d;
-        float[] a = PinnedPool.Rent(Math.Max(1, n));
+        float[] a = PinnedPool.RentAligned(Math.Max(1, n), out int offset);
         rented.Add(a);
-        return Tensor.View(a, 0, shape, this);
+        return Tensor.View(a, offset, shape, this);
     }
 
     bool IBufferOwner.IsReleased => disposed;

@@ -63,3 +63,47 @@ public class PinnedPoolSizeClassTests
         PinnedPool.Return(b);
     }
 }
+
+/// <summary>Aligned rentals start on a cache line (64 bytes), so the engine's gate and state rows do not split lines.</summary>
+[Collection(nameof(IsolatedCollection))]
+public class PinnedPoolAlignmentTests
+{
+    [Fact]
+    public unsafe void AnAlignedRentalStartsOnA64ByteBoundaryAndHoldsTheLengthAskedFor()
+    {
+        var held = new List<float[]>();
+        try
+        {
+            foreach (long length in new long[] { 1, 3, 15, 16, 17, 63, 64, 65, 1000, 4096, 6400 * 1536 + 7 })
+                for (int repeat = 0; repeat < 3; repeat++)
+                {
+                    float[] a = PinnedPool.RentAligned(length, out int offset);
+                    held.Add(a);
+                    Assert.InRange(offset, 0, 15);
+                    Assert.True(a.Length - offset >= length, $"length {length}: {a.Length} floats from offset {offset}");
+                    long address = (long)(PinnedPool.Address(a) + offset);
+                    Assert.True(address % 64 == 0, $"length {length}: element {offset} lies at {address % 64} bytes past a cache line");
+                }
+        }
+        finally
+        {
+            foreach (var a in held) PinnedPool.Return(a);
+        }
+    }
+
+    [Fact]
+    public unsafe void ARecurrentLayersResultsStartOnA64ByteBoundary()
+    {
+        var layer = new Recurrent(RecurrentMode.Lstm, 8, 16, 2, rng: new Rng(3));
+        for (int i = 0; i < 4; i++)
+        {
+            using var r = layer.Forward(new Tensor(5, 3 + i, 8));
+            fixed (float* y = r.Output.Span, h = r.HiddenState.Span, c = r.CellState!.Span)
+            {
+                Assert.True((long)y % 64 == 0, $"output at {(long)y % 64} bytes past a cache line");
+                Assert.True((long)h % 64 == 0, $"h_n at {(long)h % 64} bytes past a cache line");
+                Assert.True((long)c % 64 == 0, $"c_n at {(long)c % 64} bytes past a cache line");
+            }
+        }
+    }
+}

@@ -65,10 +65,10 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
     private float* Rent(long floats, bool clear)
     {
-        float[] a = PinnedPool.Rent(Math.Max(1, floats));
+        float[] a = PinnedPool.RentAligned(Math.Max(1, floats), out int offset);
         rented.Add(a);
-        if (clear) a.AsSpan(0, (int)Math.Max(1, floats)).Clear();
-        return PinnedPool.Address(a);
+        if (clear) a.AsSpan(offset, (int)Math.Max(1, floats)).Clear();
+        return PinnedPool.Address(a) + offset;
     }
 
     /// <summary>
@@ -288,10 +288,10 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         var scratch = new List<float[]>();
         float* Temp(long floats, bool clear)
         {
-            float[] a = PinnedPool.Rent(Math.Max(1, floats));
+            float[] a = PinnedPool.RentAligned(Math.Max(1, floats), out int offset);
             scratch.Add(a);
-            if (clear) a.AsSpan(0, (int)Math.Max(1, floats)).Clear();
-            return PinnedPool.Address(a);
+            if (clear) a.AsSpan(offset, (int)Math.Max(1, floats)).Clear();
+            return PinnedPool.Address(a) + offset;
         }
 
         try
