@@ -19,7 +19,8 @@ namespace Recur.Bench;
 /// </remarks>
 internal static class GemmAb
 {
-    private sealed record Config(string Name, int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC, bool Masked);
+    /// <summary>AInPlace: <c>Gemm.Tuning.AInPlaceMaxRows</c>, the largest M that reads A in place (0: A always packed).</summary>
+    private sealed record Config(string Name, int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC, bool Masked, int AInPlace = 0);
 
     private static readonly Config[] All =
     [
@@ -37,7 +38,10 @@ internal static class GemmAb
         new("nc4pfB", 6, 4, 8, true, false, false),
         new("nc4b4", 6, 4, 4, false, false, false),
         new("nc8", 6, 8, 8, false, false, false),
-        new("default", 0, 4, 8, false, false, false),  // the library's defaults: tile rows by M, NC loop of 4 row blocks
+        new("default", 0, 4, 8, false, false, false),  // the library's defaults: tile rows by M, NC loop of 4 row blocks, A packed
+        new("ainplace", 6, 1, 8, false, false, false, 64),          // base with A read in place for M <= 64
+        new("mr8ainplace", 8, 1, 8, false, false, false, 64),       // the 8-row tile with A in place
+        new("defaultainplace", 0, 4, 8, false, false, false, 64),   // the defaults with A in place for M <= 64
     ];
 
     public static int Run(string[] args)
@@ -63,7 +67,7 @@ internal static class GemmAb
             ?? throw new ArgumentException($"--configs: unknown setting '{n}'; known: {string.Join(",", All.Select(c => c.Name))}")).ToList();
         if (configs[0].Name != "base") configs.Insert(0, All[0]);
         var defaults = new Config("defaults", Gemm.Tuning.TileRows, Gemm.Tuning.RowBlocks, Gemm.Tuning.BlockPanels,
-            Gemm.Tuning.PrefetchB, Gemm.Tuning.PrefetchC, Gemm.Tuning.MaskedTails);
+            Gemm.Tuning.PrefetchB, Gemm.Tuning.PrefetchC, Gemm.Tuning.MaskedTails, Gemm.Tuning.AInPlaceMaxRows);
         double? peak = RnnBenchmark.FmaPeakOf(SimdDispatch.Current, Parallelism.ThreadCount);
         Console.WriteLine($"width {SimdDispatch.Current}, threads {Parallelism.ThreadCount}, FMA peak {(peak is null ? "-" : peak.Value.ToString("F1"))} GFLOP/s, rounds {rounds} x reps {reps}");
         foreach (var shape in shapes)
@@ -125,7 +129,7 @@ internal static class GemmAb
                 double g = 2.0 * m * n * k / (ms * 1e-3) / 1e9;
                 string frac = peak is null ? "-" : (g / peak.Value).ToString("P0");
                 var rs = ratios[cfg.Name];
-                Console.WriteLine($"  {cfg.Name,-10} {ms,9:F4} ms {g,8:F1} GFLOP/s {frac,5} of peak   time/base median {Median(rs):F3} (q1 {Quantile(rs, 0.25):F3}, q3 {Quantile(rs, 0.75):F3})");
+                Console.WriteLine($"  {cfg.Name,-15} {ms,9:F4} ms {g,8:F1} GFLOP/s {frac,5} of peak   time/base median {Median(rs):F3} (q1 {Quantile(rs, 0.25):F3}, q3 {Quantile(rs, 0.75):F3})");
             }
         }
         Apply(defaults);
@@ -140,6 +144,7 @@ internal static class GemmAb
         Gemm.Tuning.PrefetchB = c.PrefetchB;
         Gemm.Tuning.PrefetchC = c.PrefetchC;
         Gemm.Tuning.MaskedTails = c.Masked;
+        Gemm.Tuning.AInPlaceMaxRows = c.AInPlace;
     }
 
     private static (int M, int N, int K, bool Square) Parse(string shape)

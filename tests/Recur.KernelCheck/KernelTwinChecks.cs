@@ -95,7 +95,7 @@ public static unsafe class KernelTwinChecks
     }
 
     /// <summary>Largest |c - ref| over the float32 rounding budget of a length-k dot product (in units of that budget).</summary>
-    private static double MaxScaledError(float[] c, float[] expected, int m, int n, int ldc, int k)
+    public static double MaxScaledError(float[] c, float[] expected, int m, int n, int ldc, int k)
     {
         double worst = 0;
         for (int i = 0; i < m; i++)

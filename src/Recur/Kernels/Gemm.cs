@@ -18,6 +18,10 @@ namespace Recur.Kernels;
 /// 32 or 64 rows (no padded sliver), 6 otherwise. <see cref="Tuning"/> also holds an NC loop (a block of B panels
 /// reused from L2 across several MC row blocks), prefetch of B panels and C tiles, and AVX-512 masked edge stores:
 /// all off by default, as none measured faster (docs/benchmarks.md, "GEMM blocking").</para>
+/// <para>Products of at most <see cref="Tuning.AInPlaceMaxRows"/> rows (off by default) with A stored untransposed do not
+/// pack A: the micro-kernels, generic over the sliver layout (<see cref="IASliver"/>), read its rows where they are
+/// stored (row stride lda), with the same operations per element of C as from a packed sliver. A short sliver reads its
+/// last valid row again for the missing ones, so nothing past the last row of A is loaded.</para>
 /// <para>Work is split into tiles of C and run on <see cref="Parallelism"/>. Every element of C is accumulated
 /// over K in the same order whatever the tiling or thread count (blocks of <see cref="KC"/>), so results are
 /// bit-identical for any number of threads.</para>
@@ -70,6 +74,16 @@ public static unsafe class Gemm
         /// <summary>AVX-512 masked loads and stores for a column edge tile instead of the scalar corner.</summary>
         public static bool MaskedTails;
 
+        /// <summary>
+        /// Products of at most this many rows with A stored untransposed read A in place (<see cref="InPlaceSliver"/>)
+        /// instead of packing it per column tile; 0 (the default) packs A always. 64 covers the recurrent step products
+        /// of batch 32 or 64: up to <see cref="MC"/> rows the whole of M is one row tile, so its A block per k-block (at
+        /// most 64 KB at 64 rows) stays in L2 unpacked as the packed copy would, and the column tiles (one per thread)
+        /// no longer each pack the same block. Off by default: on the loaded VM it measured no faster at the step shapes
+        /// (0.99-1.03x the packed time with the 8-row tile, noisy readings up to 1.1x at K = 1000-1024;
+        /// docs/benchmarks.md, "A read in place").
+        /// </summary>
+        public static int AInPlaceMaxRows;
     }
 
     /// <summary>The micro-kernel's row count for a product of <paramref name="m"/> rows at <paramref name="width"/>.</summary>
@@ -253,6 +267,7 @@ public static unsafe class Gemm
         private int mr;
         private int blockPanels;
         private bool prefetchB, prefetchC, masked;
+        private bool inPlace;
 
         public static void Run(Transpose transA, int m, float alpha, float* a, int lda, PackedMatrix b, bool overwrite, float* c, int ldc)
         {
@@ -273,6 +288,7 @@ public static unsafe class Gemm
             job.prefetchB = Tuning.PrefetchB && Sse.IsSupported;
             job.prefetchC = Tuning.PrefetchC && Sse.IsSupported && !overwrite;
             job.masked = Tuning.MaskedTails && b.Width == SimdWidth.V512 && Avx512F.IsSupported;
+            job.inPlace = transA == Transpose.No && m <= Tuning.AInPlaceMaxRows;
             job.tileRows = rowBlocks * MC;
             job.rowTiles = (m + job.tileRows - 1) / job.tileRows;
 
@@ -312,9 +328,16 @@ public static unsafe class Gemm
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Tile<TS, TV>(int i0, int mc, int p0, int p1, float* ap)
             where TS : struct, ISimd<TV> where TV : struct
+        {
+            if (inPlace) Tile<TS, TV, InPlaceSliver>(i0, mc, p0, p1, ap);
+            else Tile<TS, TV, PackedSliver>(i0, mc, p0, p1, ap);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Tile<TS, TV, TA>(int i0, int mc, int p0, int p1, float* ap)
+            where TS : struct, ISimd<TV> where TV : struct where TA : struct, IASliver
         {
             int mrows = mr;
             // Slivers are mrows tall; a tile's rows round up to whole slivers.
@@ -325,7 +348,7 @@ public static unsafe class Gemm
             for (int k0 = 0; k0 < k; k0 += KC)
             {
                 int kc = Math.Min(KC, k - k0);
-                PackA(transA, a, lda, i0, mc, k0, kc, ap, mrows);
+                if (!TA.InPlace) PackA(transA, a, lda, i0, mc, k0, kc, ap, mrows);
                 bool first = overwrite && k0 == 0;
                 int panelLines = kc * nr / 16;  // cache lines of one packed panel
                 for (int jb = p0, jbEnd; jb < p1; jb = jbEnd)
@@ -369,12 +392,13 @@ public static unsafe class Gemm
                                         Sse.Prefetch0(cn + (long)i * ldc + nr - 1);
                                     }
                                 }
-                                float* at = ap + (long)ir * kc;
+                                // The sliver: packed, or rows i0+ir.. of A from column k0 where they are stored.
+                                float* at = TA.InPlace ? a + (long)(i0 + ir) * lda + k0 : ap + (long)ir * kc;
                                 switch (mrows)
                                 {
-                                    case 8: MicroKernel8<TS, TV>(kc, at, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
-                                    case 12: MicroKernel12<TS, TV>(kc, at, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
-                                    default: MicroKernel<TS, TV>(kc, at, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
+                                    case 8: MicroKernel8<TS, TV, TA>(kc, at, lda, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
+                                    case 12: MicroKernel12<TS, TV, TA>(kc, at, lda, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
+                                    default: MicroKernel<TS, TV, TA>(kc, at, lda, bp, ct, ldc, alpha, first, rows, cols, edge, masked); break;
                                 }
                             }
                         }
@@ -451,11 +475,28 @@ public static unsafe class Gemm
     /// and a call anywhere in it makes the JIT spill all twelve accumulators inside the k-loop. Edge tiles
     /// therefore spill through <paramref name="edge"/>, a caller-provided buffer of MR * NR floats.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void MicroKernel<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked = false)
         where TS : struct, ISimd<TV> where TV : struct
+        => MicroKernel<TS, TV, PackedSliver>(kc, a, 0, b, c, ldc, alpha, first, rows, cols, edge, masked);
+
+    /// <summary>
+    /// <see cref="MicroKernel{TS, TV}"/> over a sliver laid out as <typeparamref name="TA"/> says: packed, or rows of A
+    /// in place with row stride <paramref name="lda"/> (ignored when packed). Same operations in the same order per
+    /// element of C either way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void MicroKernel<TS, TV, TA>(int kc, float* a, nint lda, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked)
+        where TS : struct, ISimd<TV> where TV : struct where TA : struct, IASliver
     {
         int w = TS.Count;
+        // Element (i, p) of the sliver is a[o_i + p * ks]: packed, o_i = i and ks = MR (constants after specialisation);
+        // in place, o_i = min(i, rows - 1) * lda and ks = 1.
+        int last = rows - 1;
+        nint ks = TA.InPlace ? 1 : MR;
+        nint o1 = ASliver.RowOffset<TA>(1, last, lda), o2 = ASliver.RowOffset<TA>(2, last, lda);
+        nint o3 = ASliver.RowOffset<TA>(3, last, lda), o4 = ASliver.RowOffset<TA>(4, last, lda);
+        nint o5 = ASliver.RowOffset<TA>(5, last, lda);
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero;
         TV c30 = TS.Zero, c31 = TS.Zero, c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero;
         // Two rank-1 updates per iteration (fewer loop instructions per FMA), then the odd one.
@@ -465,20 +506,20 @@ public static unsafe class Gemm
             TV b0 = TS.Load(b);
             TV b1 = TS.Load(b + w);
             TV x = TS.Broadcast(a[0]); c00 = TS.MulAdd(x, b0, c00); c01 = TS.MulAdd(x, b1, c01);
-            x = TS.Broadcast(a[1]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
-            x = TS.Broadcast(a[2]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
-            x = TS.Broadcast(a[3]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
-            x = TS.Broadcast(a[4]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
-            x = TS.Broadcast(a[5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
+            x = TS.Broadcast(a[o1]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
+            x = TS.Broadcast(a[o2]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
+            x = TS.Broadcast(a[o3]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
+            x = TS.Broadcast(a[o4]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
+            x = TS.Broadcast(a[o5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
             b0 = TS.Load(b + 2 * w);
             b1 = TS.Load(b + 3 * w);
-            x = TS.Broadcast(a[6]); c00 = TS.MulAdd(x, b0, c00); c01 = TS.MulAdd(x, b1, c01);
-            x = TS.Broadcast(a[7]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
-            x = TS.Broadcast(a[8]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
-            x = TS.Broadcast(a[9]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
-            x = TS.Broadcast(a[10]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
-            x = TS.Broadcast(a[11]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
-            a += 2 * MR;
+            x = TS.Broadcast(a[ks]); c00 = TS.MulAdd(x, b0, c00); c01 = TS.MulAdd(x, b1, c01);
+            x = TS.Broadcast(a[o1 + ks]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
+            x = TS.Broadcast(a[o2 + ks]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
+            x = TS.Broadcast(a[o3 + ks]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
+            x = TS.Broadcast(a[o4 + ks]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
+            x = TS.Broadcast(a[o5 + ks]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
+            a += 2 * ks;
             b += 4 * w;
         }
         if (p < kc)
@@ -486,11 +527,11 @@ public static unsafe class Gemm
             TV b0 = TS.Load(b);
             TV b1 = TS.Load(b + w);
             TV x = TS.Broadcast(a[0]); c00 = TS.MulAdd(x, b0, c00); c01 = TS.MulAdd(x, b1, c01);
-            x = TS.Broadcast(a[1]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
-            x = TS.Broadcast(a[2]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
-            x = TS.Broadcast(a[3]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
-            x = TS.Broadcast(a[4]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
-            x = TS.Broadcast(a[5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
+            x = TS.Broadcast(a[o1]); c10 = TS.MulAdd(x, b0, c10); c11 = TS.MulAdd(x, b1, c11);
+            x = TS.Broadcast(a[o2]); c20 = TS.MulAdd(x, b0, c20); c21 = TS.MulAdd(x, b1, c21);
+            x = TS.Broadcast(a[o3]); c30 = TS.MulAdd(x, b0, c30); c31 = TS.MulAdd(x, b1, c31);
+            x = TS.Broadcast(a[o4]); c40 = TS.MulAdd(x, b0, c40); c41 = TS.MulAdd(x, b1, c41);
+            x = TS.Broadcast(a[o5]); c50 = TS.MulAdd(x, b0, c50); c51 = TS.MulAdd(x, b1, c51);
         }
 
         if (cols == 2 * w)
@@ -542,10 +583,16 @@ public static unsafe class Gemm
 
     /// <summary>The 8-row tile of <see cref="MicroKernel{TS, TV}"/> (AVX-512 only: 16 accumulators), same arithmetic per element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void MicroKernel8<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked)
-        where TS : struct, ISimd<TV> where TV : struct
+    internal static void MicroKernel8<TS, TV, TA>(int kc, float* a, nint lda, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked)
+        where TS : struct, ISimd<TV> where TV : struct where TA : struct, IASliver
     {
         int w = TS.Count;
+        int last = rows - 1;
+        nint ks = TA.InPlace ? 1 : 8;
+        nint o1 = ASliver.RowOffset<TA>(1, last, lda), o2 = ASliver.RowOffset<TA>(2, last, lda);
+        nint o3 = ASliver.RowOffset<TA>(3, last, lda), o4 = ASliver.RowOffset<TA>(4, last, lda);
+        nint o5 = ASliver.RowOffset<TA>(5, last, lda), o6 = ASliver.RowOffset<TA>(6, last, lda);
+        nint o7 = ASliver.RowOffset<TA>(7, last, lda);
         TV c000 = TS.Zero, c001 = TS.Zero, c010 = TS.Zero, c011 = TS.Zero, c020 = TS.Zero, c021 = TS.Zero;
         TV c030 = TS.Zero, c031 = TS.Zero, c040 = TS.Zero, c041 = TS.Zero, c050 = TS.Zero, c051 = TS.Zero;
         TV c060 = TS.Zero, c061 = TS.Zero, c070 = TS.Zero, c071 = TS.Zero;
@@ -555,24 +602,24 @@ public static unsafe class Gemm
             TV b0 = TS.Load(b);
             TV b1 = TS.Load(b + w);
             TV x0 = TS.Broadcast(a[0]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
-            x0 = TS.Broadcast(a[1]); c010 = TS.MulAdd(x0, b0, c010); c011 = TS.MulAdd(x0, b1, c011);
-            x0 = TS.Broadcast(a[2]); c020 = TS.MulAdd(x0, b0, c020); c021 = TS.MulAdd(x0, b1, c021);
-            x0 = TS.Broadcast(a[3]); c030 = TS.MulAdd(x0, b0, c030); c031 = TS.MulAdd(x0, b1, c031);
-            x0 = TS.Broadcast(a[4]); c040 = TS.MulAdd(x0, b0, c040); c041 = TS.MulAdd(x0, b1, c041);
-            x0 = TS.Broadcast(a[5]); c050 = TS.MulAdd(x0, b0, c050); c051 = TS.MulAdd(x0, b1, c051);
-            x0 = TS.Broadcast(a[6]); c060 = TS.MulAdd(x0, b0, c060); c061 = TS.MulAdd(x0, b1, c061);
-            x0 = TS.Broadcast(a[7]); c070 = TS.MulAdd(x0, b0, c070); c071 = TS.MulAdd(x0, b1, c071);
+            x0 = TS.Broadcast(a[o1]); c010 = TS.MulAdd(x0, b0, c010); c011 = TS.MulAdd(x0, b1, c011);
+            x0 = TS.Broadcast(a[o2]); c020 = TS.MulAdd(x0, b0, c020); c021 = TS.MulAdd(x0, b1, c021);
+            x0 = TS.Broadcast(a[o3]); c030 = TS.MulAdd(x0, b0, c030); c031 = TS.MulAdd(x0, b1, c031);
+            x0 = TS.Broadcast(a[o4]); c040 = TS.MulAdd(x0, b0, c040); c041 = TS.MulAdd(x0, b1, c041);
+            x0 = TS.Broadcast(a[o5]); c050 = TS.MulAdd(x0, b0, c050); c051 = TS.MulAdd(x0, b1, c051);
+            x0 = TS.Broadcast(a[o6]); c060 = TS.MulAdd(x0, b0, c060); c061 = TS.MulAdd(x0, b1, c061);
+            x0 = TS.Broadcast(a[o7]); c070 = TS.MulAdd(x0, b0, c070); c071 = TS.MulAdd(x0, b1, c071);
             b0 = TS.Load(b + 2 * w);
             b1 = TS.Load(b + 3 * w);
-            x0 = TS.Broadcast(a[8]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
-            x0 = TS.Broadcast(a[9]); c010 = TS.MulAdd(x0, b0, c010); c011 = TS.MulAdd(x0, b1, c011);
-            x0 = TS.Broadcast(a[10]); c020 = TS.MulAdd(x0, b0, c020); c021 = TS.MulAdd(x0, b1, c021);
-            x0 = TS.Broadcast(a[11]); c030 = TS.MulAdd(x0, b0, c030); c031 = TS.MulAdd(x0, b1, c031);
-            x0 = TS.Broadcast(a[12]); c040 = TS.MulAdd(x0, b0, c040); c041 = TS.MulAdd(x0, b1, c041);
-            x0 = TS.Broadcast(a[13]); c050 = TS.MulAdd(x0, b0, c050); c051 = TS.MulAdd(x0, b1, c051);
-            x0 = TS.Broadcast(a[14]); c060 = TS.MulAdd(x0, b0, c060); c061 = TS.MulAdd(x0, b1, c061);
-            x0 = TS.Broadcast(a[15]); c070 = TS.MulAdd(x0, b0, c070); c071 = TS.MulAdd(x0, b1, c071);
-            a += 2 * 8;
+            x0 = TS.Broadcast(a[ks]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
+            x0 = TS.Broadcast(a[o1 + ks]); c010 = TS.MulAdd(x0, b0, c010); c011 = TS.MulAdd(x0, b1, c011);
+            x0 = TS.Broadcast(a[o2 + ks]); c020 = TS.MulAdd(x0, b0, c020); c021 = TS.MulAdd(x0, b1, c021);
+            x0 = TS.Broadcast(a[o3 + ks]); c030 = TS.MulAdd(x0, b0, c030); c031 = TS.MulAdd(x0, b1, c031);
+            x0 = TS.Broadcast(a[o4 + ks]); c040 = TS.MulAdd(x0, b0, c040); c041 = TS.MulAdd(x0, b1, c041);
+            x0 = TS.Broadcast(a[o5 + ks]); c050 = TS.MulAdd(x0, b0, c050); c051 = TS.MulAdd(x0, b1, c051);
+            x0 = TS.Broadcast(a[o6 + ks]); c060 = TS.MulAdd(x0, b0, c060); c061 = TS.MulAdd(x0, b1, c061);
+            x0 = TS.Broadcast(a[o7 + ks]); c070 = TS.MulAdd(x0, b0, c070); c071 = TS.MulAdd(x0, b1, c071);
+            a += 2 * ks;
             b += 4 * w;
         }
         for (; p < kc; p++)
@@ -580,14 +627,14 @@ public static unsafe class Gemm
             TV b0 = TS.Load(b);
             TV b1 = TS.Load(b + w);
             TV x0 = TS.Broadcast(a[0]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
-            TV x1 = TS.Broadcast(a[1]); c010 = TS.MulAdd(x1, b0, c010); c011 = TS.MulAdd(x1, b1, c011);
-            TV x2 = TS.Broadcast(a[2]); c020 = TS.MulAdd(x2, b0, c020); c021 = TS.MulAdd(x2, b1, c021);
-            TV x3 = TS.Broadcast(a[3]); c030 = TS.MulAdd(x3, b0, c030); c031 = TS.MulAdd(x3, b1, c031);
-            TV x4 = TS.Broadcast(a[4]); c040 = TS.MulAdd(x4, b0, c040); c041 = TS.MulAdd(x4, b1, c041);
-            TV x5 = TS.Broadcast(a[5]); c050 = TS.MulAdd(x5, b0, c050); c051 = TS.MulAdd(x5, b1, c051);
-            TV x6 = TS.Broadcast(a[6]); c060 = TS.MulAdd(x6, b0, c060); c061 = TS.MulAdd(x6, b1, c061);
-            TV x7 = TS.Broadcast(a[7]); c070 = TS.MulAdd(x7, b0, c070); c071 = TS.MulAdd(x7, b1, c071);
-            a += 8;
+            TV x1 = TS.Broadcast(a[o1]); c010 = TS.MulAdd(x1, b0, c010); c011 = TS.MulAdd(x1, b1, c011);
+            TV x2 = TS.Broadcast(a[o2]); c020 = TS.MulAdd(x2, b0, c020); c021 = TS.MulAdd(x2, b1, c021);
+            TV x3 = TS.Broadcast(a[o3]); c030 = TS.MulAdd(x3, b0, c030); c031 = TS.MulAdd(x3, b1, c031);
+            TV x4 = TS.Broadcast(a[o4]); c040 = TS.MulAdd(x4, b0, c040); c041 = TS.MulAdd(x4, b1, c041);
+            TV x5 = TS.Broadcast(a[o5]); c050 = TS.MulAdd(x5, b0, c050); c051 = TS.MulAdd(x5, b1, c051);
+            TV x6 = TS.Broadcast(a[o6]); c060 = TS.MulAdd(x6, b0, c060); c061 = TS.MulAdd(x6, b1, c061);
+            TV x7 = TS.Broadcast(a[o7]); c070 = TS.MulAdd(x7, b0, c070); c071 = TS.MulAdd(x7, b1, c071);
+            a += ks;
             b += 2 * w;
         }
 
@@ -634,10 +681,18 @@ public static unsafe class Gemm
 
     /// <summary>The 12-row tile of <see cref="MicroKernel{TS, TV}"/> (AVX-512 only: 24 accumulators), same arithmetic per element.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void MicroKernel12<TS, TV>(int kc, float* a, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked)
-        where TS : struct, ISimd<TV> where TV : struct
+    internal static void MicroKernel12<TS, TV, TA>(int kc, float* a, nint lda, float* b, float* c, int ldc, float alpha, bool first, int rows, int cols, float* edge, bool masked)
+        where TS : struct, ISimd<TV> where TV : struct where TA : struct, IASliver
     {
         int w = TS.Count;
+        int last = rows - 1;
+        nint ks = TA.InPlace ? 1 : 12;
+        nint o1 = ASliver.RowOffset<TA>(1, last, lda), o2 = ASliver.RowOffset<TA>(2, last, lda);
+        nint o3 = ASliver.RowOffset<TA>(3, last, lda), o4 = ASliver.RowOffset<TA>(4, last, lda);
+        nint o5 = ASliver.RowOffset<TA>(5, last, lda), o6 = ASliver.RowOffset<TA>(6, last, lda);
+        nint o7 = ASliver.RowOffset<TA>(7, last, lda), o8 = ASliver.RowOffset<TA>(8, last, lda);
+        nint o9 = ASliver.RowOffset<TA>(9, last, lda), o10 = ASliver.RowOffset<TA>(10, last, lda);
+        nint o11 = ASliver.RowOffset<TA>(11, last, lda);
         TV c000 = TS.Zero, c001 = TS.Zero, c010 = TS.Zero, c011 = TS.Zero, c020 = TS.Zero, c021 = TS.Zero;
         TV c030 = TS.Zero, c031 = TS.Zero, c040 = TS.Zero, c041 = TS.Zero, c050 = TS.Zero, c051 = TS.Zero;
         TV c060 = TS.Zero, c061 = TS.Zero, c070 = TS.Zero, c071 = TS.Zero, c080 = TS.Zero, c081 = TS.Zero;
@@ -648,18 +703,18 @@ public static unsafe class Gemm
             TV b0 = TS.Load(b);
             TV b1 = TS.Load(b + w);
             TV x0 = TS.Broadcast(a[0]); c000 = TS.MulAdd(x0, b0, c000); c001 = TS.MulAdd(x0, b1, c001);
-            TV x1 = TS.Broadcast(a[1]); c010 = TS.MulAdd(x1, b0, c010); c011 = TS.MulAdd(x1, b1, c011);
-            TV x2 = TS.Broadcast(a[2]); c020 = TS.MulAdd(x2, b0, c020); c021 = TS.MulAdd(x2, b1, c021);
-            TV x3 = TS.Broadcast(a[3]); c030 = TS.MulAdd(x3, b0, c030); c031 = TS.MulAdd(x3, b1, c031);
-            TV x4 = TS.Broadcast(a[4]); c040 = TS.MulAdd(x4, b0, c040); c041 = TS.MulAdd(x4, b1, c041);
-            TV x5 = TS.Broadcast(a[5]); c050 = TS.MulAdd(x5, b0, c050); c051 = TS.MulAdd(x5, b1, c051);
-            TV x6 = TS.Broadcast(a[6]); c060 = TS.MulAdd(x6, b0, c060); c061 = TS.MulAdd(x6, b1, c061);
-            TV x7 = TS.Broadcast(a[7]); c070 = TS.MulAdd(x7, b0, c070); c071 = TS.MulAdd(x7, b1, c071);
-            TV x8 = TS.Broadcast(a[8]); c080 = TS.MulAdd(x8, b0, c080); c081 = TS.MulAdd(x8, b1, c081);
-            TV x9 = TS.Broadcast(a[9]); c090 = TS.MulAdd(x9, b0, c090); c091 = TS.MulAdd(x9, b1, c091);
-            TV x10 = TS.Broadcast(a[10]); c100 = TS.MulAdd(x10, b0, c100); c101 = TS.MulAdd(x10, b1, c101);
-            TV x11 = TS.Broadcast(a[11]); c110 = TS.MulAdd(x11, b0, c110); c111 = TS.MulAdd(x11, b1, c111);
-            a += 12;
+            TV x1 = TS.Broadcast(a[o1]); c010 = TS.MulAdd(x1, b0, c010); c011 = TS.MulAdd(x1, b1, c011);
+            TV x2 = TS.Broadcast(a[o2]); c020 = TS.MulAdd(x2, b0, c020); c021 = TS.MulAdd(x2, b1, c021);
+            TV x3 = TS.Broadcast(a[o3]); c030 = TS.MulAdd(x3, b0, c030); c031 = TS.MulAdd(x3, b1, c031);
+            TV x4 = TS.Broadcast(a[o4]); c040 = TS.MulAdd(x4, b0, c040); c041 = TS.MulAdd(x4, b1, c041);
+            TV x5 = TS.Broadcast(a[o5]); c050 = TS.MulAdd(x5, b0, c050); c051 = TS.MulAdd(x5, b1, c051);
+            TV x6 = TS.Broadcast(a[o6]); c060 = TS.MulAdd(x6, b0, c060); c061 = TS.MulAdd(x6, b1, c061);
+            TV x7 = TS.Broadcast(a[o7]); c070 = TS.MulAdd(x7, b0, c070); c071 = TS.MulAdd(x7, b1, c071);
+            TV x8 = TS.Broadcast(a[o8]); c080 = TS.MulAdd(x8, b0, c080); c081 = TS.MulAdd(x8, b1, c081);
+            TV x9 = TS.Broadcast(a[o9]); c090 = TS.MulAdd(x9, b0, c090); c091 = TS.MulAdd(x9, b1, c091);
+            TV x10 = TS.Broadcast(a[o10]); c100 = TS.MulAdd(x10, b0, c100); c101 = TS.MulAdd(x10, b1, c101);
+            TV x11 = TS.Broadcast(a[o11]); c110 = TS.MulAdd(x11, b0, c110); c111 = TS.MulAdd(x11, b1, c111);
+            a += ks;
             b += 2 * w;
         }
 

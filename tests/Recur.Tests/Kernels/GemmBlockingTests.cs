@@ -5,14 +5,17 @@ using Recur.Tensors;
 namespace Recur.Tests.Kernels;
 
 /// <summary>
-/// The GEMM's blocking settings (<c>Gemm.Tuning</c>: tile rows, the NC loop, prefetch, masked tails) change only the
-/// order in which tiles are visited, never the operations on an element of C, so every setting must give exactly the
-/// bits of the plain 6-row tile, at every vector width and thread count.
+/// The GEMM's blocking settings (<c>Gemm.Tuning</c>: tile rows, the NC loop, prefetch, masked tails, A read in place)
+/// change only the order in which tiles are visited and where A is read from, never the operations on an element of C,
+/// so every setting must give exactly the bits of the plain packed 6-row tile, at every vector width and thread count.
 /// </summary>
 [Collection(nameof(IsolatedCollection))]
 public class GemmBlockingTests
 {
-    private sealed record Setting(int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC, bool Masked);
+    /// <summary>AInPlace: <c>Gemm.Tuning.AInPlaceMaxRows</c> (0 packs A always).</summary>
+    private sealed record Setting(int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC, bool Masked, int AInPlace = 0);
+
+    private const int Always = int.MaxValue;
 
     private static readonly Setting Plain = new(6, 1, 8, false, false, false);
 
@@ -28,6 +31,12 @@ public class GemmBlockingTests
         new(0, 1, 8, false, false, false),      // the defaults
         new(0, 4, 8, false, false, false),
         new(6, 1, 8, false, false, true),       // masked column tails alone
+        new(6, 1, 8, false, false, false, Always),  // A read in place, at every tile height
+        new(8, 1, 8, false, false, false, Always),
+        new(12, 1, 8, false, false, false, Always),
+        new(0, 4, 8, false, false, false, Always),  // in place over several row tiles and the NC loop
+        new(8, 2, 1, true, true, true, Always),
+        new(0, 4, 8, false, false, false, 64),      // the threshold of gemm-ab's in-place settings
     ];
 
     public static TheoryData<int, int, int, Transpose, Transpose, float, SimdWidth> Shapes()
@@ -40,6 +49,8 @@ public class GemmBlockingTests
             data.Add(250, 97, 260, Transpose.Yes, Transpose.No, 1f, width);    // A stored transposed, several row tiles
             data.Add(200, 33, 19, Transpose.Yes, Transpose.Yes, 0.5f, width);  // beta neither 0 nor 1, 1-column edge
             data.Add(5, 40, 600, Transpose.No, Transpose.No, 1f, width);       // the skinny path (M <= 4 is below it)
+            data.Add(61, 1000, 270, Transpose.No, Transpose.Yes, 0f, width);  // short last sliver, two column tiles, k over two blocks
+            data.Add(300, 97, 260, Transpose.No, Transpose.No, 1f, width);     // several row tiles (the NC loop at 2 threads)
         }
         return data;
     }
@@ -60,8 +71,7 @@ public class GemmBlockingTests
         byte[] Run(Setting s, int threads)
         {
             int savedThreads = Parallelism.ThreadCount;
-            var saved = new Setting(Gemm.Tuning.TileRows, Gemm.Tuning.RowBlocks, Gemm.Tuning.BlockPanels,
-                Gemm.Tuning.PrefetchB, Gemm.Tuning.PrefetchC, Gemm.Tuning.MaskedTails);
+            var saved = Current();
             Apply(s);
             Parallelism.ThreadCount = threads;
             try
@@ -107,6 +117,9 @@ public class GemmBlockingTests
         Assert.Equal(Gemm.MR, Gemm.TileRowsFor(2048, SimdWidth.V128));
     }
 
+    private static Setting Current() => new(Gemm.Tuning.TileRows, Gemm.Tuning.RowBlocks, Gemm.Tuning.BlockPanels,
+        Gemm.Tuning.PrefetchB, Gemm.Tuning.PrefetchC, Gemm.Tuning.MaskedTails, Gemm.Tuning.AInPlaceMaxRows);
+
     private static void Apply(Setting s)
     {
         Gemm.Tuning.TileRows = s.TileRows;
@@ -115,5 +128,6 @@ public class GemmBlockingTests
         Gemm.Tuning.PrefetchB = s.PrefetchB;
         Gemm.Tuning.PrefetchC = s.PrefetchC;
         Gemm.Tuning.MaskedTails = s.Masked;
+        Gemm.Tuning.AInPlaceMaxRows = s.AInPlace;
     }
 }
