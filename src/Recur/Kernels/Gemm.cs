@@ -26,7 +26,8 @@ namespace Recur.Kernels;
 /// over K in the same order whatever the tiling or thread count (blocks of <see cref="KC"/>), so results are
 /// bit-identical for any number of threads.</para>
 /// <para>Products with at most <see cref="SkinnyRows"/> rows (a single time step of batch 1, say) skip packing
-/// and stream op(B) directly, which is what matters when the product is memory-bound.</para>
+/// and stream op(B) directly, which is what matters when the product is memory-bound. A single row with a pre-packed B
+/// takes <see cref="PackedRow"/> instead: the tiled path's arithmetic for that row, streamed in panel order.</para>
 /// <para>beta = 0 overwrites C without reading it, so C may hold garbage or NaN, as in BLAS.</para>
 /// </remarks>
 public static unsafe class Gemm
@@ -79,9 +80,9 @@ public static unsafe class Gemm
         /// instead of packing it per column tile; 0 (the default) packs A always. 64 covers the recurrent step products
         /// of batch 32 or 64: up to <see cref="MC"/> rows the whole of M is one row tile, so its A block per k-block (at
         /// most 64 KB at 64 rows) stays in L2 unpacked as the packed copy would, and the column tiles (one per thread)
-        /// no longer each pack the same block. Off by default: on the loaded VM it measured no faster at the step shapes
-        /// (0.99-1.03x the packed time with the 8-row tile, noisy readings up to 1.1x at K = 1000-1024;
-        /// docs/benchmarks.md, "A read in place").
+        /// no longer each pack the same block. Off by default: with the library's tile choice the quiet A/B measured it
+        /// no faster at M = 32 and slower at M = 64 (0.955 against 0.933 of the base time at 64x2048x512, 1.055 against
+        /// 0.970 at 64x4096x1024; docs/benchmarks.md, "Skinny products, one-row products, aligned pools").
         /// </summary>
         public static int AInPlaceMaxRows;
     }
