@@ -7,8 +7,9 @@ using Recur.Tensors;
 namespace Recur.Bench;
 
 /// <summary>
-/// A/B of the recurrent engine's forward schedules (<see cref="RecurrentStepSchedule"/>) on the benchmark's rows:
-/// inference forward (and, with --train, a training step) timed with each schedule in turn, alternating schedule by
+/// A/B of the recurrent engine's schedules (<see cref="RecurrentStepSchedule"/>) on the benchmark's rows:
+/// inference forward (and, with --train, a training step, whose backward runs batch-parallel exactly when its forward
+/// does, so the BatchParallel column includes the batch-parallel backward) timed with each schedule in turn, alternating schedule by
 /// schedule for many rounds in one process, so machine load hits them alike. Prints the median ms of each schedule and
 /// its ratio to the per-step engine, and the same for the minimum (the least disturbed sample); with --ort also ONNX Runtime's median on the same row (timed once, after).
 /// Usage: schedule [--rounds N] [--threads N] [--train] [--ort] [--row "lstm 32 50 64 128 1 [bi] [state]"]...
