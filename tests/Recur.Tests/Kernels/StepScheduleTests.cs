@@ -69,6 +69,8 @@ public class StepScheduleTests
         Assert.Equal(RecurrentStepSchedule.PerStep, BackwardSchedule(c, RecurrentStepSchedule.Auto, 1, flow: null));
         Assert.Equal(RecurrentStepSchedule.PerStep, BackwardSchedule(c, RecurrentStepSchedule.PerStep, 2, flow: null));
         Assert.Equal(RecurrentStepSchedule.PerStep, BackwardSchedule(c, RecurrentStepSchedule.HiddenBlocks, 2, flow: null));
+        // The benchmark's switch for the backward's own A/B.
+        Assert.Equal(RecurrentStepSchedule.PerStep, BackwardSchedule(c, RecurrentStepSchedule.BatchParallel, 2, flow: null, batchParallelBackward: false));
         // A gradient-flow observer needs each step's norm over all rows: that backward runs per step, with the same norms.
         var perStep = new FlowRecorder();
         var batchParallel = new FlowRecorder();
@@ -79,13 +81,14 @@ public class StepScheduleTests
         Assert.Equal(perStep.Norms, batchParallel.Norms);
     }
 
-    private static RecurrentStepSchedule BackwardSchedule(Case c, RecurrentStepSchedule schedule, int threads, IGradientFlowObserver? flow)
+    private static RecurrentStepSchedule BackwardSchedule(Case c, RecurrentStepSchedule schedule, int threads, IGradientFlowObserver? flow,
+        bool batchParallelBackward = true)
     {
         int saved = Parallelism.ThreadCount;
         Parallelism.ThreadCount = threads;
         try
         {
-            var layer = new Recurrent(c.Mode, c.I, c.H, c.Layers, c.Bi, rng: new Rng(5)) { Engine = new RecurrentEngineOptions { Schedule = schedule } };
+            var layer = new Recurrent(c.Mode, c.I, c.H, c.Layers, c.Bi, rng: new Rng(5)) { Engine = new RecurrentEngineOptions { Schedule = schedule, BatchParallelBackward = batchParallelBackward } };
             var rng = new Rng(6);
             var lengths = new int[c.B];
             for (int b = 0; b < c.B; b++) lengths[b] = b % (c.T + 1);

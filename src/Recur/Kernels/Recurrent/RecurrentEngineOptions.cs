@@ -53,6 +53,12 @@ public sealed record RecurrentEngineOptions
 
     private readonly RecurrentStepSchedule schedule = RecurrentStepSchedule.Auto;
 
+    /// <summary>
+    /// Whether the backward pass runs batch-parallel where the forward did (true, the default); false keeps it per step
+    /// whatever the forward ran. For the schedule benchmark's A/B of the backward alone; results are the same either way.
+    /// </summary>
+    internal bool BatchParallelBackward { get; init; } = true;
+
     /// <summary>The fewest rows per thread for which <see cref="RecurrentStepSchedule.Auto"/> takes the batch-parallel schedule.</summary>
     internal const int BatchParallelMinRows = 4;
 }

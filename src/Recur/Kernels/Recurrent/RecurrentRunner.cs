@@ -411,7 +411,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
             {
                 // The forward's batch-parallel choice holds for the backward too (each thread owns the same rows), except
                 // with a gradient-flow observer, whose norm sums over all running rows at each step.
-                bool batchParallel = p.Schedule == RecurrentStepSchedule.BatchParallel && flow is null;
+                bool batchParallel = p.Schedule == RecurrentStepSchedule.BatchParallel && flow is null && options.BatchParallelBackward;
                 backwardSchedules[k] = batchParallel ? RecurrentStepSchedule.BatchParallel : RecurrentStepSchedule.PerStep;
                 if (batchParallel) BatchParallelPass.Backward(cell, p, batch.SortedLengths, Parallelism.ThreadCount);
                 else BackwardPerStep(p, flow);
