@@ -5,7 +5,8 @@ using Recur.Bench;
 //   rnn [--json FILE] [--threads N] [--seconds S] [--ort]   the engine benchmark (recurrent layers, SGEMM, FMA peak;
 //                                                            --ort: ONNX Runtime on the same rows)
 //   schedule [--rounds N] [--threads N] [--train] [--ort] [--row "lstm 32 50 64 128 1 [bi] [state]"]...
-//                                                    A/B of the recurrent forward schedules, alternated in one process
+//                                                    A/B of the recurrent schedules, alternated in one process
+//                                                    (--train: the backward follows the forward's schedule)
 //   kernels [BenchmarkDotNet arguments]              per-width kernel micro-benchmarks with BenchmarkDotNet
 //   gemm-ab [--rounds R] [--configs a,b] [--shapes s]  interleaved A/B of the GEMM blocking settings in one process
 //   ctc [--seconds S] [--threads N] [--json FILE]    CTC loss + gradient beside a BiLSTM training step of matching size

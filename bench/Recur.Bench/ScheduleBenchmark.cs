@@ -7,8 +7,9 @@ using Recur.Tensors;
 namespace Recur.Bench;
 
 /// <summary>
-/// A/B of the recurrent engine's forward schedules (<see cref="RecurrentStepSchedule"/>) on the benchmark's rows:
-/// inference forward (and, with --train, a training step) timed with each schedule in turn, alternating schedule by
+/// A/B of the recurrent engine's schedules (<see cref="RecurrentStepSchedule"/>) on the benchmark's rows:
+/// inference forward (and, with --train, a training step, whose backward runs batch-parallel exactly when its forward
+/// does, so the BatchParallel column includes the batch-parallel backward) timed with each schedule in turn, alternating schedule by
 /// schedule for many rounds in one process, so machine load hits them alike. Prints the median ms of each schedule and
 /// its ratio to the per-step engine, and the same for the minimum (the least disturbed sample); with --ort also ONNX Runtime's median on the same row (timed once, after).
 /// Usage: schedule [--rounds N] [--threads N] [--train] [--ort] [--row "lstm 32 50 64 128 1 [bi] [state]"]...
@@ -50,7 +51,10 @@ public static class ScheduleBenchmark
         }
         if (rows.Count == 0) rows.AddRange(DefaultRows);
         Console.WriteLine($"schedule A/B: {Parallelism.ThreadCount} threads, SIMD {SimdDispatch.Hardware}, {rounds} rounds, medians in ms, ratio = schedule / PerStep");
-        Console.WriteLine($"{"row",-30} {"what",-6} {string.Join(" ", Schedules.Select(s => $"{s,13}"))} {"ort",9}");
+        Console.WriteLine($"{"row",-30} {"what",-6} {string.Join(" ", Schedules.Select(s => $"{s,13}"))} {"ort",9}" +
+                          (train ? $" {"BP fwd only",13}" : ""));
+        if (train)
+            Console.WriteLine("(train rows: BP fwd only = BatchParallel forward with the backward per step, the A/B of the backward alone)");
         foreach (var c in rows)
         {
             Measure(c, rounds, training: false, ort);
@@ -70,7 +74,9 @@ public static class ScheduleBenchmark
     {
         var (layer, x, h0, c0, ones) = RnnBenchmark.Setup(c);
         layer.Training = training;
-        var engines = Schedules.Select(s => new RecurrentEngineOptions { Schedule = s }).ToArray();
+        var engines = Schedules.Select(s => new RecurrentEngineOptions { Schedule = s }).ToList();
+        // Training: one more engine, batch-parallel forward with the per-step backward (the backward's own A/B).
+        if (training) engines.Add(new RecurrentEngineOptions { Schedule = RecurrentStepSchedule.BatchParallel, BatchParallelBackward = false });
         void Once()
         {
             if (!training)
@@ -89,10 +95,10 @@ public static class ScheduleBenchmark
         Once();
         double single = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         int reps = Math.Max(1, (int)(2.0 / Math.Max(single, 1e-3)));
-        var samples = Schedules.Select(_ => new List<double>()).ToArray();
+        var samples = engines.Select(_ => new List<double>()).ToArray();
         for (int round = 0; round < rounds + 2; round++)
         {
-            for (int s = 0; s < engines.Length; s++)
+            for (int s = 0; s < engines.Count; s++)
             {
                 layer.Engine = engines[s];
                 long start = Stopwatch.GetTimestamp();
@@ -111,10 +117,12 @@ public static class ScheduleBenchmark
             if (o is { } v) ortCell = v.ToString("F3");
         }
         string name = $"{c.Kind} {c.B} {c.T} {c.I} {c.H} {c.L}{(c.Bi ? " bi" : "")}{(c.State ? " state" : "")}";
-        Console.WriteLine($"{name,-30} {(training ? "train" : "infer"),-6} " +
-                          string.Join(" ", med.Select(m => $"{m,7:F3} {m / med[0],5:F2}")) + $" {ortCell,9}");
+        string Cells(double[] v, int from, int count) => string.Join(" ", v.Skip(from).Take(count).Select(m => $"{m,7:F3} {m / v[0],5:F2}"));
+        int n = Schedules.Length;
+        Console.WriteLine($"{name,-30} {(training ? "train" : "infer"),-6} " + Cells(med, 0, n) + $" {ortCell,9}" +
+                          (med.Length > n ? " " + Cells(med, n, med.Length - n) : ""));
         // The minimum: on a loaded machine the least disturbed sample, closer to what a quiet machine gives.
-        Console.WriteLine($"{"",-30} {"min",-6} " + string.Join(" ", min.Select(m => $"{m,7:F3} {m / min[0],5:F2}")));
+        Console.WriteLine($"{"",-30} {"min",-6} " + Cells(min, 0, n) + (min.Length > n ? $" {"",9} " + Cells(min, n, min.Length - n) : ""));
     }
 
     private static double Median(List<double> xs)

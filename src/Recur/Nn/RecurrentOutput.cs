@@ -125,6 +125,9 @@ public sealed class RecurrentOutput : IDisposable, IBufferOwner
     /// <summary>The dropout mask applied to layer <paramref name="layerIndex"/>'s output (time-major, batch sorted by length), or null.</summary>
     internal float[]? DropoutMaskSorted(int layerIndex) => runner.DropoutMaskSorted(layerIndex);
 
+    /// <summary>How the backward pass ran the time loop of a layer and direction (batch-parallel or per step); Auto before it ran.</summary>
+    internal RecurrentStepSchedule BackwardSchedule(int layerIndex, int direction) => runner.BackwardSchedule(layerIndex, direction);
+
     /// <summary>The recurrent-dropout mask of a layer and direction, (B, H) in original batch order, or null.</summary>
     internal float[]? RecurrentMaskOriginal(int layerIndex, int direction) => runner.RecurrentMaskOriginal(layerIndex, direction);
 

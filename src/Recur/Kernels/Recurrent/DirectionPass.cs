@@ -59,10 +59,10 @@ internal sealed unsafe class DirectionPass
     public PackedMatrix? WhhN;
     public SimdWidth Width;
     /// <summary>
-    /// Running rows of the whole step being computed (set by <see cref="StepJob"/> before it cuts the step into
-    /// blocks): the backward product chooses its path by this, not by the block's rows.
+    /// The forward schedule this pass ran with; the backward pass runs batch-parallel when this is
+    /// <see cref="RecurrentStepSchedule.BatchParallel"/>, per step otherwise.
     /// </summary>
-    public int StepRows;
+    public RecurrentStepSchedule Schedule;
 
     // Backward
     /// <summary>(T*B, D*R): gradient of the output, offset to this direction's columns.</summary>

@@ -93,20 +93,21 @@ internal abstract unsafe class RecurrentCell
 
     /// <summary>
     /// DH[rows] = beta * DH[rows] + (dGh[rows] W_hh) (* M): the gradient reaching the previous hidden state through the
-    /// recurrent product (through the same recurrent-dropout mask as forward).
+    /// recurrent product (through the same recurrent-dropout mask as forward), for rows [r0, r1) of step t. The product
+    /// path goes by the step's running rows (Active[t]), whichever block of them this is.
     /// </summary>
-    protected static void RecurrentGradient(DirectionPass p, int r0, int r1, float* dgh, int ldG, float beta)
+    protected static void RecurrentGradient(DirectionPass p, int t, int r0, int r1, float* dgh, int ldG, float beta)
     {
         int rows = r1 - r0;
         if (rows <= 0) return;
         float* dh = p.DH + (long)r0 * p.R;
         if (p.RecurrentMask == null)
         {
-            StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.R, beta, dh, p.R, p.Width);
+            StepGemm(rows, p.Active[t], dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.R, beta, dh, p.R, p.Width);
             return;
         }
         float* tmp = p.MaskedPrev + (long)r0 * p.R;
-        StepGemm(rows, p.StepRows, dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.R, 0f, tmp, p.R, p.Width);
+        StepGemm(rows, p.Active[t], dgh + (long)r0 * ldG, ldG, p.WhhN, p.Whh, Transpose.No, p.G * p.H, p.R, 0f, tmp, p.R, p.Width);
         for (int i = 0; i < rows; i++)
         {
             var d = new Span<float>(dh + (long)i * p.R, p.R);
@@ -142,7 +143,7 @@ internal sealed unsafe class RnnCell(bool relu) : RecurrentCell
         var k = new RnnBackwardKernel { Width = p.Width, H = p.H, Relu = relu, HOut = p.YAt(t) + r0 * p.LdY, LdH = p.LdY, DH = dh, LdDH = p.H, DY = p.DYAt(t) + r0 * p.LdY, LdDY = p.LdY, DGates = dg, LdDGates = p.H };
         RowJob<RnnBackwardKernel>.Run(k, m, 2 * p.H);
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
-        RecurrentGradient(p, (int)r0, (int)r0 + m, p.DGatesAt(t), p.H, 0f);
+        RecurrentGradient(p, t, (int)r0, (int)r0 + m, p.DGatesAt(t), p.H, 0f);
     }
 }
 
@@ -190,7 +191,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
             for (int r = r0; r < r1; r++)
                 TensorPrimitives.Add(new ReadOnlySpan<float>(p.DH + (long)r * p.R, p.R), new ReadOnlySpan<float>(p.DYAt(t) + (long)r * p.LdY, p.R),
                     new Span<float>(p.DHAllAt(t) + (long)r * p.R, p.R));
-            StepGemm(r1 - r0, p.StepRows, p.DHAllAt(t) + (long)r0 * p.R, p.R, p.WhrN, p.Whr, Transpose.No, p.R, p.H, 0f,
+            StepGemm(r1 - r0, p.Active[t], p.DHAllAt(t) + (long)r0 * p.R, p.R, p.WhrN, p.Whr, Transpose.No, p.R, p.H, 0f,
                 p.DM + (long)r0 * p.H, p.H, p.Width);
         }
         foreach (var r in prev)
@@ -210,7 +211,7 @@ internal sealed unsafe class LstmCell : RecurrentCell
             RowJob<LstmBackwardKernel>.Run(k, r.R1 - r.R0, 12 * p.H);
         }
         // dh_{t-1} = dG W_hh   (from G = ... + h_{t-1} W_hh^T)
-        RecurrentGradient(p, prev[0].R0, prev[^1].R1, dg, ld, 0f);
+        RecurrentGradient(p, t, prev[0].R0, prev[^1].R1, dg, ld, 0f);
     }
 }
 
@@ -266,6 +267,6 @@ internal sealed unsafe class GruCell : RecurrentCell
             RowJob<GruBackwardKernel>.Run(k, r.R1 - r.R0, 12 * p.H);
         }
         // dh_{t-1} = dh * z (set by the kernel) + dGh W_hh
-        RecurrentGradient(p, prev[0].R0, prev[^1].R1, dgh, ld, 1f);
+        RecurrentGradient(p, t, prev[0].R0, prev[^1].R1, dgh, ld, 1f);
     }
 }

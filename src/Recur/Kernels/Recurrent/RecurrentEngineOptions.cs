@@ -36,7 +36,9 @@ public sealed record RecurrentEngineOptions
     /// when every thread gets at least <see cref="BatchParallelMinRows"/> rows and more than 4 rows run, and
     /// <see cref="RecurrentStepSchedule.PerStep"/> otherwise (always with one thread). It never takes
     /// <see cref="RecurrentStepSchedule.HiddenBlocks"/>, which measured slower than per-step on every benchmark row;
-    /// ask for it explicitly to compare.
+    /// ask for it explicitly to compare. The backward pass of a layer and direction runs batch-parallel exactly when its
+    /// forward did (whether Auto chose it or it was asked for), except with a gradient-flow observer, and per step
+    /// otherwise.
     /// </summary>
     public RecurrentStepSchedule Schedule
     {
@@ -50,6 +52,12 @@ public sealed record RecurrentEngineOptions
     }
 
     private readonly RecurrentStepSchedule schedule = RecurrentStepSchedule.Auto;
+
+    /// <summary>
+    /// Whether the backward pass runs batch-parallel where the forward did (true, the default); false keeps it per step
+    /// whatever the forward ran. For the schedule benchmark's A/B of the backward alone; results are the same either way.
+    /// </summary>
+    internal bool BatchParallelBackward { get; init; } = true;
 
     /// <summary>The fewest rows per thread for which <see cref="RecurrentStepSchedule.Auto"/> takes the batch-parallel schedule.</summary>
     internal const int BatchParallelMinRows = 4;

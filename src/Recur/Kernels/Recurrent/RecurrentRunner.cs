@@ -19,6 +19,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     private readonly bool batchFirst, requiresGrad, inputRequiresGrad;
     private readonly List<float[]> rented = [];
     private readonly DirectionPass[] passes;
+    private readonly RecurrentStepSchedule[] backwardSchedules; // (L*D): how Backward ran each pass's time loop
     private readonly float*[] layerInput;   // (L): X of each layer, (T*B, in)
     private readonly float*[] layerOutput;  // (L): Y of each layer, (T*B, D*R)
     private readonly float*[] dropoutMask;  // (L): mask applied to Y[l] to make X[l+1], or null
@@ -49,6 +50,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         layerInput = new float*[layers];
         layerOutput = new float*[layers];
         dropoutMask = new float*[layers];
+        backwardSchedules = new RecurrentStepSchedule[layers * dirs];
     }
 
     /// <summary>Whether <see cref="Backward"/> may run (the activations it reads were kept).</summary>
@@ -216,6 +218,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
 
             int maxRows = p.Active.Length > 0 ? p.Active.Max() : 0;
             var schedule = ChooseSchedule(p, maxRows);
+            p.Schedule = schedule;
             p.WhhT = Gemm.TakesPacked(maxRows) && schedule != RecurrentStepSchedule.HiddenBlocks
                 ? weights.Packed.Get(k, PackedForm.HiddenHiddenT, weights.Version(k, RecurrentWeight.HiddenHidden), width, Transpose.Yes, R, gh, pWhh, R)
                 : null;
@@ -275,6 +278,12 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     /// layout of the outputs; an empty span means zero. With <paramref name="flow"/> (one array of T per layer and
     /// direction, zero-filled), records ||dL/dh_t|| over the running rows at every step.
     /// </summary>
+    /// <remarks>
+    /// Each pass's time loop follows its forward schedule: batch-parallel (each thread owns its row block for all steps,
+    /// <see cref="BatchParallelPass"/>) where the forward ran batch-parallel, per step otherwise (also after hidden-unit
+    /// blocks). With <paramref name="flow"/> it runs per step: the norm sums over all running rows at each step, which a
+    /// row block cannot give in the per-step order. Either way the results are bitwise the same.
+    /// </remarks>
     public void Backward(ReadOnlySpan<float> dOutput, ReadOnlySpan<float> dHn, ReadOnlySpan<float> dCn, IRecurrentWeights weights,
         double[][]? flow, Span<float> dInput, Span<float> dH0, Span<float> dC0)
     {
@@ -400,28 +409,12 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 : null;
             try
             {
-                Span<PrevRange> ranges = stackalloc PrevRange[2];
-                var step = StepJobs.Value!;
-                for (int s = 0; s < T; s++)
-                {
-                    int t = p.Reverse ? s : T - 1 - s;
-                    int m = p.Active[t];
-                    if (m == 0) continue;
-                    if (flow is not null)
-                    {
-                        // ||dL/dh_t||: what flowed back from t+1 plus the output's own gradient, over the running rows.
-                        double sum = 0;
-                        for (int r = 0; r < m; r++)
-                            for (int j = 0; j < R; j++)
-                            {
-                                double g = p.DH[(long)r * R + j] + p.DYAt(t)[(long)r * p.LdY + j];
-                                sum += g * g;
-                            }
-                        flow[t] = Math.Sqrt(sum);
-                    }
-                    int n = p.PrevRanges(t, ranges);
-                    step.Run(cell, p, t, isBackward: true, ranges[..n], options.FusedMax);
-                }
+                // The forward's batch-parallel choice holds for the backward too (each thread owns the same rows), except
+                // with a gradient-flow observer, whose norm sums over all running rows at each step.
+                bool batchParallel = p.Schedule == RecurrentStepSchedule.BatchParallel && flow is null && options.BatchParallelBackward;
+                backwardSchedules[k] = batchParallel ? RecurrentStepSchedule.BatchParallel : RecurrentStepSchedule.PerStep;
+                if (batchParallel) BatchParallelPass.Backward(cell, p, batch.SortedLengths, Parallelism.ThreadCount);
+                else BackwardPerStep(p, flow);
             }
             finally
             {
@@ -497,6 +490,43 @@ internal sealed unsafe class RecurrentRunner : IDisposable
                 TensorPrimitives.Add(new Span<float>(gBhh, gh), sum, new Span<float>(gBhh, gh));
             }
             p.Wih = p.Whh = p.Bhh = p.Whr = null;
+        }
+    }
+
+    /// <summary>
+    /// How <see cref="Backward"/> ran the time loop of a layer and direction: <see cref="RecurrentStepSchedule.BatchParallel"/>
+    /// or <see cref="RecurrentStepSchedule.PerStep"/> (<see cref="RecurrentStepSchedule.Auto"/> before it has run).
+    /// </summary>
+    internal RecurrentStepSchedule BackwardSchedule(int layerIndex, int direction) => backwardSchedules[layerIndex * dirs + direction];
+
+    /// <summary>
+    /// The backward time loop of one pass, one dispatch per step (last step first), recording ||dL/dh_t|| into
+    /// <paramref name="flow"/> when given.
+    /// </summary>
+    private void BackwardPerStep(DirectionPass p, double[]? flow)
+    {
+        int T = p.T, R = p.R;
+        Span<PrevRange> ranges = stackalloc PrevRange[2];
+        var step = StepJobs.Value!;
+        for (int s = 0; s < T; s++)
+        {
+            int t = p.Reverse ? s : T - 1 - s;
+            int m = p.Active[t];
+            if (m == 0) continue;
+            if (flow is not null)
+            {
+                // ||dL/dh_t||: what flowed back from t+1 plus the output's own gradient, over the running rows.
+                double sum = 0;
+                for (int r = 0; r < m; r++)
+                    for (int j = 0; j < R; j++)
+                    {
+                        double g = p.DH[(long)r * R + j] + p.DYAt(t)[(long)r * p.LdY + j];
+                        sum += g * g;
+                    }
+                flow[t] = Math.Sqrt(sum);
+            }
+            int n = p.PrevRanges(t, ranges);
+            step.Run(cell, p, t, isBackward: true, ranges[..n], options.FusedMax);
         }
     }
 

@@ -3,7 +3,9 @@ namespace Recur.Kernels.Recurrent;
 /// <summary>
 /// How the recurrent engine spreads the forward time loop of one layer and direction over the threads. Every
 /// schedule computes each output element with the same operations in the same order, so results are bitwise identical
-/// whichever runs and for any thread count; only the speed differs. The backward pass always runs per step.
+/// whichever runs and for any thread count; only the speed differs. The backward (BPTT) time loop of a pass follows the
+/// forward's choice when that was <see cref="BatchParallel"/> (each thread owns the same rows for all steps, last step
+/// first) and runs per step otherwise, and also when a gradient-flow observer asks for each step's norm over all rows.
 /// </summary>
 public enum RecurrentStepSchedule
 {
@@ -20,7 +22,8 @@ public enum RecurrentStepSchedule
     /// <summary>
     /// Each thread owns a fixed block of sequences (rows) for all steps of a layer and direction, as ONNX Runtime's
     /// DeepCPU LSTM does: one dispatch per layer and direction, no barrier between steps. A thread's rows shrink as its
-    /// sequences end (rows are cut so that the blocks hold about equal numbers of running steps).
+    /// sequences end (rows are cut so that the blocks hold about equal numbers of running steps). The backward pass of a
+    /// layer that ran forward this way runs this way too (without a gradient-flow observer).
     /// </summary>
     BatchParallel,
 

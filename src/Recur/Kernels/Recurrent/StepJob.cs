@@ -30,7 +30,6 @@ internal sealed class StepJob : IParallelJob
         int start = prev[0].R0;
         end = prev[^1].R1;
         int rows = end - start;
-        p.StepRows = rows;
         double work = (double)rows * p.H * (p.G * p.R + (p.Projected ? p.R : 0));
         int threads = Parallelism.ThreadCount;
         // Small and medium steps: parallel row blocks, each doing its product and gates (one dispatch per step).
