@@ -175,7 +175,8 @@ public static class RnnBenchmark
             // repacks them as it would in training, instead of reusing the packed copies of the previous step.
             foreach (var w in weights) w.MarkChanged();
             layer.ZeroGrad();
-            using var r = layer.Forward(x, h0: h0, c0: c0);
+            // The input is data: like PyTorch's script (x without requires_grad), only parameter gradients are asked for.
+            using var r = layer.Forward(x, h0: h0, c0: c0, inputRequiresGrad: false);
             r.Backward(ones);
         }
         double train = Median(Step, seconds);

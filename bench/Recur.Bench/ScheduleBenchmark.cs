@@ -85,7 +85,7 @@ public static class ScheduleBenchmark
                 return;
             }
             layer.ZeroGrad();
-            using var t = layer.Forward(x, h0: h0, c0: c0);
+            using var t = layer.Forward(x, h0: h0, c0: c0, inputRequiresGrad: false);   // as the rnn benchmark's training step
             t.Backward(ones);
         }
         // Repetitions per sample: enough for about 2 ms, so the timer's resolution does not matter.
