@@ -19,29 +19,29 @@ namespace Recur.Bench;
 /// </remarks>
 internal static class GemmAb
 {
-    /// <summary>AInPlace: <c>Gemm.Tuning.AInPlaceMaxRows</c>, the largest M that reads A in place (0: A always packed).</summary>
-    private sealed record Config(string Name, int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC, bool Masked, int AInPlace = 0);
+    /// <summary>A named <c>Gemm.Tuning</c> configuration (its last field, AInPlaceMaxRows, is the largest M that reads A in place; 0: A always packed).</summary>
+    private sealed record Config(string Name, Gemm.Tuning.Settings Settings);
 
     private static readonly Config[] All =
     [
-        new("base", 6, 1, 8, false, false, false),
-        new("pfB", 6, 1, 8, true, false, false),
-        new("pfC", 6, 1, 8, false, true, false),
-        new("nc2", 6, 2, 8, false, false, false),
-        new("nc4", 6, 4, 8, false, false, false),
-        new("nc4pf", 6, 4, 8, true, true, false),
-        new("mr8", 8, 1, 8, false, false, false),
-        new("mr12", 12, 1, 8, false, false, false),
-        new("mr12nc4pf", 12, 4, 8, true, true, false),
-        new("mr8pf", 8, 1, 8, true, true, false),
-        new("mask", 6, 1, 8, false, false, true),
-        new("nc4pfB", 6, 4, 8, true, false, false),
-        new("nc4b4", 6, 4, 4, false, false, false),
-        new("nc8", 6, 8, 8, false, false, false),
-        new("default", 0, 4, 8, false, false, false),  // the library's defaults: tile rows by M, NC loop of 4 row blocks, A packed
-        new("ainplace", 6, 1, 8, false, false, false, 64),          // base with A read in place for M <= 64
-        new("mr8ainplace", 8, 1, 8, false, false, false, 64),       // the 8-row tile with A in place
-        new("defaultainplace", 0, 4, 8, false, false, false, 64),   // the defaults with A in place for M <= 64
+        new("base", new(6, 1, 8, false, false, false)),
+        new("pfB", new(6, 1, 8, true, false, false)),
+        new("pfC", new(6, 1, 8, false, true, false)),
+        new("nc2", new(6, 2, 8, false, false, false)),
+        new("nc4", new(6, 4, 8, false, false, false)),
+        new("nc4pf", new(6, 4, 8, true, true, false)),
+        new("mr8", new(8, 1, 8, false, false, false)),
+        new("mr12", new(12, 1, 8, false, false, false)),
+        new("mr12nc4pf", new(12, 4, 8, true, true, false)),
+        new("mr8pf", new(8, 1, 8, true, true, false)),
+        new("mask", new(6, 1, 8, false, false, true)),
+        new("nc4pfB", new(6, 4, 8, true, false, false)),
+        new("nc4b4", new(6, 4, 4, false, false, false)),
+        new("nc8", new(6, 8, 8, false, false, false)),
+        new("default", new(0, 4, 8, false, false, false)),  // the library's defaults: tile rows by M, NC loop of 4 row blocks, A packed
+        new("ainplace", new(6, 1, 8, false, false, false, 64)),          // base with A read in place for M <= 64
+        new("mr8ainplace", new(8, 1, 8, false, false, false, 64)),       // the 8-row tile with A in place
+        new("defaultainplace", new(0, 4, 8, false, false, false, 64)),   // the defaults with A in place for M <= 64
     ];
 
     public static int Run(string[] args)
@@ -66,8 +66,7 @@ internal static class GemmAb
         var configs = configNames.Select(n => All.FirstOrDefault(c => c.Name == n)
             ?? throw new ArgumentException($"--configs: unknown setting '{n}'; known: {string.Join(",", All.Select(c => c.Name))}")).ToList();
         if (configs[0].Name != "base") configs.Insert(0, All[0]);
-        var defaults = new Config("defaults", Gemm.Tuning.TileRows, Gemm.Tuning.RowBlocks, Gemm.Tuning.BlockPanels,
-            Gemm.Tuning.PrefetchB, Gemm.Tuning.PrefetchC, Gemm.Tuning.MaskedTails, Gemm.Tuning.AInPlaceMaxRows);
+        var defaults = Gemm.Tuning.Current;
         double? peak = RnnBenchmark.FmaPeakOf(SimdDispatch.Current, Parallelism.ThreadCount);
         Console.WriteLine($"width {SimdDispatch.Current}, threads {Parallelism.ThreadCount}, FMA peak {(peak is null ? "-" : peak.Value.ToString("F1"))} GFLOP/s, rounds {rounds} x reps {reps}");
         foreach (var shape in shapes)
@@ -89,7 +88,7 @@ internal static class GemmAb
             float[]? reference = null;
             foreach (var cfg in configs)
             {
-                Apply(cfg);
+                Gemm.Tuning.Apply(cfg.Settings);
                 Gemm.Sgemm(Transpose.No, Transpose.No, m, n, k, 1f, a, k, b, n, 0f, c, n);
                 if (reference is null) reference = (float[])c.Clone();
                 else if (!reference.AsSpan().SequenceEqual(c))
@@ -100,14 +99,14 @@ internal static class GemmAb
             }
             var times = configs.ToDictionary(x => x.Name, _ => new List<double>());
             var ratios = configs.ToDictionary(x => x.Name, _ => new List<double>());
-            foreach (var cfg in configs) { Apply(cfg); for (int w = 0; w < 3; w++) run(); }
+            foreach (var cfg in configs) { Gemm.Tuning.Apply(cfg.Settings); for (int w = 0; w < 3; w++) run(); }
             for (int r = 0; r < rounds; r++)
             {
                 var round = new Dictionary<string, double>();
                 for (int q = 0; q < configs.Count; q++)
                 {
                     var cfg = configs[(q + r) % configs.Count];
-                    Apply(cfg);
+                    Gemm.Tuning.Apply(cfg.Settings);
                     run();
                     var t = new double[reps];
                     for (int i = 0; i < reps; i++)
@@ -132,19 +131,8 @@ internal static class GemmAb
                 Console.WriteLine($"  {cfg.Name,-15} {ms,9:F4} ms {g,8:F1} GFLOP/s {frac,5} of peak   time/base median {Median(rs):F3} (q1 {Quantile(rs, 0.25):F3}, q3 {Quantile(rs, 0.75):F3})");
             }
         }
-        Apply(defaults);
+        Gemm.Tuning.Apply(defaults);
         return 0;
-    }
-
-    private static void Apply(Config c)
-    {
-        Gemm.Tuning.TileRows = c.TileRows;
-        Gemm.Tuning.RowBlocks = c.RowBlocks;
-        Gemm.Tuning.BlockPanels = c.BlockPanels;
-        Gemm.Tuning.PrefetchB = c.PrefetchB;
-        Gemm.Tuning.PrefetchC = c.PrefetchC;
-        Gemm.Tuning.MaskedTails = c.Masked;
-        Gemm.Tuning.AInPlaceMaxRows = c.AInPlace;
     }
 
     private static (int M, int N, int K, bool Square) Parse(string shape)

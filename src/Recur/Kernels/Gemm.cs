@@ -85,6 +85,25 @@ public static unsafe class Gemm
         /// 0.970 at 64x4096x1024; docs/benchmarks.md, "Skinny products, one-row products, aligned pools").
         /// </summary>
         public static int AInPlaceMaxRows;
+
+        /// <summary>Every switch above at once, for code that sets a whole configuration and restores it (the A/B bench, the tests).</summary>
+        public readonly record struct Settings(int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC,
+            bool MaskedTails, int AInPlaceMaxRows = 0);
+
+        /// <summary>The switches as they are now.</summary>
+        public static Settings Current => new(TileRows, RowBlocks, BlockPanels, PrefetchB, PrefetchC, MaskedTails, AInPlaceMaxRows);
+
+        /// <summary>Sets every switch from <paramref name="s"/>.</summary>
+        public static void Apply(Settings s)
+        {
+            TileRows = s.TileRows;
+            RowBlocks = s.RowBlocks;
+            BlockPanels = s.BlockPanels;
+            PrefetchB = s.PrefetchB;
+            PrefetchC = s.PrefetchC;
+            MaskedTails = s.MaskedTails;
+            AInPlaceMaxRows = s.AInPlaceMaxRows;
+        }
     }
 
     /// <summary>The micro-kernel's row count for a product of <paramref name="m"/> rows at <paramref name="width"/>.</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Recur.Kernels;
 using Recur.Tensors;
+using Setting = Recur.Kernels.Gemm.Tuning.Settings;
 
 namespace Recur.Tests.Kernels;
 
@@ -12,9 +13,7 @@ namespace Recur.Tests.Kernels;
 [Collection(nameof(IsolatedCollection))]
 public class GemmBlockingTests
 {
-    /// <summary>AInPlace: <c>Gemm.Tuning.AInPlaceMaxRows</c> (0 packs A always).</summary>
-    private sealed record Setting(int TileRows, int RowBlocks, int BlockPanels, bool PrefetchB, bool PrefetchC, bool Masked, int AInPlace = 0);
-
+    /// <summary>An AInPlaceMaxRows (the settings' last field; 0 packs A always) that reads A in place at every M.</summary>
     private const int Always = int.MaxValue;
 
     private static readonly Setting Plain = new(6, 1, 8, false, false, false);
@@ -71,8 +70,8 @@ public class GemmBlockingTests
         byte[] Run(Setting s, int threads)
         {
             int savedThreads = Parallelism.ThreadCount;
-            var saved = Current();
-            Apply(s);
+            var saved = Gemm.Tuning.Current;
+            Gemm.Tuning.Apply(s);
             Parallelism.ThreadCount = threads;
             try
             {
@@ -89,7 +88,7 @@ public class GemmBlockingTests
             }
             finally
             {
-                Apply(saved);
+                Gemm.Tuning.Apply(saved);
                 Parallelism.ThreadCount = savedThreads;
             }
         }
@@ -115,19 +114,5 @@ public class GemmBlockingTests
         // Narrower vectors have 16 registers: only the 6-row tile fits them.
         Assert.Equal(Gemm.MR, Gemm.TileRowsFor(64, SimdWidth.V256));
         Assert.Equal(Gemm.MR, Gemm.TileRowsFor(2048, SimdWidth.V128));
-    }
-
-    private static Setting Current() => new(Gemm.Tuning.TileRows, Gemm.Tuning.RowBlocks, Gemm.Tuning.BlockPanels,
-        Gemm.Tuning.PrefetchB, Gemm.Tuning.PrefetchC, Gemm.Tuning.MaskedTails, Gemm.Tuning.AInPlaceMaxRows);
-
-    private static void Apply(Setting s)
-    {
-        Gemm.Tuning.TileRows = s.TileRows;
-        Gemm.Tuning.RowBlocks = s.RowBlocks;
-        Gemm.Tuning.BlockPanels = s.BlockPanels;
-        Gemm.Tuning.PrefetchB = s.PrefetchB;
-        Gemm.Tuning.PrefetchC = s.PrefetchC;
-        Gemm.Tuning.MaskedTails = s.Masked;
-        Gemm.Tuning.AInPlaceMaxRows = s.AInPlace;
     }
 }
