@@ -65,10 +65,13 @@ internal sealed unsafe class RecurrentRunner : IDisposable
     /// </summary>
     public bool InputRequiresGrad => inputRequiresGrad;
 
-    private float* Rent(long floats, bool clear)
+    private float* Rent(long floats, bool clear) => RentInto(rented, floats, clear);
+
+    /// <summary>A 64-byte-aligned pooled buffer of at least <paramref name="floats"/> floats, recorded in <paramref name="owner"/> for its return.</summary>
+    private static float* RentInto(List<float[]> owner, long floats, bool clear)
     {
         float[] a = PinnedPool.RentAligned(Math.Max(1, floats), out int offset);
-        rented.Add(a);
+        owner.Add(a);
         if (clear) a.AsSpan(offset, (int)Math.Max(1, floats)).Clear();
         return PinnedPool.Address(a) + offset;
     }
@@ -295,13 +298,7 @@ internal sealed unsafe class RecurrentRunner : IDisposable
         bool lstm = cell.Kind == CellKind.Lstm, gru = cell.Kind == CellKind.Gru, projected = proj > 0;
 
         var scratch = new List<float[]>();
-        float* Temp(long floats, bool clear)
-        {
-            float[] a = PinnedPool.RentAligned(Math.Max(1, floats), out int offset);
-            scratch.Add(a);
-            if (clear) a.AsSpan(offset, (int)Math.Max(1, floats)).Clear();
-            return PinnedPool.Address(a) + offset;
-        }
+        float* Temp(long floats, bool clear) => RentInto(scratch, floats, clear);
 
         try
         {
